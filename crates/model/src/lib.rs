@@ -1,0 +1,25 @@
+//! The messages newsflow's stages exchange, one module per topic, and the
+//! envelope rules every message follows (JSON, `schema_version`, keys).
+
+mod bytes_base64;
+mod envelope;
+mod event;
+mod raw;
+mod story;
+mod url_canon;
+
+pub use envelope::{decode, encode, DecodeError, Message, SCHEMA_VERSION};
+pub use event::{EventMember, EventRecord, EventStatus};
+pub use raw::RawPage;
+pub use story::{Article, Carrier, DuplicateRecord, DuplicateReason, UniqueStory};
+pub use url_canon::{canonical_url, story_id_for_url, TRACKING_PARAMS};
+
+/// Logical topic names; the bus maps them to physical names (with a prefix).
+pub mod topics {
+    pub const RAW: &str = "raw";
+    pub const ARTICLES: &str = "articles";
+    pub const UNIQUE: &str = "unique";
+    pub const DUPLICATES: &str = "duplicates";
+    pub const EVENTS: &str = "events";
+    pub const ALL: [&str; 5] = [RAW, ARTICLES, UNIQUE, DUPLICATES, EVENTS];
+}

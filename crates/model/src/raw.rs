@@ -1,0 +1,39 @@
+//! `raw`: a fetched article page together with what its feed said about it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{topics, Message};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawPage {
+    pub schema_version: u32,
+    /// Stable identity of the feed item (trusted GUID, else canonical link).
+    pub item_id: String,
+    pub feed_url: String,
+    /// The outlet's name, from config or the feed title.
+    pub outlet: String,
+    /// Link given by the feed item, resolved against the feed URL.
+    pub item_link: String,
+    pub item_title: Option<String>,
+    pub item_summary: Option<String>,
+    pub item_published: Option<DateTime<Utc>>,
+    /// URL the page was finally served from, after redirects.
+    pub final_url: String,
+    pub http_status: u16,
+    pub content_type: Option<String>,
+    pub fetched_at: DateTime<Utc>,
+    #[serde(with = "crate::bytes_base64")]
+    pub body: Vec<u8>,
+}
+
+impl Message for RawPage {
+    const TOPIC: &'static str = topics::RAW;
+    /// Keyed by item identity so re-fetches of one item stay in order.
+    fn key(&self) -> String {
+        self.item_id.clone()
+    }
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
