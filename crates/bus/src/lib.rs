@@ -1,1 +1,58 @@
-//! placeholder
+//! The bus between newsflow's stages. Stages never see which implementation
+//! carries their messages: the binary picks one and hands out producers and
+//! consumers.
+//!
+//! Delivery is at-least-once on both implementations: a producer's `send`
+//! resolves only once the record is durable, and a consumer's position moves
+//! past a record only when the stage `ack`s it after its own outputs were
+//! sent. Stages make re-delivery harmless by being idempotent per key.
+
+mod config;
+mod embedded;
+mod error;
+mod kafka;
+
+use async_trait::async_trait;
+
+pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig};
+pub use embedded::EmbeddedBus;
+pub use error::BusError;
+pub use kafka::KafkaBus;
+
+/// One record read from a topic.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The logical topic name (no prefix).
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Vec<u8>,
+}
+
+#[async_trait]
+pub trait Producer: Send + Sync {
+    /// Resolves once the bus holds the record durably.
+    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError>;
+}
+
+#[async_trait]
+pub trait Consumer: Send {
+    /// The next record, or `None` when nothing arrived within `wait`.
+    async fn poll(&mut self, wait: std::time::Duration) -> Result<Option<Delivery>, BusError>;
+    /// Marks `delivery` (and everything before it on its partition) done.
+    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError>;
+    /// Makes acknowledged positions durable now (also done periodically).
+    async fn commit(&mut self) -> Result<(), BusError>;
+    /// Records on the subscribed topic that this group has not acknowledged,
+    /// when the implementation can tell cheaply.
+    async fn backlog(&mut self) -> Result<Option<u64>, BusError>;
+}
+
+/// A way to reach the bus: hands out producers and group consumers.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    async fn producer(&self) -> Result<std::sync::Arc<dyn Producer>, BusError>;
+    /// A member of consumer group `group` reading `topic` (logical name).
+    async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn Consumer>, BusError>;
+}

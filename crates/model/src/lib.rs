@@ -11,7 +11,7 @@ mod url_canon;
 pub use envelope::{decode, encode, DecodeError, Message, SCHEMA_VERSION};
 pub use event::{EventMember, EventRecord, EventStatus};
 pub use raw::RawPage;
-pub use story::{Article, Carrier, DuplicateRecord, DuplicateReason, UniqueStory};
+pub use story::{Article, Carrier, DuplicateReason, DuplicateRecord, UniqueStory};
 pub use url_canon::{canonical_url, story_id_for_url, TRACKING_PARAMS};
 
 /// Logical topic names; the bus maps them to physical names (with a prefix).

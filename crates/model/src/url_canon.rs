@@ -6,12 +6,46 @@ use url::Url;
 
 /// Query parameters that identify a campaign or referrer, never a page.
 pub const TRACKING_PARAMS: &[&str] = &[
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
-    "utm_name", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
-    "at_custom4", "traffic_source", "fbclid", "gclid", "dclid", "msclkid", "mc_cid",
-    "mc_eid", "ocid", "cmpid", "smid", "smtyp", "ns_mchannel", "ns_source",
-    "ns_campaign", "ns_linkname", "ns_fee", "ref", "ref_src", "rss", "src", "CMP",
-    "guccounter", "guce_referrer", "guce_referrer_sig", "_ga", "yclid", "igshid",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "utm_id",
+    "utm_name",
+    "at_medium",
+    "at_campaign",
+    "at_custom1",
+    "at_custom2",
+    "at_custom3",
+    "at_custom4",
+    "traffic_source",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "ocid",
+    "cmpid",
+    "smid",
+    "smtyp",
+    "ns_mchannel",
+    "ns_source",
+    "ns_campaign",
+    "ns_linkname",
+    "ns_fee",
+    "ref",
+    "ref_src",
+    "rss",
+    "src",
+    "CMP",
+    "guccounter",
+    "guce_referrer",
+    "guce_referrer_sig",
+    "_ga",
+    "yclid",
+    "igshid",
 ];
 
 fn is_tracking(name: &str) -> bool {
@@ -42,7 +76,11 @@ pub fn canonical_url(raw: &str) -> String {
     let _ = url.set_port(None);
     let mut params: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(k, _)| !is_tracking(k) && !k.eq_ignore_ascii_case("amp") && !k.eq_ignore_ascii_case("outputType"))
+        .filter(|(k, _)| {
+            !is_tracking(k)
+                && !k.eq_ignore_ascii_case("amp")
+                && !k.eq_ignore_ascii_case("outputType")
+        })
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     params.sort();
@@ -77,7 +115,9 @@ mod tests {
     #[test]
     fn tracking_parameters_and_fragment_are_removed() {
         assert_eq!(
-            canonical_url("http://WWW.Example.com/news/a-story/?utm_source=rss&id=7&at_medium=x#comments"),
+            canonical_url(
+                "http://WWW.Example.com/news/a-story/?utm_source=rss&id=7&at_medium=x#comments"
+            ),
             "https://example.com/news/a-story?id=7"
         );
     }
@@ -85,8 +125,14 @@ mod tests {
     #[test]
     fn amp_and_mobile_variants_share_a_form() {
         let plain = canonical_url("https://example.com/world/story");
-        assert_eq!(canonical_url("https://m.example.com/world/story/amp"), plain);
-        assert_eq!(canonical_url("https://amp.example.com/world/story?amp=1"), plain);
+        assert_eq!(
+            canonical_url("https://m.example.com/world/story/amp"),
+            plain
+        );
+        assert_eq!(
+            canonical_url("https://amp.example.com/world/story?amp=1"),
+            plain
+        );
         assert_eq!(canonical_url("https://www.example.com/world/story/"), plain);
     }
 

@@ -1,0 +1,19 @@
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("embedded bus store at {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("kafka: {context}: {source}")]
+    Kafka {
+        context: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("kafka: {0}")]
+    KafkaSetup(String),
+    #[error("the bus is shut down")]
+    Closed,
+}

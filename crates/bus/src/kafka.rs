@@ -1,0 +1,228 @@
+//! The Kafka bus over rdkafka. Each stage is a consumer group, so running the
+//! same stage on several machines splits its input's partitions between them.
+//!
+//! At-least-once, as in rust-rdkafka's at-least-once example: the producer is
+//! idempotent with `acks=all`; consumers store an offset only when the stage
+//! acknowledges a record, which it does after the broker confirmed the
+//! stage's outputs; stored offsets are committed in the background and on
+//! shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+use crate::{Bus, BusError, Consumer, Delivery, KafkaConfig, Producer};
+
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn kafka_error(context: impl Into<String>) -> impl FnOnce(KafkaError) -> BusError {
+    let context = context.into();
+    move |source| BusError::Kafka { context, source }
+}
+
+#[derive(Clone)]
+pub struct KafkaBus {
+    config: KafkaConfig,
+    producer: FutureProducer,
+}
+
+impl KafkaBus {
+    pub fn connect(config: KafkaConfig) -> Result<Self, BusError> {
+        let producer: FutureProducer = client_config(&config)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .create()
+            .map_err(kafka_error("creating producer"))?;
+        Ok(Self { config, producer })
+    }
+
+    pub fn physical_topic(&self, logical: &str) -> String {
+        format!("{}{}", self.config.topic_prefix, logical)
+    }
+
+    /// Creates the given logical topics when missing. Compacted ones get
+    /// `cleanup.policy=compact` so the newest record per key is kept.
+    pub async fn ensure_topics(&self, topics: &[&str], compacted: &[&str]) -> Result<(), BusError> {
+        if !self.config.create_topics {
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> = client_config(&self.config)
+            .create()
+            .map_err(kafka_error("creating admin client"))?;
+        let names: Vec<String> = topics.iter().map(|t| self.physical_topic(t)).collect();
+        let new_topics: Vec<NewTopic> = names
+            .iter()
+            .zip(topics)
+            .map(|(name, logical)| {
+                let topic = NewTopic::new(
+                    name,
+                    self.config.partitions,
+                    TopicReplication::Fixed(self.config.replication_factor),
+                );
+                if compacted.contains(logical) {
+                    topic.set("cleanup.policy", "compact")
+                } else {
+                    topic
+                }
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = admin
+            .create_topics(&new_topics, &options)
+            .await
+            .map_err(kafka_error("creating topics"))?;
+        for result in results {
+            match result {
+                Ok(name) => tracing::info!(topic = %name, "created topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(BusError::KafkaSetup(format!(
+                        "could not create topic {name}: {code}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A consumer that reads `topic` from the start without committing, for
+    /// observers such as `tail`.
+    pub fn observer(&self, topic: &str, group: &str) -> Result<Box<dyn Consumer>, BusError> {
+        self.make_consumer(group, topic, false)
+    }
+
+    fn make_consumer(
+        &self,
+        group: &str,
+        topic: &str,
+        commit: bool,
+    ) -> Result<Box<dyn Consumer>, BusError> {
+        let physical = self.physical_topic(topic);
+        let consumer: StreamConsumer = client_config(&self.config)
+            .set("group.id", format!("{}{}", self.config.group_prefix, group))
+            .set("enable.auto.commit", if commit { "true" } else { "false" })
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("auto.commit.interval.ms", "1000")
+            .set("session.timeout.ms", "30000")
+            .set("enable.partition.eof", "false")
+            .create()
+            .map_err(kafka_error("creating consumer"))?;
+        consumer
+            .subscribe(&[&physical])
+            .map_err(kafka_error(format!("subscribing to {physical}")))?;
+        Ok(Box::new(KafkaConsumer {
+            consumer: Arc::new(consumer),
+            logical_topic: topic.to_string(),
+            physical_topic: physical,
+        }))
+    }
+}
+
+fn client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    for (key, value) in &config.properties {
+        client.set(key, value);
+    }
+    client
+}
+
+#[async_trait]
+impl Producer for KafkaBus {
+    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        let physical = self.physical_topic(topic);
+        let record = FutureRecord::to(&physical).key(key).payload(&payload);
+        self.producer
+            .send(record, SEND_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(source, _)| BusError::Kafka {
+                context: format!("producing to {physical}"),
+                source,
+            })
+    }
+}
+
+#[async_trait]
+impl Bus for KafkaBus {
+    async fn producer(&self) -> Result<Arc<dyn Producer>, BusError> {
+        Ok(Arc::new(self.clone()))
+    }
+
+    async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn Consumer>, BusError> {
+        self.make_consumer(group, topic, true)
+    }
+}
+
+struct KafkaConsumer {
+    consumer: Arc<StreamConsumer>,
+    logical_topic: String,
+    physical_topic: String,
+}
+
+#[async_trait]
+impl Consumer for KafkaConsumer {
+    async fn poll(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError> {
+        match tokio::time::timeout(wait, self.consumer.recv()).await {
+            Err(_) => Ok(None),
+            Ok(Err(source)) => Err(BusError::Kafka {
+                context: format!("consuming {}", self.physical_topic),
+                source,
+            }),
+            Ok(Ok(message)) => Ok(Some(Delivery {
+                topic: self.logical_topic.clone(),
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message
+                    .key()
+                    .map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: message.payload().unwrap_or_default().to_vec(),
+            })),
+        }
+    }
+
+    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
+        // The stored offset names the next record to read.
+        let mut positions = TopicPartitionList::new();
+        positions
+            .add_partition_offset(
+                &self.physical_topic,
+                delivery.partition,
+                Offset::Offset(delivery.offset + 1),
+            )
+            .map_err(kafka_error("building offset list"))?;
+        self.consumer
+            .store_offsets(&positions)
+            .map_err(kafka_error(format!(
+                "storing offset on {}",
+                self.physical_topic
+            )))
+    }
+
+    async fn commit(&mut self) -> Result<(), BusError> {
+        let consumer = self.consumer.clone();
+        let topic = self.physical_topic.clone();
+        tokio::task::spawn_blocking(move || {
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                // Nothing stored since the last commit.
+                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+                other => other.map_err(kafka_error(format!("committing offsets on {topic}"))),
+            }
+        })
+        .await
+        .map_err(|_| BusError::Closed)?
+    }
+
+    async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
+        Ok(None)
+    }
+}
