@@ -1,1 +1,31 @@
-//! placeholder
+//! newsflow's clusterer: stories from many outlets grouped into events the
+//! moment they arrive.
+//!
+//! - [`Clusterer`] is the pure core: single pass, deterministic, no I/O.
+//!   Each story is compared, by an IDF-weighted cosine learned online, with
+//!   the active events an inverted index proposes; it joins the most similar
+//!   one (with time decay) or opens a new event. Events that converge are
+//!   merged; events that stay quiet are closed.
+//! - [`ClusterStage`] is the runner: the core plus crash-safe state in SQLite
+//!   (an operation log replayed on open).
+//! - [`replay`] runs the core over a JSON-lines file, for `newsflow cluster`
+//!   and the quality benchmarks.
+
+mod clusterer;
+mod config;
+mod error;
+mod event;
+mod features;
+mod index;
+pub mod replay;
+pub mod scoring;
+mod stage;
+mod tokenize;
+mod vector;
+mod vocabulary;
+
+pub use clusterer::{Assignment, Clusterer, Document};
+pub use config::ClustererConfig;
+pub use error::ClusterError;
+pub use stage::{document_of_story, ClusterStage};
+pub use tokenize::{tokenize, Token};

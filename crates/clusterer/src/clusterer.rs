@@ -1,0 +1,444 @@
+//! The pure core: stories in, event assignments and changed event records
+//! out. No I/O and no wall clock: time is the documents' own time, so the
+//! same input in the same order always gives the same output.
+
+use chrono::{DateTime, Utc};
+use newsflow_model::{EventMember, EventRecord, EventStatus};
+use rustc_hash::FxHashMap;
+
+use crate::config::ClustererConfig;
+use crate::event::Event;
+use crate::features::learn_document;
+use crate::index::{EventIndex, PostingIndex};
+use crate::vector::{
+    add_scaled, heaviest_terms, idf_cosine, idf_norm, keep_heaviest, SparseVector,
+};
+use crate::vocabulary::Vocabulary;
+
+/// A story as the clusterer sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub time: Option<DateTime<Utc>>,
+    pub outlet: String,
+    pub url: String,
+}
+
+/// Where a document went, and the full new record of every event that
+/// changed because of it (new, grown, merged away, absorbing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub event_id: String,
+    pub changed: Vec<EventRecord>,
+}
+
+pub struct Clusterer {
+    config: ClustererConfig,
+    vocabulary: Vocabulary,
+    events: Vec<Event>,
+    event_of_story: FxHashMap<String, EventIndex>,
+    index: PostingIndex,
+    arrivals: u64,
+    /// Latest document time seen: stands in for documents without one.
+    clock: Option<DateTime<Utc>>,
+}
+
+impl Clusterer {
+    pub fn new(config: ClustererConfig) -> Self {
+        Self {
+            index: PostingIndex::new(config.max_postings_per_term),
+            config,
+            vocabulary: Vocabulary::default(),
+            events: Vec::new(),
+            event_of_story: FxHashMap::default(),
+            arrivals: 0,
+            clock: None,
+        }
+    }
+
+    pub fn config(&self) -> &ClustererConfig {
+        &self.config
+    }
+
+    /// Assigns a document to an event. A document id seen before changes
+    /// nothing: its current event is returned with no changes.
+    pub fn add(&mut self, doc: Document) -> Assignment {
+        self.add_with_carriers(doc, Vec::new())
+    }
+
+    /// As [`Clusterer::add`], for a story other outlets also carried (their
+    /// names go to the member's `also_carried_by`).
+    pub fn add_with_carriers(&mut self, doc: Document, also_carried_by: Vec<String>) -> Assignment {
+        if let Some(&event) = self.event_of_story.get(&doc.id) {
+            return Assignment {
+                event_id: self.events[event as usize].id.clone(),
+                changed: Vec::new(),
+            };
+        }
+        self.arrivals += 1;
+        if let Some(time) = doc.time {
+            self.clock = Some(self.clock.map_or(time, |c| c.max(time)));
+        }
+        let vector = learn_document(&doc.title, &doc.body, &mut self.vocabulary, &self.config);
+        let query = heaviest_terms(&vector, self.config.query_terms, &self.vocabulary);
+        let scored = self.score_candidates(&vector, &query, doc.time);
+
+        let mut changed = Vec::new();
+        let target = match scored.first() {
+            Some(&(similarity, event)) if similarity >= self.config.join_threshold => {
+                self.join(event, doc, also_carried_by, &vector, &query);
+                let survivor = self.merge_converging(event, &scored[1..], &mut changed);
+                // One new version per add, however many merges it caused.
+                self.events[survivor as usize].version += 1;
+                changed.push(self.events[survivor as usize].record(&self.vocabulary, &self.config));
+                survivor
+            }
+            _ => {
+                let event = self.open_event(doc, also_carried_by, vector, &query);
+                changed.push(self.events[event as usize].record(&self.vocabulary, &self.config));
+                event
+            }
+        };
+        Assignment {
+            event_id: self.events[target as usize].id.clone(),
+            changed,
+        }
+    }
+
+    /// Closes every active event that no story joined for longer than the
+    /// quiet period before `now`, returning their Closed records.
+    pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
+        let quiet = self.quiet_period();
+        let mut closed = Vec::new();
+        for event in &mut self.events {
+            if event.is_active() && now - event.last_updated > quiet {
+                event.status = EventStatus::Closed;
+                event.version += 1;
+                // A closed event is never compared again: keep only what
+                // its record shows.
+                keep_heaviest(&mut event.centroid, self.config.keywords, &self.vocabulary);
+                closed.push(event.record(&self.vocabulary, &self.config));
+            }
+        }
+        closed
+    }
+
+    /// Updates what is shown about a member already placed (a new title,
+    /// more outlets carrying it). Returns the event's new record when
+    /// anything changed, `None` when nothing did or the story is unknown.
+    pub fn update_member(
+        &mut self,
+        story_id: &str,
+        title: &str,
+        also_carried_by: &[String],
+    ) -> Option<EventRecord> {
+        let &event = self.event_of_story.get(story_id)?;
+        let event = &mut self.events[event as usize];
+        let member = event.members.iter_mut().find(|m| m.story_id == story_id)?;
+        if member.title == title && member.also_carried_by == also_carried_by {
+            return None;
+        }
+        member.title = title.to_string();
+        member.also_carried_by = also_carried_by.to_vec();
+        event.version += 1;
+        Some(event.record(&self.vocabulary, &self.config))
+    }
+
+    /// A placed story's member entry.
+    pub fn member(&self, story_id: &str) -> Option<&EventMember> {
+        let &event = self.event_of_story.get(story_id)?;
+        self.events[event as usize]
+            .members
+            .iter()
+            .find(|m| m.story_id == story_id)
+    }
+
+    /// The current record of the event a story belongs to.
+    pub fn current_record(&self, story_id: &str) -> Option<EventRecord> {
+        let &event = self.event_of_story.get(story_id)?;
+        Some(self.events[event as usize].record(&self.vocabulary, &self.config))
+    }
+
+    /// Whether [`Clusterer::close_quiet`] at `now` would close anything.
+    pub fn has_quiet_events(&self, now: DateTime<Utc>) -> bool {
+        let quiet = self.quiet_period();
+        self.events
+            .iter()
+            .any(|e| e.is_active() && now - e.last_updated > quiet)
+    }
+
+    fn quiet_period(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.config.quiet_period_secs.min(i64::MAX as u64 / 2000) as i64)
+    }
+
+    /// The event a story belongs to now (following merges).
+    pub fn event_of(&self, story_id: &str) -> Option<&str> {
+        self.event_of_story
+            .get(story_id)
+            .map(|&e| self.events[e as usize].id.as_str())
+    }
+
+    /// The current record of every event, in order of creation.
+    pub fn records(&self) -> Vec<EventRecord> {
+        self.events
+            .iter()
+            .map(|e| e.record(&self.vocabulary, &self.config))
+            .collect()
+    }
+
+    pub fn active_stories(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| e.is_active())
+            .map(|e| e.members.len())
+            .sum()
+    }
+
+    /// Approximate heap bytes of the whole state, for the memory bench.
+    pub fn heap_bytes(&self) -> usize {
+        let events: usize = self.events.iter().map(Event::heap_bytes).sum();
+        let story_map: usize = self
+            .event_of_story
+            .keys()
+            .map(|k| k.capacity())
+            .sum::<usize>()
+            + self.event_of_story.capacity() * (std::mem::size_of::<String>() + 4 + 1);
+        events + story_map + self.vocabulary.heap_bytes() + self.index.heap_bytes()
+    }
+
+    /// Candidate events with their decayed similarity, best first.
+    fn score_candidates(
+        &mut self,
+        vector: &SparseVector,
+        query: &[(u32, f32)],
+        time: Option<DateTime<Utc>>,
+    ) -> Vec<(f32, EventIndex)> {
+        let quiet = self.quiet_period();
+        let events = &self.events;
+        // An event quiet for longer than the quiet period is treated as
+        // closed even before a tick closes it, so assignments never depend
+        // on when ticks happen.
+        let candidates = self
+            .index
+            .candidates(query, self.config.max_candidates, |e| {
+                let event = &events[e as usize];
+                event.is_active()
+                    && !(event.timed && time.is_some_and(|t| t - event.last_updated > quiet))
+            });
+        let mut scored: Vec<(f32, EventIndex)> = candidates
+            .into_iter()
+            .map(|e| {
+                let event = &self.events[e as usize];
+                let similarity = idf_cosine(vector, &event.centroid, &self.vocabulary);
+                (similarity * self.decay(event, time), e)
+            })
+            .collect();
+        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored
+    }
+
+    /// How much an event's pull has faded since it last grew: by document
+    /// time when both sides have one, else by stories arrived since.
+    fn decay(&self, event: &Event, time: Option<DateTime<Utc>>) -> f32 {
+        let half_lives = match time {
+            Some(t) if event.timed => {
+                let age = (t - event.last_updated).num_seconds().max(0) as f64;
+                age / self.config.decay_half_life_secs.max(1) as f64
+            }
+            _ => {
+                let age = self.arrivals.saturating_sub(event.last_arrival) as f64;
+                age / self.config.decay_half_life_stories.max(1) as f64
+            }
+        };
+        0.5f64.powf(half_lives) as f32
+    }
+
+    fn member_of(doc: Document, also_carried_by: Vec<String>) -> EventMember {
+        EventMember {
+            story_id: doc.id,
+            outlet: doc.outlet,
+            url: doc.url,
+            title: doc.title,
+            published: doc.time,
+            also_carried_by,
+        }
+    }
+
+    fn open_event(
+        &mut self,
+        doc: Document,
+        also_carried_by: Vec<String>,
+        vector: SparseVector,
+        query: &[(u32, f32)],
+    ) -> EventIndex {
+        let index = self.events.len() as EventIndex;
+        let time = doc.time.or(self.clock).unwrap_or(DateTime::UNIX_EPOCH);
+        let norm = idf_norm(&vector, &self.vocabulary);
+        let mut centroid = vector;
+        if norm > 0.0 {
+            centroid.iter_mut().for_each(|(_, w)| *w /= norm);
+        }
+        keep_heaviest(&mut centroid, self.config.max_event_terms, &self.vocabulary);
+        self.event_of_story.insert(doc.id.clone(), index);
+        self.events.push(Event {
+            id: format!("ev-{}", doc.id),
+            version: 1,
+            status: EventStatus::Active,
+            first_seen: time,
+            last_updated: time,
+            timed: doc.time.is_some(),
+            members: vec![Self::member_of(doc, also_carried_by)],
+            centroid,
+            last_arrival: self.arrivals,
+            merged_into: None,
+            absorbed: Vec::new(),
+            headline: 0,
+        });
+        self.index.insert(index, query.iter().map(|&(t, _)| t));
+        index
+    }
+
+    fn join(
+        &mut self,
+        index: EventIndex,
+        doc: Document,
+        also_carried_by: Vec<String>,
+        vector: &SparseVector,
+        query: &[(u32, f32)],
+    ) {
+        self.event_of_story.insert(doc.id.clone(), index);
+        let norm = idf_norm(vector, &self.vocabulary);
+        let event = &mut self.events[index as usize];
+        if norm > 0.0 {
+            add_scaled(&mut event.centroid, vector, 1.0 / norm);
+            keep_heaviest(
+                &mut event.centroid,
+                self.config.max_event_terms,
+                &self.vocabulary,
+            );
+        }
+        if let Some(time) = doc.time {
+            event.last_updated = if event.timed {
+                event.last_updated.max(time)
+            } else {
+                time
+            };
+            event.first_seen = event.first_seen.min(time);
+            event.timed = true;
+        }
+        event.last_arrival = self.arrivals;
+        event.members.push(Self::member_of(doc, also_carried_by));
+        let newest = event.members.len() - 1;
+        event.consider_headline(newest, &self.vocabulary, &self.config);
+        self.index.insert(index, query.iter().map(|&(t, _)| t));
+    }
+
+    /// After `grown` took a story, merges into it (or it into them) the other
+    /// candidates whose centroids now look like the same event. Records of
+    /// absorbed events go to `changed`; returns the surviving event.
+    fn merge_converging(
+        &mut self,
+        grown: EventIndex,
+        others: &[(f32, EventIndex)],
+        changed: &mut Vec<EventRecord>,
+    ) -> EventIndex {
+        let mut survivor = grown;
+        for &(similarity, other) in others {
+            if similarity < self.config.join_threshold {
+                break;
+            }
+            let (a, b) = (
+                &self.events[survivor as usize],
+                &self.events[other as usize],
+            );
+            if !b.is_active()
+                || idf_cosine(&a.centroid, &b.centroid, &self.vocabulary)
+                    < self.config.merge_threshold
+            {
+                continue;
+            }
+            // The larger event absorbs the smaller; on a tie, the older one.
+            let (absorber, absorbed) = if (b.members.len(), std::cmp::Reverse(other))
+                > (a.members.len(), std::cmp::Reverse(survivor))
+            {
+                (other, survivor)
+            } else {
+                (survivor, other)
+            };
+            changed.push(self.merge(absorber, absorbed));
+            survivor = absorber;
+        }
+        survivor
+    }
+
+    /// Moves `absorbed` into `absorber` (whose new version the caller sets);
+    /// returns the absorbed event's final
+    /// (Merged) record, which still lists the members it handed over.
+    fn merge(&mut self, absorber: EventIndex, absorbed: EventIndex) -> EventRecord {
+        let (absorber_event, absorbed_event) =
+            pair_mut(&mut self.events, absorber as usize, absorbed as usize);
+        for member in &absorbed_event.members {
+            self.event_of_story
+                .insert(member.story_id.clone(), absorber);
+        }
+        absorbed_event.status = EventStatus::Merged;
+        absorbed_event.merged_into = Some(absorber_event.id.clone());
+        absorbed_event.version += 1;
+        let absorbed_record = absorbed_event.record(&self.vocabulary, &self.config);
+        keep_heaviest(
+            &mut absorbed_event.centroid,
+            self.config.keywords,
+            &self.vocabulary,
+        );
+
+        let offset = absorber_event.members.len();
+        absorber_event.members.append(&mut absorbed_event.members);
+        add_scaled(&mut absorber_event.centroid, &absorbed_event.centroid, 1.0);
+        keep_heaviest(
+            &mut absorber_event.centroid,
+            self.config.max_event_terms,
+            &self.vocabulary,
+        );
+        absorber_event.first_seen = absorber_event.first_seen.min(absorbed_event.first_seen);
+        if absorbed_event.timed {
+            absorber_event.last_updated = if absorber_event.timed {
+                absorber_event.last_updated.max(absorbed_event.last_updated)
+            } else {
+                absorbed_event.last_updated
+            };
+            absorber_event.timed = true;
+        }
+        absorber_event.last_arrival = absorber_event.last_arrival.max(absorbed_event.last_arrival);
+        absorber_event.absorbed.push(absorbed_event.id.clone());
+        absorber_event.consider_headline(
+            offset + absorbed_event.headline,
+            &self.vocabulary,
+            &self.config,
+        );
+        // Its members live on in the absorber; the slot keeps only a name.
+        absorbed_event.headline = 0;
+
+        let terms = heaviest_terms(
+            &absorber_event.centroid,
+            self.config.query_terms,
+            &self.vocabulary,
+        );
+        self.index
+            .insert(absorber, terms.into_iter().map(|(t, _)| t));
+        absorbed_record
+    }
+}
+
+/// Two distinct elements of a slice, mutably.
+fn pair_mut<T>(items: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    assert_ne!(a, b, "an event cannot merge with itself");
+    if a < b {
+        let (left, right) = items.split_at_mut(b);
+        (&mut left[a], &mut right[0])
+    } else {
+        let (left, right) = items.split_at_mut(a);
+        (&mut right[0], &mut left[b])
+    }
+}

@@ -1,0 +1,54 @@
+//! The clusterer's one configuration. Defaults are chosen once for all kinds
+//! of input; nothing here is meant to be set per data set.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ClustererConfig {
+    /// Minimum (time-decayed) cosine similarity for a story to join an event.
+    pub join_threshold: f32,
+    /// Two events whose centroids are at least this similar are merged.
+    pub merge_threshold: f32,
+    /// An event that no story joined for this long is closed.
+    pub quiet_period_secs: u64,
+    /// Half-life of an event's attraction, in seconds of document time.
+    pub decay_half_life_secs: u64,
+    /// Half-life of an event's attraction, counted in stories that arrived
+    /// since it last grew; used when documents carry no time.
+    pub decay_half_life_stories: u64,
+    /// Weight of a title token relative to a body token.
+    pub title_weight: f32,
+    /// Extra weight of names (terms mostly written capitalised mid-sentence)
+    /// and numbers: they tell apart events of the same kind.
+    pub name_weight: f32,
+    /// How many of a story's heaviest terms are used to look up candidates.
+    pub query_terms: usize,
+    /// How many candidate events are scored exactly.
+    pub max_candidates: usize,
+    /// Postings kept per term (most recent events first).
+    pub max_postings_per_term: usize,
+    /// Terms kept in an event's centroid (heaviest first).
+    pub max_event_terms: usize,
+    /// Keywords listed on an event record.
+    pub keywords: usize,
+}
+
+impl Default for ClustererConfig {
+    fn default() -> Self {
+        Self {
+            join_threshold: 0.2,
+            merge_threshold: 0.5,
+            quiet_period_secs: 72 * 3600,
+            decay_half_life_secs: 48 * 3600,
+            decay_half_life_stories: 2000,
+            title_weight: 2.0,
+            name_weight: 1.5,
+            query_terms: 12,
+            max_candidates: 24,
+            max_postings_per_term: 256,
+            max_event_terms: 200,
+            keywords: 10,
+        }
+    }
+}

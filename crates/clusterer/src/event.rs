@@ -1,0 +1,107 @@
+//! One event as the clusterer holds it, and the record it publishes.
+
+use chrono::{DateTime, Utc};
+use newsflow_model::{EventMember, EventRecord, EventStatus, SCHEMA_VERSION};
+
+use crate::config::ClustererConfig;
+use crate::features::lookup_text;
+use crate::vector::{heaviest_terms, idf_cosine, SparseVector};
+use crate::vocabulary::Vocabulary;
+
+#[derive(Debug)]
+pub struct Event {
+    pub id: String,
+    pub version: u64,
+    pub status: EventStatus,
+    pub members: Vec<EventMember>,
+    /// Sum of the members' unit-length vectors (IDF applied at comparison).
+    pub centroid: SparseVector,
+    pub first_seen: DateTime<Utc>,
+    pub last_updated: DateTime<Utc>,
+    /// Whether `last_updated` came from a document's time (else a fallback).
+    pub timed: bool,
+    /// Arrival number of the last story that joined.
+    pub last_arrival: u64,
+    pub merged_into: Option<String>,
+    pub absorbed: Vec<String>,
+    /// Index into `members` of the title used as headline.
+    pub headline: usize,
+}
+
+impl Event {
+    pub fn is_active(&self) -> bool {
+        self.status == EventStatus::Active
+    }
+
+    /// Re-chooses the headline: the member title closest to the centroid,
+    /// so a stray first title does not name the event for ever. Only the
+    /// current headline and `challenger` are compared, keeping this O(1).
+    pub fn consider_headline(
+        &mut self,
+        challenger: usize,
+        vocabulary: &Vocabulary,
+        config: &ClustererConfig,
+    ) {
+        if challenger == self.headline {
+            return;
+        }
+        let score = |title: &str| {
+            let v = lookup_text(title, vocabulary, config);
+            idf_cosine(&v, &self.centroid, vocabulary)
+        };
+        if score(&self.members[challenger].title) > score(&self.members[self.headline].title) {
+            self.headline = challenger;
+        }
+    }
+
+    pub fn record(&self, vocabulary: &Vocabulary, config: &ClustererConfig) -> EventRecord {
+        EventRecord {
+            schema_version: SCHEMA_VERSION,
+            event_id: self.id.clone(),
+            version: self.version,
+            status: self.status,
+            headline: self
+                .members
+                .get(self.headline)
+                .map(|m| m.title.clone())
+                .unwrap_or_default(),
+            keywords: heaviest_terms(&self.centroid, config.keywords, vocabulary)
+                .into_iter()
+                .map(|(t, _)| vocabulary.display(t))
+                .collect(),
+            members: self.members.clone(),
+            first_seen: self.first_seen,
+            last_updated: self.last_updated,
+            merged_into: self.merged_into.clone(),
+            absorbed: self.absorbed.clone(),
+        }
+    }
+
+    /// Approximate heap bytes held, for the memory bench.
+    pub fn heap_bytes(&self) -> usize {
+        let members: usize = self
+            .members
+            .iter()
+            .map(|m| {
+                m.story_id.capacity()
+                    + m.outlet.capacity()
+                    + m.url.capacity()
+                    + m.title.capacity()
+                    + m.also_carried_by
+                        .iter()
+                        .map(|o| o.capacity() + 24)
+                        .sum::<usize>()
+            })
+            .sum();
+        std::mem::size_of::<Self>()
+            + self.id.capacity()
+            + members
+            + self.members.capacity() * std::mem::size_of::<EventMember>()
+            + self.centroid.capacity() * std::mem::size_of::<(u32, f32)>()
+            + self
+                .absorbed
+                .iter()
+                .map(|a| a.capacity() + 24)
+                .sum::<usize>()
+    }
+}

@@ -1,0 +1,252 @@
+//! Unicode-aware tokenising: words by UAX #29 boundaries, so any script is
+//! split sensibly, with the casing facts needed to recognise names.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// One word of a text, lower-cased, with what its spelling says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub text: String,
+    /// Written with a capital first letter.
+    pub capitalised: bool,
+    /// First word of a sentence (or of the text): its capital says nothing.
+    pub sentence_initial: bool,
+    /// Contains a digit: years, counts, scores, flight numbers.
+    pub numeric: bool,
+}
+
+/// Splits `text` into tokens, dropping stop words and one-letter ASCII words.
+pub fn tokenize(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut sentence_start = true;
+    for segment in text.split_word_bounds() {
+        let Some(first) = segment.chars().next() else {
+            continue;
+        };
+        if !segment.chars().any(char::is_alphanumeric) {
+            if segment.chars().any(ends_sentence) {
+                sentence_start = true;
+            }
+            continue;
+        }
+        let sentence_initial = sentence_start;
+        sentence_start = false;
+        let lower = strip_possessive(&segment.to_lowercase());
+        if lower.is_empty() || (lower.len() == 1 && lower.is_ascii()) || is_stop_word(&lower) {
+            continue;
+        }
+        tokens.push(Token {
+            capitalised: first.is_uppercase(),
+            numeric: lower.chars().any(|c| c.is_ascii_digit()),
+            sentence_initial,
+            text: lower,
+        });
+    }
+    tokens
+}
+
+fn ends_sentence(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '!' | '?' | '\n' | '\r' | ':' | ';' | '"' | '“' | '”' | '。' | '！' | '？'
+    )
+}
+
+fn strip_possessive(word: &str) -> String {
+    for suffix in ["'s", "’s"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            return stem.to_string();
+        }
+    }
+    word.to_string()
+}
+
+/// Function words that carry no topic. Online IDF down-weights frequent
+/// words in any language; this list only helps before IDF has seen enough.
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+// Sorted for binary search (checked by a test).
+const STOP_WORDS: &[&str] = &[
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "even",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "may",
+    "me",
+    "might",
+    "more",
+    "most",
+    "much",
+    "must",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "upon",
+    "us",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn names_mid_sentence_are_capitalised_and_sentence_starts_are_marked() {
+        let tokens = tokenize("Russian President Putin visited Baku. Talks were held in 2024.");
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "russian",
+                "president",
+                "putin",
+                "visited",
+                "baku",
+                "talks",
+                "held",
+                "2024"
+            ]
+        );
+        assert!(tokens[0].sentence_initial && tokens[0].capitalised);
+        assert!(!tokens[2].sentence_initial && tokens[2].capitalised);
+        assert!(tokens[5].sentence_initial);
+        assert!(!tokens[6].capitalised);
+        assert!(tokens[7].numeric);
+    }
+
+    #[test]
+    fn non_latin_scripts_are_tokenised_not_dropped() {
+        let tokens = tokenize("Путин прибыл в Баку. Αθήνα σήμερα");
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["путин", "прибыл", "в", "баку", "αθήνα", "σήμερα"]);
+        assert!(tokens[3].capitalised && !tokens[3].sentence_initial);
+    }
+
+    #[test]
+    fn possessives_join_their_word() {
+        let tokens = tokenize("Baku's streets and Baku’s port");
+        assert_eq!(tokens[0].text, "baku");
+        assert_eq!(tokens[2].text, "baku");
+    }
+}

@@ -1,0 +1,131 @@
+//! Sparse term vectors, sorted by term id. Weights are stored without IDF,
+//! which is applied when vectors are compared: IDF keeps learning as the
+//! stream goes on, and early stories must not keep the weights of a time
+//! when every word looked rare.
+
+use crate::vocabulary::{TermId, Vocabulary};
+
+pub type SparseVector = Vec<(TermId, f32)>;
+
+/// Cosine of `a` and `b` once each weight is multiplied by its term's IDF.
+pub fn idf_cosine(a: &[(TermId, f32)], b: &[(TermId, f32)], vocabulary: &Vocabulary) -> f32 {
+    let norms = idf_norm(a, vocabulary) * idf_norm(b, vocabulary);
+    if norms <= 0.0 {
+        return 0.0;
+    }
+    idf_dot(a, b, vocabulary) / norms
+}
+
+pub fn idf_dot(a: &[(TermId, f32)], b: &[(TermId, f32)], vocabulary: &Vocabulary) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                let idf = vocabulary.idf(a[i].0);
+                dot += a[i].1 * b[j].1 * idf * idf;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    dot
+}
+
+pub fn idf_norm(v: &[(TermId, f32)], vocabulary: &Vocabulary) -> f32 {
+    v.iter()
+        .map(|&(t, w)| {
+            let x = w * vocabulary.idf(t);
+            x * x
+        })
+        .sum::<f32>()
+        .sqrt()
+}
+
+/// `acc += scale * v`, keeping term order.
+pub fn add_scaled(acc: &mut SparseVector, v: &[(TermId, f32)], scale: f32) {
+    let mut merged = Vec::with_capacity(acc.len() + v.len());
+    let (mut i, mut j) = (0, 0);
+    while i < acc.len() || j < v.len() {
+        if j == v.len() || (i < acc.len() && acc[i].0 < v[j].0) {
+            merged.push(acc[i]);
+            i += 1;
+        } else if i == acc.len() || v[j].0 < acc[i].0 {
+            merged.push((v[j].0, v[j].1 * scale));
+            j += 1;
+        } else {
+            merged.push((acc[i].0, acc[i].1 + v[j].1 * scale));
+            i += 1;
+            j += 1;
+        }
+    }
+    *acc = merged;
+}
+
+/// Keeps the `limit` terms heaviest after IDF, in term order. Ties are
+/// broken by term id so the result never depends on anything but the input.
+pub fn keep_heaviest(v: &mut SparseVector, limit: usize, vocabulary: &Vocabulary) {
+    if v.len() <= limit {
+        return;
+    }
+    let mut by_weight: Vec<(f32, TermId)> =
+        v.iter().map(|&(t, w)| (w * vocabulary.idf(t), t)).collect();
+    by_weight.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let cutoff = by_weight[limit - 1];
+    v.retain(|&(t, w)| {
+        let x = (w * vocabulary.idf(t), t);
+        x.0 > cutoff.0 || (x.0 == cutoff.0 && x.1 <= cutoff.1)
+    });
+    v.shrink_to_fit();
+}
+
+/// Term ids of the `limit` heaviest terms after IDF, heaviest first.
+pub fn heaviest_terms(
+    v: &[(TermId, f32)],
+    limit: usize,
+    vocabulary: &Vocabulary,
+) -> Vec<(TermId, f32)> {
+    let mut by_weight: Vec<(TermId, f32)> =
+        v.iter().map(|&(t, w)| (t, w * vocabulary.idf(t))).collect();
+    by_weight.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    by_weight.truncate(limit);
+    by_weight
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocabulary_with(terms: usize) -> Vocabulary {
+        let mut vocabulary = Vocabulary::default();
+        for i in 0..terms {
+            vocabulary.id(&format!("t{i}"));
+        }
+        vocabulary
+    }
+
+    #[test]
+    fn cosine_of_a_vector_with_itself_is_one_and_disjoint_is_zero() {
+        let vocabulary = vocabulary_with(4);
+        let a = vec![(0, 1.0), (2, 2.0)];
+        let b = vec![(1, 1.0), (3, 1.0)];
+        assert!((idf_cosine(&a, &a, &vocabulary) - 1.0).abs() < 1e-6);
+        assert_eq!(idf_cosine(&a, &b, &vocabulary), 0.0);
+    }
+
+    #[test]
+    fn add_scaled_merges_in_term_order() {
+        let mut acc = vec![(0, 1.0), (3, 1.0)];
+        add_scaled(&mut acc, &[(1, 1.0), (3, 2.0)], 0.5);
+        assert_eq!(acc, vec![(0, 1.0), (1, 0.5), (3, 2.0)]);
+    }
+
+    #[test]
+    fn keep_heaviest_drops_the_lightest_terms() {
+        let vocabulary = vocabulary_with(4);
+        let mut v = vec![(0, 0.1), (1, 3.0), (2, 2.0), (3, 0.2)];
+        keep_heaviest(&mut v, 2, &vocabulary);
+        assert_eq!(v, vec![(1, 3.0), (2, 2.0)]);
+    }
+}
