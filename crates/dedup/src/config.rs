@@ -1,0 +1,42 @@
+//! Settings of the deduplicator. Every field has a default, so a config file
+//! only names what it changes.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct DedupConfig {
+    /// A story is forgotten when nothing touched it (first copy, update or
+    /// duplicate) for this long, measured on the articles' own fetch clock.
+    pub window_secs: i64,
+    /// At most this many stories are remembered; the least recently touched
+    /// go first.
+    pub max_stories: usize,
+    /// Words per shingle of the similarity sketch.
+    pub shingle_words: usize,
+    /// Bodies shorter than this (in words) are only matched exactly (by URL,
+    /// feed item or identical body): a sketch of a few words says nothing.
+    pub min_words: usize,
+    /// Estimated Jaccard similarity of word shingles at or above which two
+    /// bodies are one story.
+    pub near_jaccard: f32,
+    /// Estimated containment (shared shingles over the shorter body's) at or
+    /// above which a cut or extended copy is one story, provided the Jaccard
+    /// estimate is at least `containment_min_jaccard`.
+    pub near_containment: f32,
+    pub containment_min_jaccard: f32,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 7 * 24 * 3600,
+            max_stories: 1_000_000,
+            shingle_words: 3,
+            min_words: 30,
+            near_jaccard: 0.18,
+            near_containment: 0.6,
+            containment_min_jaccard: 0.12,
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The runner: state survives a restart, and replaying input changes nothing.
+
+mod common;
+
+use common::*;
+use newsflow_dedup::{DedupConfig, DedupStage, Verdict};
+use newsflow_model::Article;
+
+fn input() -> Vec<Article> {
+    let seeds = seeds();
+    let mut articles = Vec::new();
+    for (index, (title, body)) in seeds.iter().enumerate() {
+        let mut item = article(
+            &format!("outlet{index}.example"),
+            &format!("https://outlet{index}.example/baku"),
+            title,
+            body,
+        );
+        item.fetched_at = at_hours(index as i64);
+        articles.push(item);
+    }
+    let mut verbatim = article(
+        "wire.example",
+        "https://wire.example/baku",
+        &seeds[0].0,
+        &seeds[0].1,
+    );
+    verbatim.fetched_at = at_hours(6);
+    articles.push(verbatim);
+    let mut edited = article(
+        "copy.example",
+        "https://copy.example/baku",
+        "Another headline",
+        &replace_every_nth_word(&seeds[1].1, 12),
+    );
+    edited.fetched_at = at_hours(7);
+    articles.push(edited);
+    let mut update = article(
+        "outlet2.example",
+        "https://outlet2.example/baku",
+        "Updated",
+        &format!("{}\n\nUPDATE: a paragraph added later.", seeds[2].1),
+    );
+    update.fetched_at = at_hours(8);
+    articles.push(update);
+    articles
+}
+
+fn dump(path: &std::path::Path) -> Vec<(String, i64, String)> {
+    let db = rusqlite_dump::open(path);
+    rusqlite_dump::rows(&db)
+}
+
+/// Reads the state table directly, to compare it across runs.
+mod rusqlite_dump {
+    pub fn open(path: &std::path::Path) -> rusqlite::Connection {
+        rusqlite::Connection::open(path).unwrap()
+    }
+    pub fn rows(db: &rusqlite::Connection) -> Vec<(String, i64, String)> {
+        let mut statement = db
+            .prepare("SELECT story_id, seq, state FROM dedup_stories ORDER BY story_id")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+}
+
+#[test]
+fn a_restart_remembers_the_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let articles = input();
+    let (first_half, second_half) = articles.split_at(5);
+    let mut uninterrupted =
+        DedupStage::open(&dir.path().join("other.sqlite"), DedupConfig::default()).unwrap();
+    let expected: Vec<Verdict> = articles
+        .iter()
+        .map(|a| uninterrupted.check(a).unwrap())
+        .collect();
+
+    let mut verdicts = Vec::new();
+    {
+        let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+        verdicts.extend(first_half.iter().map(|a| stage.check(a).unwrap()));
+    }
+    let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    assert_eq!(stage.len(), 5);
+    verdicts.extend(second_half.iter().map(|a| stage.check(a).unwrap()));
+    assert_eq!(verdicts, expected);
+    let kinds: Vec<_> = verdicts.iter().map(Verdict::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "new",
+            "new",
+            "new",
+            "new",
+            "new",
+            "duplicate",
+            "duplicate",
+            "updated"
+        ]
+    );
+}
+
+#[test]
+fn replaying_the_same_input_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let articles = input();
+    let first_pass: Vec<Verdict> = {
+        let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+        articles.iter().map(|a| stage.check(a).unwrap()).collect()
+    };
+    let state_after_first = dump(&path);
+    let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    let second_pass: Vec<Verdict> = articles.iter().map(|a| stage.check(a).unwrap()).collect();
+    drop(stage);
+    assert!(
+        dump(&path) == state_after_first,
+        "the replay changed the stored state"
+    );
+    for (index, (first, second)) in first_pass.iter().zip(&second_pass).enumerate() {
+        match (first, second) {
+            (Verdict::Duplicate { record: a, .. }, Verdict::Duplicate { record: b, .. }) => {
+                assert_eq!(a, b)
+            }
+            (_, Verdict::Unchanged(story)) => assert_eq!(story.story_id, first.story().story_id),
+            _ => panic!("article {index}: {} then {}", first.kind(), second.kind()),
+        }
+    }
+    // The replayed original page reports the latest revision, and the story
+    // lists every carrier once.
+    let replayed_update = &second_pass[7];
+    assert_eq!(replayed_update.story().revision, 2);
+    let seed0_story = second_pass[0].story();
+    assert_eq!(seed0_story.carriers.len(), 2);
+}
+
+#[test]
+fn evicted_stories_are_deleted_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let config = DedupConfig {
+        max_stories: 3,
+        ..DedupConfig::default()
+    };
+    let mut stage = DedupStage::open(&path, config.clone()).unwrap();
+    for item in input() {
+        stage.check(&item).unwrap();
+    }
+    assert_eq!(stage.len(), 3);
+    drop(stage);
+    assert_eq!(dump(&path).len(), 3);
+    // A smaller window on restart applies at once.
+    let smaller = DedupConfig {
+        max_stories: 1,
+        ..config
+    };
+    let stage = DedupStage::open(&path, smaller).unwrap();
+    assert_eq!(stage.len(), 1);
+    drop(stage);
+    assert_eq!(dump(&path).len(), 1);
+}
+
+#[test]
+fn an_unreadable_state_row_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    drop(DedupStage::open(&path, DedupConfig::default()).unwrap());
+    let db = rusqlite_dump::open(&path);
+    db.execute("INSERT INTO dedup_stories VALUES ('x', 0, 'not json')", [])
+        .unwrap();
+    drop(db);
+    let error = DedupStage::open(&path, DedupConfig::default())
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("story x"), "{error}");
+}
