@@ -1,0 +1,70 @@
+//! Runs the cleaner over the extraction benchmark, writes one
+//! `<id>.json` (`{"articleBody": ...}`) per page, and scores them with the
+//! benchmark's own `score.py`.
+//!
+//! `cargo run --release -p newsflow-cleaner --example extraction_quality [-- BENCH_DIR [OUT_DIR]]`
+//! BENCH_DIR defaults to `$NEWSFLOW_EXTRACTION_BENCH` or `../shared/bench/extraction`
+//! beside the repository; OUT_DIR to `target/extraction-out`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use newsflow_cleaner::{extract, CleanerConfig};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bench_dir = args
+        .next()
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("NEWSFLOW_EXTRACTION_BENCH").map(PathBuf::from))
+        .unwrap_or_else(|| repo_root.join("../shared/bench/extraction"));
+    let out_dir = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root.join("target/extraction-out"));
+    let truth_path = bench_dir.join("ground-truth.json");
+    let Ok(truth) = std::fs::read_to_string(&truth_path) else {
+        eprintln!(
+            "extraction benchmark not found at {} — skipping",
+            bench_dir.display()
+        );
+        return;
+    };
+    let truth: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&truth).expect("ground-truth.json is a JSON object");
+    std::fs::create_dir_all(&out_dir).expect("output directory can be created");
+    let config = CleanerConfig::default();
+    let mut refused = 0;
+    for (id, gold) in &truth {
+        let page = std::fs::read(bench_dir.join("html").join(format!("{id}.html")))
+            .expect("benchmark page is readable");
+        let url = gold.get("url").and_then(|u| u.as_str());
+        let body = match extract(&page, Some("text/html"), url, &config) {
+            Ok(article) => article.body,
+            Err(error) => {
+                refused += 1;
+                eprintln!("{id}: {error}");
+                String::new()
+            }
+        };
+        let output = serde_json::json!({ "articleBody": body });
+        std::fs::write(out_dir.join(format!("{id}.json")), output.to_string())
+            .expect("output is writable");
+    }
+    println!(
+        "{} pages, {refused} refused; outputs in {}",
+        truth.len(),
+        out_dir.display()
+    );
+    let status = Command::new("python3")
+        .arg(bench_dir.join("score.py"))
+        .arg(&out_dir)
+        .arg("--per-page")
+        .arg(out_dir.join("pages.csv"))
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => eprintln!("score.py did not run cleanly: {other:?}"),
+    }
+}

@@ -1,0 +1,275 @@
+//! What an element's tag, class and id say about it before its text is
+//! weighed: is it layout, page chrome, or likely the story itself.
+
+use scraper::node::Element;
+
+/// Elements whose content is never reader-visible text.
+pub fn is_invisible_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "script"
+            | "style"
+            | "noscript"
+            | "template"
+            | "svg"
+            | "math"
+            | "iframe"
+            | "object"
+            | "embed"
+            | "canvas"
+            | "select"
+            | "option"
+            | "textarea"
+            | "input"
+            | "button"
+            | "head"
+            | "title"
+            | "meta"
+            | "link"
+            | "audio"
+            | "video"
+            | "source"
+            | "picture"
+            | "map"
+            | "dialog"
+    )
+}
+
+/// Elements that are page chrome wherever they appear in a story.
+pub fn is_chrome_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "nav" | "aside" | "footer" | "form" | "menu" | "header" | "figure" | "figcaption"
+    )
+}
+
+/// Elements that start a new line of text (a paragraph boundary when output).
+pub fn is_block_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "main"
+            | "body"
+            | "html"
+            | "blockquote"
+            | "pre"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "ul"
+            | "ol"
+            | "li"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "table"
+            | "tbody"
+            | "thead"
+            | "tfoot"
+            | "tr"
+            | "td"
+            | "th"
+            | "caption"
+            | "figure"
+            | "figcaption"
+            | "header"
+            | "footer"
+            | "nav"
+            | "aside"
+            | "address"
+            | "hr"
+            | "br"
+            | "center"
+            | "form"
+            | "fieldset"
+            | "details"
+            | "summary"
+            | "menu"
+    )
+}
+
+/// Tags that hold a paragraph of prose rather than layout.
+pub fn is_paragraph_tag(tag: &str) -> bool {
+    matches!(tag, "p" | "pre" | "blockquote")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Class or id names the story's text (`article-body`, `story-content`).
+    Content,
+    Neutral,
+    /// Class or id names chrome (`share`, `related`, `comments`, `newsletter`).
+    Chrome,
+}
+
+/// Substrings of class/id names that mark page chrome.
+const CHROME_WORDS: &[&str] = &[
+    "comment",
+    "share",
+    "sharing",
+    "social",
+    "related",
+    "recommend",
+    "newsletter",
+    "subscribe",
+    "signup",
+    "sign-up",
+    "promo",
+    "sponsor",
+    "advert",
+    "banner",
+    "cookie",
+    "consent",
+    "gdpr",
+    "sidebar",
+    "widget",
+    "footer",
+    "masthead",
+    "breadcrumb",
+    "pagination",
+    "pager",
+    "popup",
+    "modal",
+    "outbrain",
+    "taboola",
+    "disqus",
+    "byline",
+    "dateline",
+    "timestamp",
+    "author",
+    "caption",
+    "credit",
+    "toolbar",
+    "tools",
+    "print",
+    "tags",
+    "keywords",
+    "trending",
+    "most-read",
+    "mostread",
+    "more-from",
+    "read-more",
+    "readmore",
+    "also-read",
+    "further",
+    "nav",
+    "menu",
+    "skip",
+    "hidden",
+    "visually-hidden",
+    "sr-only",
+    "screen-reader",
+    "offscreen",
+    "inline-ad",
+    "ad-container",
+    "ad-slot",
+    "adslot",
+    "adunit",
+    "ad-unit",
+    "dfp",
+    "paywall",
+    "overlay",
+    "rail",
+    "teaser",
+    "headline",
+    "kicker",
+    "embed",
+    "video",
+    "gallery",
+    "slideshow",
+    "login",
+    "follow",
+    "icon",
+    "alert",
+    "notification",
+    "label",
+    "correction-",
+    "inset",
+    "pullquote",
+];
+
+/// Substrings that mark the story's own text.
+const CONTENT_WORDS: &[&str] = &[
+    "article-body",
+    "articlebody",
+    "article__body",
+    "article-content",
+    "articlecontent",
+    "story-body",
+    "storybody",
+    "story-content",
+    "post-content",
+    "postcontent",
+    "entry-content",
+    "body-text",
+    "bodytext",
+    "article-text",
+    "articletext",
+    "story-text",
+    "main-content",
+    "content-body",
+    "post-body",
+    "rich-text",
+    "richtext",
+    "article_body",
+    "story_body",
+    "paywall-content",
+    "text-content",
+];
+
+/// Exact class tokens that are chrome (too short to search as substrings).
+const CHROME_TOKENS: &[&str] = &[
+    "ad",
+    "ads",
+    "advertisement",
+    "meta",
+    "share",
+    "social",
+    "tags",
+    "hide",
+    "hidden",
+];
+
+pub fn hint(element: &Element) -> Hint {
+    let id = element.id().unwrap_or("");
+    let class = element.attr("class").unwrap_or("");
+    if id.is_empty() && class.is_empty() {
+        return Hint::Neutral;
+    }
+    let mut names = String::with_capacity(id.len() + class.len() + 1);
+    names.push_str(id);
+    names.push(' ');
+    names.push_str(class);
+    names.make_ascii_lowercase();
+    if CONTENT_WORDS.iter().any(|w| names.contains(w)) {
+        return Hint::Content;
+    }
+    if CHROME_WORDS.iter().any(|w| names.contains(w))
+        || names
+            .split_ascii_whitespace()
+            .any(|t| CHROME_TOKENS.contains(&t))
+    {
+        return Hint::Chrome;
+    }
+    Hint::Neutral
+}
+
+/// Hidden by markup (`hidden`, `aria-hidden`, inline `display:none`).
+pub fn is_hidden(element: &Element) -> bool {
+    if element.attr("hidden").is_some() || element.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    element.attr("style").is_some_and(|style| {
+        let style: String = style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        style.contains("display:none") || style.contains("visibility:hidden")
+    })
+}

@@ -1,0 +1,208 @@
+//! One pass over the parsed page, without recursion (pages nest ten
+//! thousand deep), that measures every element's text and links and notes
+//! the elements metadata is read from.
+
+use ego_tree::iter::Edge;
+use ego_tree::NodeId;
+use scraper::{Html, Node};
+
+use crate::hints::{self, Hint};
+use crate::text;
+
+/// Marks "no such element" in index fields.
+pub const NONE: u32 = u32::MAX;
+
+/// Measurements of one element. Elements are numbered in document order, so
+/// an element's descendants are exactly the indexes `index + 1 .. end`.
+#[derive(Debug, Clone)]
+pub struct ElementStats<'a> {
+    pub node: NodeId,
+    pub tag: &'a str,
+    pub parent: u32,
+    pub end: u32,
+    pub hint: Hint,
+    /// Invisible (script, hidden...) or inside such an element.
+    pub invisible: bool,
+    /// Visible text characters in the whole subtree.
+    pub text_chars: u32,
+    /// Of those, the ones inside links.
+    pub link_chars: u32,
+    /// Text characters whose nearest block element is this one: the
+    /// element's own line of prose, not its block children's.
+    pub inline_chars: u32,
+    pub inline_link_chars: u32,
+    pub inline_commas: u32,
+    /// Text characters in paragraph-like blocks of the subtree (prose, not
+    /// navigation): the measure used to compare containers.
+    pub prose_chars: u32,
+}
+
+/// The elements metadata is read from, in document order.
+#[derive(Debug, Default)]
+pub struct MetadataNodes {
+    pub metas: Vec<NodeId>,
+    pub links: Vec<NodeId>,
+    pub json_ld: Vec<NodeId>,
+    pub title: Option<NodeId>,
+    pub h1s: Vec<u32>,
+    pub times: Vec<u32>,
+    /// Elements whose class, id, rel or itemprop speaks of an author.
+    pub byline_candidates: Vec<u32>,
+    pub videos: u32,
+}
+
+pub struct PageScan<'a> {
+    pub elements: Vec<ElementStats<'a>>,
+    pub metadata: MetadataNodes,
+    pub body: u32,
+}
+
+struct Frame {
+    index: u32,
+    /// Nearest block element at or above this one (where inline text goes).
+    block: u32,
+    in_link: bool,
+}
+
+pub fn scan(html: &Html) -> PageScan<'_> {
+    let mut elements: Vec<ElementStats> = Vec::with_capacity(1024);
+    let mut metadata = MetadataNodes::default();
+    let mut stack: Vec<Frame> = Vec::with_capacity(64);
+    let mut body = NONE;
+    for edge in html.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Element(element) => {
+                    let tag = element.name();
+                    let index = elements.len() as u32;
+                    let parent = stack.last();
+                    let parent_invisible =
+                        parent.is_some_and(|f| elements[f.index as usize].invisible);
+                    let invisible = parent_invisible
+                        || hints::is_invisible_tag(tag)
+                        || hints::is_hidden(element);
+                    let block = if hints::is_block_tag(tag) {
+                        index
+                    } else {
+                        parent.map_or(index, |f| f.block)
+                    };
+                    let in_link = tag == "a" || parent.is_some_and(|f| f.in_link);
+                    note_metadata(&mut metadata, tag, element, node.id(), index);
+                    if tag == "body" && body == NONE {
+                        body = index;
+                    }
+                    elements.push(ElementStats {
+                        node: node.id(),
+                        tag,
+                        parent: parent.map_or(NONE, |f| f.index),
+                        end: index + 1,
+                        hint: hints::hint(element),
+                        invisible,
+                        text_chars: 0,
+                        link_chars: 0,
+                        inline_chars: 0,
+                        inline_link_chars: 0,
+                        inline_commas: 0,
+                        prose_chars: 0,
+                    });
+                    stack.push(Frame {
+                        index,
+                        block,
+                        in_link,
+                    });
+                }
+                Node::Text(text_node) => {
+                    let Some(frame) = stack.last() else { continue };
+                    let owner = &elements[frame.index as usize];
+                    if owner.invisible {
+                        continue;
+                    }
+                    let chars = text::visible_chars(text_node);
+                    if chars == 0 {
+                        continue;
+                    }
+                    let link_chars = if frame.in_link { chars } else { 0 };
+                    let owner = &mut elements[frame.index as usize];
+                    owner.text_chars += chars;
+                    owner.link_chars += link_chars;
+                    let block = &mut elements[frame.block as usize];
+                    block.inline_chars += chars;
+                    block.inline_link_chars += link_chars;
+                    block.inline_commas += text::commas(text_node);
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if !node.value().is_element() {
+                    continue;
+                }
+                let Some(frame) = stack.pop() else { continue };
+                let index = frame.index as usize;
+                let end = elements.len() as u32;
+                let done = &mut elements[index];
+                done.end = end;
+                if !done.invisible && is_prose(done) {
+                    done.prose_chars += done.inline_chars - done.inline_link_chars;
+                }
+                let (text_chars, link_chars, prose_chars, parent) = (
+                    done.text_chars,
+                    done.link_chars,
+                    done.prose_chars,
+                    done.parent,
+                );
+                if parent != NONE {
+                    let up = &mut elements[parent as usize];
+                    up.text_chars += text_chars;
+                    up.link_chars += link_chars;
+                    up.prose_chars += prose_chars;
+                }
+            }
+        }
+    }
+    PageScan {
+        elements,
+        metadata,
+        body,
+    }
+}
+
+/// A block holding a line of prose: enough text, and not mostly links.
+fn is_prose(stats: &ElementStats) -> bool {
+    stats.inline_chars >= 40 && stats.inline_link_chars * 2 < stats.inline_chars
+}
+
+fn note_metadata(
+    metadata: &mut MetadataNodes,
+    tag: &str,
+    element: &scraper::node::Element,
+    id: NodeId,
+    index: u32,
+) {
+    match tag {
+        "meta" => metadata.metas.push(id),
+        "link" => metadata.links.push(id),
+        "title" if metadata.title.is_none() => metadata.title = Some(id),
+        "script"
+            if element
+                .attr("type")
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
+        {
+            metadata.json_ld.push(id)
+        }
+        "h1" => metadata.h1s.push(index),
+        "time" => metadata.times.push(index),
+        "video" => metadata.videos += 1,
+        _ => {}
+    }
+    let speaks_of_author = |value: &str| {
+        let value = value.to_ascii_lowercase();
+        value.contains("byline") || value.contains("author")
+    };
+    if element.attr("rel") == Some("author")
+        || element.attr("itemprop").is_some_and(speaks_of_author)
+        || element.attr("class").is_some_and(speaks_of_author)
+        || element.id().is_some_and(speaks_of_author)
+    {
+        metadata.byline_candidates.push(index);
+    }
+}

@@ -1,0 +1,57 @@
+//! Article or not: a body too short or made of links is never passed on as a
+//! story, and the reason names what the page most likely is.
+
+use crate::content::Body;
+use crate::metadata::Metadata;
+use crate::scan::PageScan;
+use crate::{CleanError, CleanerConfig};
+
+/// The chosen container's link share above which it is a list of stories.
+const INDEX_LINK_DENSITY: f32 = 0.5;
+
+/// The body text, or why the page is not an article.
+pub fn judge(
+    body: &Body,
+    metadata: &Metadata,
+    page: &PageScan,
+    config: &CleanerConfig,
+) -> Result<String, CleanError> {
+    let text = body.paragraphs.join("\n\n");
+    let chars = text.chars().count();
+    if chars >= config.min_body_chars && body.link_density < INDEX_LINK_DENSITY {
+        return Ok(text);
+    }
+    let page_chars = page
+        .elements
+        .get(page.body as usize)
+        .map_or(0, |b| b.text_chars);
+    let page_links = page
+        .elements
+        .get(page.body as usize)
+        .map_or(0, |b| b.link_chars);
+    let is_video = metadata
+        .page_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("video"))
+        || page.metadata.videos > 0;
+    let reason = if body.link_density >= INDEX_LINK_DENSITY
+        || (page_chars > 0 && page_links * 2 > page_chars && chars < config.min_body_chars)
+    {
+        format!(
+            "index page: the page is mostly links ({}% of its text), main text {chars} characters",
+            page_links * 100 / page_chars.max(1)
+        )
+    } else if metadata.paywalled {
+        format!("paywall stub: the page marks its content as not free and shows only {chars} characters")
+    } else if is_video {
+        format!("video page: only {chars} characters of text beside the video")
+    } else if chars == 0 {
+        "no main text found on the page".to_string()
+    } else {
+        format!(
+            "main text too short: {chars} characters (minimum {})",
+            config.min_body_chars
+        )
+    };
+    Err(CleanError::not_an_article(reason))
+}

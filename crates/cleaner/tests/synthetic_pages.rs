@@ -1,0 +1,96 @@
+//! The cleaner on small hand-written pages: one idea of chrome per test.
+
+use newsflow_cleaner::{extract, CleanError, CleanerConfig};
+
+const STORY: [&str; 4] = [
+    "Russia's president arrived in Baku on Monday for a two-day state visit, his first since the war in Ukraine began, and was met at the airport by the foreign minister.",
+    "The two leaders discussed trade, energy and transport corridors, and the president said Moscow was ready to help Azerbaijan and Armenia sign a peace treaty.",
+    "Analysts in the region said the visit, which came weeks before a planned round of talks, was meant to show that Russia still has a role in the South Caucasus.",
+    "Officials from both sides signed several agreements on cooperation in agriculture, education and culture before a state dinner in the evening.",
+];
+
+fn page_with_chrome() -> String {
+    format!(
+        r##"<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Putin visits Baku | The Caucasus Courier</title>
+<meta property="og:site_name" content="The Caucasus Courier">
+<meta property="og:title" content="Putin visits Baku">
+<meta name="author" content="Anna Petrova">
+<meta property="article:published_time" content="2024-08-19T09:30:00Z">
+<link rel="canonical" href="/world/putin-baku">
+</head><body>
+<div class="cookie-banner">We use cookies to improve your experience. Accept all cookies or manage your preferences in settings.</div>
+<header><nav><a href="/">Home</a> <a href="/world">World</a> <a href="/politics">Politics</a> <a href="/business">Business</a></nav></header>
+<main><article>
+<h1>Putin visits Baku</h1>
+<div class="byline">By Anna Petrova</div>
+<div class="share-tools"><a href="#">Share on Facebook</a> <a href="#">Share on X</a></div>
+<p>{}</p><p>{}</p>
+<div class="ad-slot">Advertisement</div>
+<p>{}</p><p>{}</p>
+<aside class="related"><h3>Related stories</h3><ul><li><a href="/a">Armenia and Azerbaijan agree to draw border in the north, officials say</a></li>
+<li><a href="/b">Peace talks to resume in Almaty next month after a pause of several weeks</a></li></ul></aside>
+</article>
+<section class="comments"><h3>Comments</h3><p>This is a great and very insightful article, thank you for writing it, I learned a lot.</p></section>
+</main>
+<footer><p>© 2024 The Caucasus Courier. All rights reserved. About us, contact, terms of use, privacy policy.</p></footer>
+</body></html>"##,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    )
+}
+
+#[test]
+fn story_text_is_kept_and_chrome_is_dropped() {
+    let page = page_with_chrome();
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        Some("https://courier.example/world/putin-baku?utm_source=rss"),
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(article.body, STORY.join("\n\n"));
+    assert_eq!(article.title.as_deref(), Some("Putin visits Baku"));
+    assert_eq!(article.byline.as_deref(), Some("Anna Petrova"));
+    assert_eq!(
+        article.published.map(|t| t.to_rfc3339()),
+        Some("2024-08-19T09:30:00+00:00".to_string())
+    );
+    assert_eq!(
+        article.canonical_url.as_deref(),
+        Some("https://courier.example/world/putin-baku")
+    );
+    assert_eq!(article.site_name.as_deref(), Some("The Caucasus Courier"));
+    assert_eq!(article.language.as_deref(), Some("eng"));
+}
+
+#[test]
+fn a_page_of_links_is_not_an_article() {
+    let items: String = (0..40)
+        .map(|i| format!("<li><a href=\"/story/{i}\">Headline number {i} about something that happened somewhere today</a></li>"))
+        .collect();
+    let page =
+        format!("<html><head><title>World news</title></head><body><ul>{items}</ul></body></html>");
+    let error = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, CleanError::NotAnArticle { reason } if reason.contains("index page")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_short_page_is_not_an_article() {
+    let page =
+        "<html><body><p>Coming soon: our new site about everything that matters.</p></body></html>";
+    let error = extract(page.as_bytes(), None, None, &CleanerConfig::default()).unwrap_err();
+    assert!(
+        matches!(&error, CleanError::NotAnArticle { reason } if reason.contains("too short")),
+        "{error}"
+    );
+}
