@@ -1,1 +1,36 @@
-//! placeholder
+//! newsflow's fetcher stage: reads feed lists, polls feeds politely, and
+//! hands each new item's page on to the pipeline.
+//!
+//! The pure core — decoding, repair, parsing, identities, dates, schedule —
+//! does no I/O; `Fetcher` is the thin async runner around it.
+
+mod config;
+mod dates;
+mod decode;
+mod feed_list;
+mod fetcher;
+mod format;
+mod host_limiter;
+mod html_entities;
+mod http;
+mod identity;
+mod parse;
+mod repair;
+mod schedule;
+mod sink;
+mod ssrf;
+mod state;
+
+pub use config::FetcherConfig;
+pub use dates::parse_date;
+pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
+pub use feed_list::{
+    feed_list_to_toml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError, FeedSource,
+};
+pub use fetcher::{FetchError, Fetcher, PollSummary};
+pub use identity::item_identity;
+pub use parse::{parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink};
+pub use repair::{repair_feed_text, Repair};
+pub use sink::{PageSink, SinkError};
+pub use ssrf::is_forbidden_address;
+pub use state::FeedStatus;

@@ -1,0 +1,67 @@
+//! Fetcher settings. Every field has a default, so a config file names only
+//! what it changes.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FetcherConfig {
+    /// SSRF guard: feeds and article links that resolve to loopback, private,
+    /// link-local or metadata addresses are refused unless this is set.
+    pub allow_private_addresses: bool,
+    pub user_agent: String,
+    pub request_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    /// Bodies larger than this are cut off and the fetch counts as failed.
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    /// Requests in flight to one host at once, feeds and pages together.
+    pub per_host_concurrency: usize,
+    /// Minimum gap between the starts of two requests to one host.
+    pub per_host_min_gap_ms: u64,
+    /// Requests in flight over all hosts.
+    pub global_concurrency: usize,
+    /// Bounds of the adaptive poll interval.
+    pub min_interval_secs: u64,
+    pub max_interval_secs: u64,
+    /// Interval for a feed with no history yet.
+    pub default_interval_secs: u64,
+    /// Backoff after failures: base * 2^(failures-1), capped, with jitter.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// An item whose page keeps failing is given up after this many tries.
+    pub max_page_attempts: u32,
+    /// A 301/308 must be seen this many polls in a row before the stored
+    /// feed URL is replaced (a one-off misconfiguration must not move it).
+    pub permanent_redirect_threshold: u32,
+    /// Pages fetched per feed per poll at most (a new feed may list hundreds).
+    pub max_items_per_poll: usize,
+    /// When a feed names a WebSub hub, polling falls back to this interval.
+    pub websub_fallback_interval_secs: u64,
+}
+
+impl Default for FetcherConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            user_agent: concat!("newsflow/", env!("CARGO_PKG_VERSION"), " (+feed fetcher)")
+                .to_string(),
+            request_timeout_secs: 30,
+            connect_timeout_secs: 10,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 5,
+            per_host_concurrency: 2,
+            per_host_min_gap_ms: 250,
+            global_concurrency: 64,
+            min_interval_secs: 120,
+            max_interval_secs: 6 * 3600,
+            default_interval_secs: 900,
+            backoff_base_secs: 60,
+            backoff_max_secs: 6 * 3600,
+            max_page_attempts: 3,
+            permanent_redirect_threshold: 2,
+            max_items_per_poll: 200,
+            websub_fallback_interval_secs: 6 * 3600,
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! The runner: polls feeds over HTTP, fetches each new item's page, hands
+//! it to the sink, and keeps the fetch state in SQLite.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::stream::{FuturesUnordered, StreamExt};
+use newsflow_model::{RawPage, SCHEMA_VERSION};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::FetcherConfig;
+use crate::feed_list::FeedSource;
+use crate::host_limiter::HostLimiter;
+use crate::http::{HttpClient, HttpError, HttpResponse, Validators};
+use crate::parse::{parse_feed, ParsedFeed, ParsedItem};
+use crate::schedule::{backoff, next_interval, FreshnessHints};
+use crate::sink::PageSink;
+use crate::state::{FeedRow, FeedStatus, StateError, StateStore};
+
+const FEED_ACCEPT: &str =
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
+const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1";
+/// How long to pause a host that said 429/503 without a `Retry-After`.
+const DEFAULT_HOST_PAUSE: Duration = Duration::from_secs(60);
+/// Longest pause a host may impose on us through `Retry-After`.
+const MAX_HOST_PAUSE: Duration = Duration::from_secs(6 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("HTTP client could not be built: {0}")]
+    Client(#[from] HttpError),
+}
+
+/// What one pass over the feeds did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PollSummary {
+    pub feeds_polled: usize,
+    pub feeds_not_modified: usize,
+    pub feeds_failed: usize,
+    /// Disabled (410) feeds, and feeds whose host asked us to wait.
+    pub feeds_skipped: usize,
+    pub items_new: usize,
+    pub pages_delivered: usize,
+    pub pages_failed: usize,
+    pub pages_not_html: usize,
+}
+
+impl PollSummary {
+    fn add(&mut self, other: &PollSummary) {
+        self.feeds_polled += other.feeds_polled;
+        self.feeds_not_modified += other.feeds_not_modified;
+        self.feeds_failed += other.feeds_failed;
+        self.feeds_skipped += other.feeds_skipped;
+        self.items_new += other.items_new;
+        self.pages_delivered += other.pages_delivered;
+        self.pages_failed += other.pages_failed;
+        self.pages_not_html += other.pages_not_html;
+    }
+}
+
+pub struct Fetcher {
+    config: FetcherConfig,
+    state: StateStore,
+    http: HttpClient,
+}
+
+impl Fetcher {
+    /// State (validators, item identities seen, schedule, failures) lives in
+    /// SQLite at `db_path`; it survives restarts and crashes.
+    pub fn open(db_path: &Path, config: FetcherConfig) -> Result<Self, FetchError> {
+        Self::with_state(StateStore::open(db_path)?, config)
+    }
+
+    pub fn in_memory(config: FetcherConfig) -> Result<Self, FetchError> {
+        Self::with_state(StateStore::in_memory()?, config)
+    }
+
+    fn with_state(state: StateStore, config: FetcherConfig) -> Result<Self, FetchError> {
+        let limiter = Arc::new(HostLimiter::new(
+            config.per_host_concurrency,
+            Duration::from_millis(config.per_host_min_gap_ms),
+            config.global_concurrency,
+        ));
+        let http = HttpClient::new(&config, limiter)?;
+        Ok(Self {
+            config,
+            state,
+            http,
+        })
+    }
+
+    pub fn config(&self) -> &FetcherConfig {
+        &self.config
+    }
+
+    /// The largest number of requests ever in flight to one host.
+    pub fn peak_requests_per_host(&self) -> usize {
+        self.http.limiter().peak_per_host()
+    }
+
+    pub fn feed_statuses(&self) -> Result<Vec<FeedStatus>, FetchError> {
+        Ok(self.state.statuses()?)
+    }
+
+    /// One pass over every feed (disabled ones and those whose host asked us
+    /// to wait are skipped). Failures are logged and recorded; none stops the pass.
+    pub async fn poll_once(&self, feeds: &[FeedSource], sink: &dyn PageSink) -> PollSummary {
+        let mut summary = PollSummary::default();
+        let mut polls = futures::stream::iter(feeds.iter().map(|feed| self.poll_feed(feed, sink)))
+            .buffer_unordered(self.config.global_concurrency.max(1));
+        while let Some(outcome) = polls.next().await {
+            summary.add(&outcome);
+        }
+        summary
+    }
+
+    /// Polls each feed when it is due, until `shutdown` is cancelled.
+    pub async fn run(
+        &self,
+        feeds: Vec<FeedSource>,
+        sink: Arc<dyn PageSink>,
+        shutdown: CancellationToken,
+    ) {
+        let mut in_flight = FuturesUnordered::new();
+        let mut busy: HashSet<String> = HashSet::new();
+        let tick = Duration::from_millis(500);
+        loop {
+            let now = Utc::now().timestamp();
+            for feed in &feeds {
+                if in_flight.len() >= self.config.global_concurrency.max(1) {
+                    break;
+                }
+                if busy.contains(&feed.url) {
+                    continue;
+                }
+                match self.state.feed(&feed.url) {
+                    Ok(row) if !row.disabled && row.next_poll_at <= now => {
+                        busy.insert(feed.url.clone());
+                        let sink = sink.clone();
+                        in_flight.push(async move {
+                            let outcome = self.poll_feed(feed, sink.as_ref()).await;
+                            (feed.url.clone(), outcome)
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(feed = %feed.url, error = %e, "cannot read fetch state")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some((url, _)) = in_flight.next(), if !in_flight.is_empty() => { busy.remove(&url); }
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+        tracing::info!(in_flight = in_flight.len(), "fetcher stopping");
+    }
+
+    /// Polls one feed now, whatever its schedule.
+    pub async fn poll_feed(&self, source: &FeedSource, sink: &dyn PageSink) -> PollSummary {
+        let mut summary = PollSummary::default();
+        let mut row = match self.state.feed(&source.url) {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::error!(feed = %source.url, error = %e, "cannot read fetch state");
+                summary.feeds_failed = 1;
+                return summary;
+            }
+        };
+        if row.disabled {
+            summary.feeds_skipped = 1;
+            return summary;
+        }
+        let host = host_of(&row.current_url);
+        if let Some(until) = self.http.limiter().paused_until(&host) {
+            tracing::debug!(feed = %source.url, "host asked us to wait; skipping");
+            row.next_poll_at = row.next_poll_at.max(
+                Utc::now().timestamp()
+                    + until.duration_since(tokio::time::Instant::now()).as_secs() as i64
+                    + 1,
+            );
+            self.save(&row);
+            summary.feeds_skipped = 1;
+            return summary;
+        }
+        summary.feeds_polled = 1;
+        let validators = Validators {
+            etag: row.etag.clone(),
+            last_modified: row.last_modified.clone(),
+        };
+        let result = self
+            .http
+            .get(&row.current_url, &validators, FEED_ACCEPT)
+            .await;
+        row.last_fetch_at = Some(Utc::now().timestamp());
+        match result {
+            Err(error) => {
+                row.last_status = None;
+                self.record_feed_failure(&mut row, &error.to_string(), None);
+                summary.feeds_failed = 1;
+            }
+            Ok(response) => {
+                row.last_status = Some(response.status);
+                self.track_redirect(&mut row, &response);
+                self.handle_feed_response(source, &mut row, response, sink, &mut summary)
+                    .await;
+            }
+        }
+        self.save(&row);
+        summary
+    }
+
+    async fn handle_feed_response(
+        &self,
+        source: &FeedSource,
+        row: &mut FeedRow,
+        response: HttpResponse,
+        sink: &dyn PageSink,
+        summary: &mut PollSummary,
+    ) {
+        match response.status {
+            304 => {
+                summary.feeds_not_modified = 1;
+                self.record_feed_success(row, &[], false, hints(&response, None));
+            }
+            200..=299 => {
+                let base = response.content_location.as_deref().and_then(|cl| {
+                    url::Url::parse(&response.final_url)
+                        .ok()?
+                        .join(cl)
+                        .ok()
+                        .map(|u| u.to_string())
+                });
+                match parse_feed(
+                    &response.body,
+                    response.content_type.as_deref(),
+                    base.as_deref().unwrap_or(&response.final_url),
+                ) {
+                    Ok(parsed) => {
+                        row.etag = response.etag.clone();
+                        row.last_modified = response.last_modified.clone();
+                        row.title = parsed.title.clone().or(row.title.take());
+                        row.hub = parsed.hub.clone().or_else(|| {
+                            response
+                                .link_header
+                                .as_deref()
+                                .and_then(|l| link_with_rel(l, "hub"))
+                        });
+                        let pages = self.deliver_new_items(source, row, &parsed, sink).await;
+                        summary.add(&pages);
+                        let dates: Vec<_> =
+                            parsed.items.iter().filter_map(|i| i.published).collect();
+                        self.record_feed_success(
+                            row,
+                            &dates,
+                            pages.items_new > 0,
+                            hints(&response, Some(&parsed)),
+                        );
+                    }
+                    Err(error) => {
+                        summary.feeds_failed = 1;
+                        self.record_feed_failure(
+                            row,
+                            &format!("feed could not be parsed: {error}"),
+                            None,
+                        );
+                    }
+                }
+            }
+            410 => {
+                summary.feeds_failed = 1;
+                row.disabled = true;
+                row.last_error =
+                    Some("HTTP 410 Gone: the feed was removed; polling disabled".into());
+                tracing::warn!(feed = %source.url, "feed is gone (410); disabled");
+            }
+            429 | 503 => {
+                summary.feeds_failed = 1;
+                let pause = response
+                    .retry_after
+                    .unwrap_or(DEFAULT_HOST_PAUSE)
+                    .min(MAX_HOST_PAUSE);
+                self.http
+                    .limiter()
+                    .pause(&host_of(&response.final_url), pause);
+                self.record_feed_failure(
+                    row,
+                    &format!(
+                        "HTTP {} (asked to wait {}s)",
+                        response.status,
+                        pause.as_secs()
+                    ),
+                    Some(pause),
+                );
+            }
+            status => {
+                summary.feeds_failed = 1;
+                self.record_feed_failure(row, &format!("HTTP {status}"), None);
+            }
+        }
+    }
+
+    async fn deliver_new_items(
+        &self,
+        source: &FeedSource,
+        row: &FeedRow,
+        parsed: &ParsedFeed,
+        sink: &dyn PageSink,
+    ) -> PollSummary {
+        let mut summary = PollSummary::default();
+        let outlet = source
+            .outlet
+            .clone()
+            .or_else(|| parsed.title.clone())
+            .unwrap_or_else(|| host_of(&row.current_url));
+        for item in parsed.items.iter().take(self.config.max_items_per_poll) {
+            let Some(link) = item.link.as_deref() else {
+                tracing::debug!(feed = %source.url, item = %item.identity, "item has no link; nothing to fetch");
+                continue;
+            };
+            match (
+                self.state.is_seen(&item.identity),
+                self.state.is_given_up(&item.identity),
+            ) {
+                (Ok(false), Ok(false)) => {}
+                (Ok(_), Ok(_)) => continue,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot read fetch state");
+                    continue;
+                }
+            }
+            summary.items_new += 1;
+            match self.fetch_page(source, item, link, &outlet).await {
+                PageResult::Page(page) => match sink.deliver(*page).await {
+                    Ok(()) => {
+                        summary.pages_delivered += 1;
+                        if let Err(e) =
+                            self.state
+                                .mark_seen(&item.identity, &source.url, item.published)
+                        {
+                            tracing::error!(item = %item.identity, error = %e, "page delivered but not marked seen; it will be delivered again");
+                        }
+                    }
+                    Err(e) => {
+                        // The sink is down: leave the rest for the next poll.
+                        tracing::error!(feed = %source.url, item = %item.identity, error = %e, "sink refused page; stopping this feed's pass");
+                        summary.pages_failed += 1;
+                        break;
+                    }
+                },
+                PageResult::NotHtml(content_type) => {
+                    summary.pages_not_html += 1;
+                    let message = format!("not an HTML page (Content-Type {content_type})");
+                    tracing::warn!(feed = %source.url, url = %link, "{message}; skipped");
+                    self.page_failed(&item.identity, &source.url, &message, true);
+                }
+                PageResult::Failed { message, permanent } => {
+                    summary.pages_failed += 1;
+                    tracing::warn!(feed = %source.url, url = %link, error = %message, "page fetch failed");
+                    self.page_failed(&item.identity, &source.url, &message, permanent);
+                }
+            }
+        }
+        summary
+    }
+
+    fn page_failed(&self, item_id: &str, feed_url: &str, message: &str, permanent: bool) {
+        match self.state.record_page_failure(
+            item_id,
+            feed_url,
+            message,
+            self.config.max_page_attempts,
+            permanent,
+        ) {
+            Ok(true) => tracing::info!(item = %item_id, "giving up on this item's page"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(item = %item_id, error = %e, "cannot record page failure"),
+        }
+    }
+
+    async fn fetch_page(
+        &self,
+        source: &FeedSource,
+        item: &ParsedItem,
+        link: &str,
+        outlet: &str,
+    ) -> PageResult {
+        let response = match self
+            .http
+            .get(link, &Validators::default(), PAGE_ACCEPT)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let permanent = matches!(
+                    e,
+                    HttpError::Refused(_)
+                        | HttpError::InvalidUrl { .. }
+                        | HttpError::BodyTooLarge { .. }
+                );
+                return PageResult::Failed {
+                    message: e.to_string(),
+                    permanent,
+                };
+            }
+        };
+        match response.status {
+            200..=299 => {}
+            429 | 503 => {
+                let pause = response
+                    .retry_after
+                    .unwrap_or(DEFAULT_HOST_PAUSE)
+                    .min(MAX_HOST_PAUSE);
+                self.http
+                    .limiter()
+                    .pause(&host_of(&response.final_url), pause);
+                return PageResult::Failed {
+                    message: format!("HTTP {}", response.status),
+                    permanent: false,
+                };
+            }
+            status => {
+                return PageResult::Failed {
+                    message: format!("HTTP {status}"),
+                    permanent: status == 410,
+                }
+            }
+        }
+        if !is_html(response.content_type.as_deref(), &response.body) {
+            return PageResult::NotHtml(response.content_type.unwrap_or_else(|| "absent".into()));
+        }
+        PageResult::Page(Box::new(RawPage {
+            schema_version: SCHEMA_VERSION,
+            item_id: item.identity.clone(),
+            feed_url: source.url.clone(),
+            outlet: outlet.to_string(),
+            item_link: link.to_string(),
+            item_title: item.title.clone(),
+            item_summary: item.summary.clone(),
+            item_published: item.published,
+            final_url: response.final_url,
+            http_status: response.status,
+            content_type: response.content_type,
+            fetched_at: Utc::now(),
+            body: response.body,
+        }))
+    }
+
+    fn track_redirect(&self, row: &mut FeedRow, response: &HttpResponse) {
+        match &response.permanent_redirect_to {
+            Some(target) if (200..300).contains(&response.status) || response.status == 304 => {
+                if row.redirect_target.as_deref() == Some(target) {
+                    row.redirect_seen += 1;
+                } else {
+                    row.redirect_target = Some(target.clone());
+                    row.redirect_seen = 1;
+                }
+                if row.redirect_seen >= self.config.permanent_redirect_threshold.max(1) {
+                    tracing::info!(feed = %row.url, from = %row.current_url, to = %target, "feed moved permanently; URL updated");
+                    row.current_url = target.clone();
+                    row.redirect_target = None;
+                    row.redirect_seen = 0;
+                }
+            }
+            _ if !response.redirected => {}
+            _ => {
+                row.redirect_target = None;
+                row.redirect_seen = 0;
+            }
+        }
+    }
+
+    fn record_feed_success(
+        &self,
+        row: &mut FeedRow,
+        dates: &[chrono::DateTime<Utc>],
+        found_new: bool,
+        hints: FreshnessHints,
+    ) {
+        row.consecutive_failures = 0;
+        row.last_error = None;
+        let previous = row
+            .interval_secs
+            .map(|s| Duration::from_secs(s.max(0) as u64));
+        let mut interval = next_interval(&self.config, previous, dates, found_new, hints);
+        if row.hub.is_some()
+            && row
+                .websub_lease_until
+                .is_some_and(|l| l > Utc::now().timestamp())
+        {
+            interval = interval.max(Duration::from_secs(
+                self.config.websub_fallback_interval_secs,
+            ));
+        }
+        row.interval_secs = Some(interval.as_secs() as i64);
+        row.next_poll_at = Utc::now().timestamp() + interval.as_secs() as i64;
+    }
+
+    fn record_feed_failure(&self, row: &mut FeedRow, message: &str, retry_after: Option<Duration>) {
+        row.consecutive_failures += 1;
+        row.last_error = Some(message.to_string());
+        let delay = backoff(&self.config, row.consecutive_failures, retry_after);
+        row.next_poll_at = Utc::now().timestamp() + delay.as_secs().max(1) as i64;
+        tracing::warn!(feed = %row.url, url = %row.current_url, failures = row.consecutive_failures, retry_in_secs = delay.as_secs(), error = %message, "feed poll failed");
+    }
+
+    fn save(&self, row: &FeedRow) {
+        if let Err(e) = self.state.save_feed(row) {
+            tracing::error!(feed = %row.url, error = %e, "cannot save fetch state");
+        }
+    }
+}
+
+enum PageResult {
+    Page(Box<RawPage>),
+    NotHtml(String),
+    Failed { message: String, permanent: bool },
+}
+
+fn hints(response: &HttpResponse, parsed: Option<&ParsedFeed>) -> FreshnessHints {
+    FreshnessHints {
+        ttl: parsed
+            .and_then(|p| p.ttl_minutes)
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
+        update_period: parsed
+            .and_then(|p| p.update_period_secs)
+            .map(Duration::from_secs),
+        max_age: response.max_age,
+    }
+}
+
+/// The target of the first `rel` link in an HTTP `Link` header (WebSub
+/// discovery allows the hub to be announced there instead of in the feed).
+fn link_with_rel(header: &str, rel: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.split_once(';')?;
+        let names_rel = params.split(';').any(|p| {
+            let Some((name, value)) = p.split_once('=') else {
+                return false;
+            };
+            name.trim().eq_ignore_ascii_case("rel")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|v| v.eq_ignore_ascii_case(rel))
+        });
+        names_rel.then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
+pub(crate) fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
+/// HTML by Content-Type; without one, by a sniff of the first bytes.
+fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    match content_type {
+        Some(ct) => {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            mime == "text/html" || mime == "application/xhtml+xml"
+        }
+        None => {
+            let head = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
+            head.contains("<!doctype html") || head.contains("<html")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Names a feed's format from its root element, before any repair changes it.
+
+/// feedparser's names: `rss090`, `rss091u`, `rss092`, `rss093`, `rss094`,
+/// `rss20`, `rss10`, `rss` (unknown version), `atom03`, `atom10`, `atom`, or
+/// an empty string when the root is not a feed.
+pub fn detect_format(text: &str) -> String {
+    let head = &text[..text.len().min(4096)];
+    let root = regex::Regex::new(r"<([A-Za-z_][\w.:-]*)([^>]*)>").expect("static regex");
+    let Some(c) = root
+        .captures_iter(head)
+        .find(|c| !c[1].starts_with('?') && !c[0].starts_with("<!"))
+    else {
+        return String::new();
+    };
+    let name = c[1]
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let attrs = &c[2];
+    let version = regex::Regex::new(r#"version\s*=\s*["']([^"']*)["']"#)
+        .expect("static regex")
+        .captures(attrs)
+        .map(|v| v[1].trim().to_string());
+    match name.as_str() {
+        "rss" => match version.as_deref() {
+            Some("0.91") if head.contains("-//Netscape") => "rss091n".into(),
+            Some("0.91") => "rss091u".into(),
+            Some("0.92") => "rss092".into(),
+            Some("0.93") => "rss093".into(),
+            Some("0.94") => "rss094".into(),
+            Some("2.0") | Some("2") => "rss20".into(),
+            _ => "rss".into(),
+        },
+        "rdf" => {
+            if text.contains("http://my.netscape.com/rdf/simple/0.9/") {
+                "rss090".into()
+            } else {
+                "rss10".into()
+            }
+        }
+        "feed" => {
+            if text.contains("http://www.w3.org/2005/Atom") {
+                "atom10".into()
+            } else if version.as_deref() == Some("0.3") || text.contains("http://purl.org/atom/ns#")
+            {
+                "atom03".into()
+            } else {
+                "atom".into()
+            }
+        }
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,437 @@
+//! Textual repairs that lenient feed readers make before parsing, so that a
+//! strict XML parser (feed-rs) accepts the feeds outlets really publish.
+//! Works on decoded UTF-8 text; CDATA sections and comments are left alone.
+
+use serde::Serialize;
+
+use crate::html_entities::html_entity;
+
+/// One kind of repair, reported so `feeds parse` can say what was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Repair {
+    TextBeforeDeclaration,
+    DoctypeRemoved,
+    UnescapedAmpersand,
+    HtmlEntity,
+    DefaultNamespaceOnRss,
+    RssVersionNormalised,
+    Atom03Upgraded,
+    Rss090Upgraded,
+    ControlCharacterRemoved,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repaired {
+    pub text: String,
+    pub repairs: Vec<Repair>,
+}
+
+const ATOM_03_NS: &str = "http://purl.org/atom/ns#";
+const ATOM_10_NS: &str = "http://www.w3.org/2005/Atom";
+const RSS_090_NS: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS_10_NS: &str = "http://purl.org/rss/1.0/";
+
+pub fn repair_feed_text(input: &str) -> Repaired {
+    let mut repairs = Vec::new();
+    let mut text = strip_leading_junk(input, &mut repairs);
+    text = remove_control_characters(&text, &mut repairs);
+    let (body, entities) = strip_declaration_and_doctype(&text, &mut repairs);
+    let mut text = fix_references(&body, &entities, &mut repairs);
+    text = fix_root(&text, &mut repairs);
+    repairs.dedup();
+    // feed-rs re-decodes by the declared encoding: declare what we hand it.
+    Repaired {
+        text: format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{text}"),
+        repairs,
+    }
+}
+
+fn strip_leading_junk(input: &str, repairs: &mut Vec<Repair>) -> String {
+    let start = input
+        .find("<?xml")
+        .filter(|pos| input[..*pos].find('<').is_none_or(|first| first >= *pos))
+        .or_else(|| input.find('<'))
+        .unwrap_or(0);
+    if !input[..start].trim().is_empty() || (start > 0 && input[start..].starts_with("<?xml")) {
+        repairs.push(Repair::TextBeforeDeclaration);
+    }
+    input[start..].to_string()
+}
+
+fn remove_control_characters(text: &str, repairs: &mut Vec<Repair>) -> String {
+    let bad = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
+    };
+    if !text.chars().any(bad) {
+        return text.to_string();
+    }
+    repairs.push(Repair::ControlCharacterRemoved);
+    text.chars().filter(|c| !bad(*c)).collect()
+}
+
+/// Drops the XML declaration (a new one is written) and any DOCTYPE, keeping
+/// the general entities its internal subset declares.
+fn strip_declaration_and_doctype(
+    text: &str,
+    repairs: &mut Vec<Repair>,
+) -> (String, Vec<(String, String)>) {
+    let mut rest = text;
+    if rest.starts_with("<?xml") {
+        if let Some(end) = rest.find("?>") {
+            rest = &rest[end + 2..];
+        }
+    }
+    let mut entities = Vec::new();
+    let Some(doctype_start) = find_ascii_ci(rest, "<!DOCTYPE") else {
+        return (rest.to_string(), entities);
+    };
+    // A DOCTYPE only counts if it precedes the root element.
+    let before = &rest[..doctype_start];
+    if before.contains('<')
+        && before.replace("<!--", "").replace("<?", "").contains('<')
+        && !prolog_only(before)
+    {
+        return (rest.to_string(), entities);
+    }
+    let mut depth = 0usize;
+    let mut end = None;
+    for (offset, c) in rest[doctype_start..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '>' if depth == 0 => {
+                end = Some(doctype_start + offset + 1);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(end) = end else {
+        return (rest.to_string(), entities);
+    };
+    let doctype = &rest[doctype_start..end];
+    entities = internal_entities(doctype);
+    repairs.push(Repair::DoctypeRemoved);
+    (
+        format!("{}{}", &rest[..doctype_start], &rest[end..]),
+        entities,
+    )
+}
+
+fn prolog_only(text: &str) -> bool {
+    let mut rest = text.trim_start();
+    loop {
+        if rest.is_empty() {
+            return true;
+        }
+        if let Some(after) = rest.strip_prefix("<!--") {
+            match after.find("-->") {
+                Some(end) => rest = after[end + 3..].trim_start(),
+                None => return false,
+            }
+        } else if let Some(after) = rest.strip_prefix("<?") {
+            match after.find("?>") {
+                Some(end) => rest = after[end + 2..].trim_start(),
+                None => return false,
+            }
+        } else {
+            return false;
+        }
+    }
+}
+
+fn internal_entities(doctype: &str) -> Vec<(String, String)> {
+    let pattern =
+        regex::Regex::new(r#"<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')\s*>"#)
+            .expect("static regex");
+    pattern
+        .captures_iter(doctype)
+        .map(|c| {
+            let value = c
+                .get(2)
+                .or(c.get(3))
+                .map(|m| m.as_str())
+                .unwrap_or_default();
+            (c[1].to_string(), value.to_string())
+        })
+        .collect()
+}
+
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Rewrites every `&` outside CDATA and comments into a well-formed reference:
+/// XML's own entities and character references stay; HTML entities become
+/// character references; a bare `&` becomes `&amp;`.
+fn fix_references(text: &str, entities: &[(String, String)], repairs: &mut Vec<Repair>) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(pos) = rest.find(['&', '<']) {
+        out.push_str(&rest[..pos]);
+        rest = &rest[pos..];
+        if rest.starts_with('<') {
+            let verbatim_end = if rest.starts_with("<![CDATA[") {
+                rest.find("]]>").map(|e| e + 3)
+            } else if rest.starts_with("<!--") {
+                rest.find("-->").map(|e| e + 3)
+            } else {
+                Some(1)
+            };
+            let end = verbatim_end.unwrap_or(rest.len());
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let (replacement, consumed) = fix_one_reference(rest, entities, repairs);
+        out.push_str(&replacement);
+        rest = &rest[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn fix_one_reference(
+    at_amp: &str,
+    entities: &[(String, String)],
+    repairs: &mut Vec<Repair>,
+) -> (String, usize) {
+    let body = &at_amp[1..];
+    let name_len = body
+        .char_indices()
+        .take_while(|(i, c)| {
+            c.is_ascii_alphanumeric()
+                || (*i == 0 && *c == '#')
+                || (*i > 0 && matches!(c, '.' | '-' | '_'))
+        })
+        .map(|(i, c)| i + c.len_utf8())
+        .last()
+        .unwrap_or(0);
+    let name = &body[..name_len];
+    let terminated = body[name_len..].starts_with(';');
+    if terminated && !name.is_empty() {
+        if let Some(number) = name.strip_prefix('#') {
+            let valid = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => number.parse::<u32>().ok(),
+            }
+            .and_then(char::from_u32)
+            .is_some_and(|c| c >= ' ' || matches!(c, '\t' | '\n' | '\r'));
+            if valid {
+                return (format!("&{name};"), name_len + 2);
+            }
+        } else if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
+            return (format!("&{name};"), name_len + 2);
+        } else if let Some((_, value)) = entities.iter().find(|(n, _)| n == name) {
+            repairs.push(Repair::HtmlEntity);
+            return (escape_text(&resolve_char_refs(value)), name_len + 2);
+        } else if let Some(value) = html_entity(name) {
+            repairs.push(Repair::HtmlEntity);
+            return (char_refs(value), name_len + 2);
+        }
+    }
+    repairs.push(Repair::UnescapedAmpersand);
+    ("&amp;".to_string(), 1)
+}
+
+fn char_refs(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| format!("&#x{:x};", c as u32))
+        .collect()
+}
+
+fn escape_text(value: &str) -> String {
+    value.replace('&', "&amp;").replace('<', "&lt;")
+}
+
+fn resolve_char_refs(value: &str) -> String {
+    let pattern =
+        regex::Regex::new(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);").expect("static regex");
+    pattern
+        .replace_all(value, |c: &regex::Captures| {
+            let n = &c[1];
+            match n {
+                "amp" => return "&".to_string(),
+                "lt" => return "<".to_string(),
+                "gt" => return ">".to_string(),
+                "quot" => return "\"".to_string(),
+                "apos" => return "'".to_string(),
+                _ => {}
+            }
+            let n = &n[1..];
+            let code = match n.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => n.parse().ok(),
+            };
+            code.and_then(char::from_u32)
+                .map(String::from)
+                .unwrap_or_default()
+        })
+        .into_owned()
+}
+
+/// Fixes what the root element says about the format: feed-rs dispatches on
+/// the root's name, `version` and namespace.
+fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
+    let Some((start, end)) = root_start_tag(text) else {
+        return text.to_string();
+    };
+    let tag = &text[start..end];
+    let name: String = tag[1..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    let local = name.rsplit(':').next().unwrap_or(&name).to_string();
+    if local.eq_ignore_ascii_case("rss") {
+        let mut new_tag = tag.to_string();
+        let default_ns =
+            regex::Regex::new(r#"\sxmlns\s*=\s*("[^"]*"|'[^']*')"#).expect("static regex");
+        if default_ns.is_match(&new_tag) {
+            new_tag = default_ns.replace(&new_tag, "").into_owned();
+            repairs.push(Repair::DefaultNamespaceOnRss);
+        }
+        let version =
+            regex::Regex::new(r#"\sversion\s*=\s*("([^"]*)"|'([^']*)')"#).expect("static regex");
+        let current = version
+            .captures(&new_tag)
+            .and_then(|c| c.get(2).or(c.get(3)))
+            .map(|m| m.as_str().trim().to_string());
+        let supported = matches!(current.as_deref(), Some("2.0" | "0.91" | "0.92"));
+        if !supported {
+            new_tag = version.replace(&new_tag, "").into_owned();
+            let insert_at = 1 + name.len();
+            new_tag.insert_str(insert_at, " version=\"2.0\"");
+            repairs.push(Repair::RssVersionNormalised);
+        }
+        if name != "rss" {
+            new_tag = format!("<rss{}", &new_tag[1 + name.len()..]);
+        }
+        let mut out = String::with_capacity(text.len());
+        out.push_str(&text[..start]);
+        out.push_str(&new_tag);
+        out.push_str(&text[end..]);
+        return out;
+    }
+    if local == "feed" && text.contains(ATOM_03_NS) {
+        repairs.push(Repair::Atom03Upgraded);
+        return upgrade_atom_03(text);
+    }
+    if local == "RDF" && text.contains(RSS_090_NS) {
+        repairs.push(Repair::Rss090Upgraded);
+        return text.replace(RSS_090_NS, RSS_10_NS);
+    }
+    text.to_string()
+}
+
+/// Atom 0.3 differs from 1.0 mostly in its namespace and a few names.
+fn upgrade_atom_03(text: &str) -> String {
+    let mut out = text.replace(ATOM_03_NS, ATOM_10_NS);
+    for (old, new) in [
+        ("tagline", "subtitle"),
+        ("modified", "updated"),
+        ("issued", "published"),
+        ("copyright", "rights"),
+    ] {
+        let open = regex::Regex::new(&format!(r"<(/?)((?:[A-Za-z_][\w.-]*:)?){old}([\s>/])"))
+            .expect("static regex");
+        out = open
+            .replace_all(&out, format!("<${{1}}${{2}}{new}${{3}}").as_str())
+            .into_owned();
+    }
+    out
+}
+
+/// Byte range of the root element's start tag.
+fn root_start_tag(text: &str) -> Option<(usize, usize)> {
+    let mut pos = 0;
+    while let Some(offset) = text[pos..].find('<') {
+        let start = pos + offset;
+        let rest = &text[start..];
+        if rest.starts_with("<?") {
+            pos = start + rest.find("?>")? + 2;
+        } else if rest.starts_with("<!--") {
+            pos = start + rest.find("-->")? + 3;
+        } else if rest.starts_with("<!") {
+            pos = start + rest.find('>')? + 1;
+        } else {
+            let end = start + tag_end(rest)?;
+            return Some((start, end));
+        }
+    }
+    None
+}
+
+/// Index just past the `>` closing a tag, skipping `>` inside quoted values.
+fn tag_end(tag: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in tag.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '>') => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junk_before_declaration_is_dropped() {
+        let repaired = repair_feed_text("\n\n  <?xml version=\"1.0\"?><rss version=\"2.0\"/>");
+        assert!(repaired.repairs.contains(&Repair::TextBeforeDeclaration));
+        assert!(repaired.text.starts_with("<?xml"));
+    }
+
+    #[test]
+    fn bare_ampersands_and_html_entities_are_fixed() {
+        let repaired = repair_feed_text(
+            "<rss version=\"2.0\"><t>AT&T &nbsp;&eacute; &amp; &#233; <![CDATA[a & b]]></t></rss>",
+        );
+        assert!(
+            repaired
+                .text
+                .contains("AT&amp;T &#xa0;&#xe9; &amp; &#233; <![CDATA[a & b]]>"),
+            "{}",
+            repaired.text
+        );
+    }
+
+    #[test]
+    fn default_namespace_on_rss_is_removed() {
+        let repaired = repair_feed_text(
+            "<rss xmlns=\"http://backend.userland.com/rss2\" version=\"2.0\"><channel/></rss>",
+        );
+        assert!(
+            repaired.text.contains("<rss version=\"2.0\"><channel/>"),
+            "{}",
+            repaired.text
+        );
+    }
+
+    #[test]
+    fn atom_03_is_upgraded() {
+        let repaired = repair_feed_text("<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><tagline>x</tagline><entry><modified>2004</modified></entry></feed>");
+        assert!(repaired.text.contains("<subtitle>x</subtitle>"));
+        assert!(repaired.text.contains("<updated>2004</updated>"));
+        assert!(repaired.text.contains(ATOM_10_NS));
+    }
+
+    #[test]
+    fn doctype_entities_are_expanded() {
+        let repaired = repair_feed_text("<!DOCTYPE rss [<!ENTITY pub \"Acme &amp; Co\">]><rss version=\"2.0\"><t>&pub;</t></rss>");
+        assert!(
+            repaired.text.contains("<t>Acme &amp; Co</t>"),
+            "{}",
+            repaired.text
+        );
+    }
+}

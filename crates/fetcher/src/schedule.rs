@@ -1,0 +1,170 @@
+//! When to poll a feed next: adaptive to how often it posts, never sooner
+//! than the feed or server asks (`ttl`, `sy:updatePeriod`, `max-age`), and
+//! backing off exponentially (with jitter) while it fails.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::FetcherConfig;
+
+/// Hints the feed and server gave about how often to come back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FreshnessHints {
+    pub ttl: Option<Duration>,
+    pub update_period: Option<Duration>,
+    pub max_age: Option<Duration>,
+}
+
+impl FreshnessHints {
+    fn floor(&self) -> Duration {
+        [self.ttl, self.update_period, self.max_age]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// Interval after a successful poll. With item dates, half the median gap
+/// between posts (so a new post waits on average a quarter of the gap);
+/// without them, the previous interval grows by half when nothing was new
+/// and shrinks by half when something was.
+pub fn next_interval(
+    config: &FetcherConfig,
+    previous: Option<Duration>,
+    item_dates: &[DateTime<Utc>],
+    found_new_items: bool,
+    hints: FreshnessHints,
+) -> Duration {
+    let min = Duration::from_secs(config.min_interval_secs);
+    let max = Duration::from_secs(config.max_interval_secs.max(config.min_interval_secs));
+    let previous = previous.unwrap_or(Duration::from_secs(config.default_interval_secs));
+    let from_rate = median_gap(item_dates).map(|gap| gap / 2);
+    let adjusted = match (from_rate, found_new_items) {
+        (Some(rate), true) => rate,
+        (Some(rate), false) => rate.max(previous.mul_f64(1.25)).min(rate * 4),
+        (None, true) => previous / 2,
+        (None, false) => previous.mul_f64(1.5),
+    };
+    adjusted.max(hints.floor()).clamp(min, max)
+}
+
+fn median_gap(dates: &[DateTime<Utc>]) -> Option<Duration> {
+    let mut sorted: Vec<i64> = dates.iter().map(|d| d.timestamp()).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() < 3 {
+        return None;
+    }
+    let mut gaps: Vec<i64> = sorted.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    let median = gaps[gaps.len() / 2];
+    (median > 0).then(|| Duration::from_secs(median as u64))
+}
+
+/// Delay before retrying a feed that failed `failures` times in a row:
+/// base·2^(n−1), capped, ±20 % jitter so failing feeds do not retry in step.
+pub fn backoff(config: &FetcherConfig, failures: u32, retry_after: Option<Duration>) -> Duration {
+    let base = config.backoff_base_secs.max(1) as f64;
+    let exponent = failures.saturating_sub(1).min(30) as i32;
+    let raw = (base * 2f64.powi(exponent)).min(config.backoff_max_secs.max(1) as f64);
+    let jittered = raw * (0.8 + 0.4 * fastrand::f64());
+    let delay = Duration::from_secs_f64(jittered);
+    retry_after.map_or(delay, |asked| delay.max(asked))
+}
+
+/// `sy:updatePeriod` × `sy:updateFrequency` (RSS syndication module) as an interval.
+pub fn syndication_period(period: Option<&str>, frequency: Option<&str>) -> Option<Duration> {
+    let base = match period?.trim().to_ascii_lowercase().as_str() {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 7 * 86_400,
+        "monthly" => 30 * 86_400,
+        "yearly" => 365 * 86_400,
+        _ => return None,
+    };
+    let frequency = frequency
+        .and_then(|f| f.trim().parse::<u64>().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
+    Some(Duration::from_secs(base / frequency))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn config() -> FetcherConfig {
+        FetcherConfig {
+            min_interval_secs: 120,
+            max_interval_secs: 6 * 3600,
+            default_interval_secs: 900,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn busy_feeds_are_polled_often_and_quiet_ones_rarely() {
+        let hourly: Vec<_> = (0..10)
+            .map(|h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap())
+            .collect();
+        let busy = next_interval(&config(), None, &hourly, true, FreshnessHints::default());
+        assert_eq!(busy, Duration::from_secs(1800));
+        let every_minute: Vec<_> = (0..10)
+            .map(|m| Utc.with_ymd_and_hms(2026, 1, 1, 0, m, 0).unwrap())
+            .collect();
+        assert_eq!(
+            next_interval(
+                &config(),
+                None,
+                &every_minute,
+                true,
+                FreshnessHints::default()
+            ),
+            Duration::from_secs(120)
+        );
+        let mut quiet = Some(Duration::from_secs(900));
+        for _ in 0..20 {
+            quiet = Some(next_interval(
+                &config(),
+                quiet,
+                &[],
+                false,
+                FreshnessHints::default(),
+            ));
+        }
+        assert_eq!(quiet, Some(Duration::from_secs(6 * 3600)));
+    }
+
+    #[test]
+    fn hints_are_a_floor() {
+        let hints = FreshnessHints {
+            ttl: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
+        assert_eq!(
+            next_interval(&config(), None, &[], true, hints),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            syndication_period(Some("hourly"), Some("2")),
+            Some(Duration::from_secs(1800))
+        );
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let c = config();
+        let first = backoff(&c, 1, None).as_secs_f64();
+        assert!((48.0..=72.0).contains(&first), "{first}");
+        let fifth = backoff(&c, 5, None).as_secs_f64();
+        assert!(
+            (60.0 * 16.0 * 0.8..=60.0 * 16.0 * 1.2).contains(&fifth),
+            "{fifth}"
+        );
+        assert!(backoff(&c, 40, None).as_secs() <= (6 * 3600) as u64 * 12 / 10);
+        assert!(backoff(&c, 1, Some(Duration::from_secs(600))) >= Duration::from_secs(600));
+    }
+}

@@ -1,0 +1,239 @@
+//! The fetcher against a real local HTTP server: delivery, bad input,
+//! at-least-once hand-off, and state kept across a restart.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{html_page, rss, test_config, CollectingSink, Route, TestServer};
+use newsflow_fetcher::{FeedSource, Fetcher};
+
+fn feed(server: &TestServer, path: &str, outlet: Option<&str>) -> FeedSource {
+    FeedSource {
+        url: server.url(path),
+        outlet: outlet.map(str::to_string),
+    }
+}
+
+#[tokio::test]
+async fn new_items_are_delivered_once_and_bad_pages_are_skipped() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(
+                "Example News",
+                &[
+                    ("Good", "{{BASE}}/a.html?utm_source=rss"),
+                    ("Missing", "{{BASE}}/missing.html"),
+                    ("PDF", "{{BASE}}/doc.pdf"),
+                ],
+            ),
+        ),
+    );
+    server.route("/a.html?utm_source=rss", html_page("Good story"));
+    server.route(
+        "/doc.pdf",
+        Route::ok("application/pdf", b"%PDF-1.4".to_vec()),
+    );
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let feeds = vec![feed(&server, "/feed.xml", None)];
+
+    let first = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(first.pages_delivered, 1, "{first:?}");
+    assert_eq!(first.pages_failed, 1);
+    assert_eq!(first.pages_not_html, 1);
+    let pages = sink.pages();
+    assert_eq!(
+        pages[0].outlet, "Example News",
+        "outlet falls back to the feed title"
+    );
+    assert_eq!(pages[0].item_title.as_deref(), Some("Good"));
+    assert_eq!(
+        pages[0].item_id,
+        format!("https://{}/a.html", server.addr.ip())
+    );
+    assert!(String::from_utf8_lossy(&pages[0].body).contains("Good story"));
+
+    let second = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(second.pages_delivered, 0, "{second:?}");
+    assert_eq!(
+        server.hits("/a.html?utm_source=rss"),
+        1,
+        "a delivered page is not fetched again"
+    );
+    assert_eq!(server.hits("/doc.pdf"), 1, "a non-HTML page is not retried");
+    assert_eq!(
+        server.hits("/missing.html"),
+        2,
+        "a 404 page is retried on a later poll"
+    );
+
+    for _ in 0..3 {
+        fetcher.poll_once(&feeds, &sink).await;
+    }
+    assert_eq!(
+        server.hits("/missing.html"),
+        test_config().max_page_attempts as usize,
+        "404 retries are bounded"
+    );
+}
+
+#[tokio::test]
+async fn an_item_is_marked_seen_only_after_the_sink_accepts_it() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("N", &[("One", "{{BASE}}/one.html")]),
+        ),
+    );
+    server.route("/one.html", html_page("One"));
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let feeds = vec![feed(&server, "/feed.xml", Some("Configured Outlet"))];
+    sink.refuse.store(true, Ordering::SeqCst);
+    let refused = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(refused.pages_delivered, 0);
+    sink.refuse.store(false, Ordering::SeqCst);
+    let accepted = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(accepted.pages_delivered, 1);
+    assert_eq!(sink.pages()[0].outlet, "Configured Outlet");
+}
+
+#[tokio::test]
+async fn broken_and_missing_feeds_do_not_stop_the_pass() {
+    let server = TestServer::start().await;
+    server.route(
+        "/broken.xml",
+        Route::ok(
+            "application/rss+xml",
+            b"<rss version=\"2.0\"><channel><title>x</title><item><title>a</ti".to_vec(),
+        ),
+    );
+    server.route("/html.xml", html_page("not a feed"));
+    server.route(
+        "/ok.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("OK", &[("One", "{{BASE}}/one.html")]),
+        ),
+    );
+    server.route("/one.html", html_page("One"));
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let feeds = vec![
+        feed(&server, "/missing.xml", None),
+        feed(&server, "/broken.xml", None),
+        feed(&server, "/html.xml", None),
+        feed(&server, "/ok.xml", None),
+    ];
+    let summary = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(summary.feeds_failed, 3, "{summary:?}");
+    assert_eq!(summary.pages_delivered, 1);
+    let statuses = fetcher.feed_statuses().unwrap();
+    let missing = statuses
+        .iter()
+        .find(|s| s.url.ends_with("/missing.xml"))
+        .unwrap();
+    assert_eq!(missing.last_error.as_deref(), Some("HTTP 404"));
+    let html = statuses
+        .iter()
+        .find(|s| s.url.ends_with("/html.xml"))
+        .unwrap();
+    assert!(
+        html.last_error.as_deref().unwrap().contains("parsed"),
+        "{html:?}"
+    );
+    let ok = statuses
+        .iter()
+        .find(|s| s.url.ends_with("/ok.xml"))
+        .unwrap();
+    assert_eq!((ok.items_seen, ok.last_error.as_deref()), (1, None));
+}
+
+#[tokio::test]
+async fn restart_keeps_validators_and_seen_items() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("N", &[("One", "{{BASE}}/one.html")]),
+        )
+        .header("etag", "\"v1\""),
+    );
+    server.route("/one.html", html_page("One"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fetcher.db");
+    let feeds = vec![feed(&server, "/feed.xml", None)];
+    let sink = CollectingSink::default();
+    {
+        let fetcher = Fetcher::open(&db, test_config()).unwrap();
+        assert_eq!(fetcher.poll_once(&feeds, &sink).await.pages_delivered, 1);
+    }
+    let fetcher = Fetcher::open(&db, test_config()).unwrap();
+    let again = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(
+        again.feeds_not_modified, 1,
+        "the stored ETag is sent after a restart: {again:?}"
+    );
+    let sent = server.last_request("/feed.xml").unwrap();
+    assert_eq!(sent.headers.get("if-none-match").unwrap(), "\"v1\"");
+    // Even without validators (the feed changed), the seen item stays seen.
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(
+                "N",
+                &[("One", "{{BASE}}/one.html"), ("Two", "{{BASE}}/two.html")],
+            ),
+        ),
+    );
+    server.route("/two.html", html_page("Two"));
+    let changed = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(changed.pages_delivered, 1);
+    assert_eq!(server.hits("/one.html"), 1);
+    let status = &fetcher.feed_statuses().unwrap()[0];
+    assert_eq!(status.items_seen, 2);
+    assert!(status.last_fetch.is_some() && status.next_poll.is_some());
+}
+
+#[tokio::test]
+async fn run_polls_until_cancelled() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("N", &[("One", "{{BASE}}/one.html")]),
+        ),
+    );
+    server.route("/one.html", html_page("One"));
+    let fetcher = Arc::new(Fetcher::in_memory(test_config()).unwrap());
+    let sink = Arc::new(CollectingSink::default());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = {
+        let (fetcher, sink, shutdown) = (fetcher.clone(), sink.clone(), shutdown.clone());
+        let feeds = vec![feed(&server, "/feed.xml", None)];
+        tokio::spawn(async move { fetcher.run(feeds, sink, shutdown).await })
+    };
+    for _ in 0..100 {
+        if !sink.pages().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("run stops when cancelled")
+        .unwrap();
+    assert_eq!(sink.pages().len(), 1);
+}
