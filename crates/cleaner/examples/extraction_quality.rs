@@ -12,6 +12,11 @@ use std::process::Command;
 use newsflow_cleaner::{extract, CleanerConfig};
 
 fn main() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    if let Some(page) = std::env::var_os("EXPLAIN_PAGE") {
+        explain(Path::new(&page));
+        return;
+    }
     let mut args = std::env::args().skip(1);
     let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bench_dir = args
@@ -66,5 +71,14 @@ fn main() {
     match status {
         Ok(s) if s.success() => {}
         other => eprintln!("score.py did not run cleanly: {other:?}"),
+    }
+}
+
+/// Prints what the cleaner makes of one page (`EXPLAIN_PAGE=FILE`).
+fn explain(path: &Path) {
+    let page = std::fs::read(path).expect("page is readable");
+    match extract(&page, Some("text/html"), None, &CleanerConfig::default()) {
+        Ok(article) => println!("{}", serde_json::to_string_pretty(&article).expect("serialisable")),
+        Err(error) => println!("{error}"),
     }
 }

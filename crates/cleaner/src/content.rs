@@ -5,7 +5,10 @@
 use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
+use ego_tree::NodeId;
+
 use crate::hints::{self, Hint};
+use crate::metadata::Metadata;
 use crate::scan::{ElementStats, PageScan, NONE};
 use crate::text;
 use crate::CleanerConfig;
@@ -21,10 +24,18 @@ pub struct Body {
 pub fn extract_body(
     html: &Html,
     page: &PageScan,
-    title: Option<&str>,
+    metadata: &Metadata,
     config: &CleanerConfig,
 ) -> Body {
-    let Some(top) = best_container(page, config) else {
+    let title = metadata.title.as_deref();
+    let anchors = Anchors {
+        headline: headline_index(html, page, title),
+        lead: metadata
+            .description
+            .as_deref()
+            .and_then(|d| lead_text_path(html, page, d)),
+    };
+    let Some(top) = best_container(page, &anchors, config) else {
         return Body::default();
     };
     let parts = with_sibling_parts(page, top);
@@ -51,7 +62,8 @@ fn link_density(stats: &ElementStats) -> f32 {
 /// Readability's scoring: every prose block scores its container in full,
 /// the container's parent in half, and a few more ancestors less; a
 /// container's score is then discounted by its share of link text.
-fn best_container(page: &PageScan, config: &CleanerConfig) -> Option<u32> {
+fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) -> Option<u32> {
+    let headline = anchors.headline;
     let elements = &page.elements;
     let mut scores = vec![0f32; elements.len()];
     let mut seeded = vec![false; elements.len()];
@@ -63,8 +75,10 @@ fn best_container(page: &PageScan, config: &CleanerConfig) -> Option<u32> {
         {
             continue;
         }
-        let score =
-            1.0 + block.inline_commas.min(20) as f32 + (block.inline_chars as f32 / 100.0).min(3.0);
+        let score = block.inline_score;
+        if score <= 0.0 {
+            continue;
+        }
         // Prose directly in a `div` is a paragraph of that div; a `p` is a
         // paragraph of its parent.
         let mut container = if hints::is_paragraph_tag(block.tag)
@@ -98,12 +112,28 @@ fn best_container(page: &PageScan, config: &CleanerConfig) -> Option<u32> {
         if !seeded[index] || stats.invisible || stats.tag == "html" {
             continue;
         }
-        let score = scores[index] * (1.0 - link_density(stats));
+        let mut score = scores[index] * (1.0 - link_density(stats));
+        // The story sits next to its headline; teasers and comments do not.
+        let holds = |i: u32| i != NONE && headline.is_some_and(|h| h > i && h < elements[i as usize].end);
+        if holds(index as u32) || holds(stats.parent) {
+            score *= HEADLINE_BONUS;
+        }
+        if anchors.lead.as_ref().is_some_and(|path| path.contains(&stats.node)) {
+            score *= LEAD_BONUS;
+        }
         if best.is_none_or(|(_, s)| score > s) {
             best = Some((index as u32, score));
         }
     }
     let (mut top, _) = best?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let mut ranked: Vec<(usize, f32)> = (0..elements.len()).filter(|&i| seeded[i]).map(|i| (i, scores[i] * (1.0 - link_density(&elements[i])))).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (i, score) in ranked.iter().take(6) {
+            let e = &elements[*i];
+            tracing::debug!(index = i, tag = e.tag, hint = ?e.hint, score, raw = scores[*i], prose = e.prose_chars, text = e.text_chars, links = e.link_chars, "candidate");
+        }
+    }
     // A container that holds only part of the story (the rest split off into
     // sibling wrappers by ads or "read more" breaks) gives way to the
     // ancestor that holds clearly more prose, as long as that ancestor is not
@@ -127,7 +157,75 @@ fn best_container(page: &PageScan, config: &CleanerConfig) -> Option<u32> {
             break;
         }
     }
+    tracing::debug!(index = top, tag = elements[top as usize].tag, ?headline, "chosen container");
     Some(top)
+}
+
+/// Score factor for a container that holds the headline or whose parent does.
+const HEADLINE_BONUS: f32 = 1.5;
+/// Score factor for a container that holds the text the page's description
+/// starts with.
+const LEAD_BONUS: f32 = 2.0;
+
+/// Places on the page that the story is known to be near.
+struct Anchors {
+    /// The `<h1>` with the title.
+    headline: Option<u32>,
+    /// The ancestors of the text node where the description's opening
+    /// words appear in the page.
+    lead: Option<Vec<NodeId>>,
+}
+
+/// How many of the description's first characters are looked for.
+const LEAD_PROBE_CHARS: usize = 40;
+/// Ancestors kept for a lead text node (the story is never deeper).
+const LEAD_MAX_DEPTH: usize = 256;
+
+/// The ancestors of the first visible text node that contains the
+/// description's opening words.
+fn lead_text_path(html: &Html, page: &PageScan, description: &str) -> Option<Vec<NodeId>> {
+    let probe: String = description.chars().take(LEAD_PROBE_CHARS).collect();
+    let probe = probe.trim_end_matches(|c: char| !c.is_alphanumeric());
+    if probe.chars().count() < 20 {
+        return None;
+    }
+    let body = html.tree.get(page.elements.get(page.body as usize)?.node)?;
+    let found = body.descendants().find(|node| match node.value() {
+        Node::Text(text) => text.len() >= probe.len() && text::collapse(text).contains(probe),
+        _ => false,
+    })?;
+    Some(found.ancestors().take(LEAD_MAX_DEPTH).map(|n| n.id()).collect())
+}
+
+/// The visible `<h1>` that carries the page's title (the first one when the
+/// title is unknown).
+fn headline_index(html: &Html, page: &PageScan, title: Option<&str>) -> Option<u32> {
+    let visible = page
+        .metadata
+        .h1s
+        .iter()
+        .copied()
+        .filter(|&i| !page.elements[i as usize].invisible && page.elements[i as usize].text_chars > 0);
+    let Some(title) = title.map(alphanumeric_lowercase) else {
+        return visible.clone().next();
+    };
+    visible.clone().find(|&i| {
+        let Some(node) = html
+            .tree
+            .get(page.elements[i as usize].node)
+            .and_then(scraper::ElementRef::wrap)
+        else {
+            return false;
+        };
+        let text: String = node.text().map(alphanumeric_lowercase).collect();
+        text.len() >= 8 && (title.contains(&text) || text.contains(&title))
+    })
+}
+
+/// Letters and digits only, lower-cased: headlines compared this way match
+/// across punctuation and ellipsis differences between `<h1>` and metadata.
+fn alphanumeric_lowercase(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 fn initial_score(stats: &ElementStats) -> f32 {
@@ -242,6 +340,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                         }
                         let stats = &elements[index as usize];
                         if self.skips(stats, index == root) {
+                            tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint, "skipped");
                             skipping = Some(node.id());
                             continue;
                         }

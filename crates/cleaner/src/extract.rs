@@ -42,7 +42,7 @@ pub fn extract(
     let page = scan(&document);
     let base = page_url.and_then(|u| url::Url::parse(u).ok());
     let metadata = read_metadata(&document, &page, base.as_ref());
-    let body = extract_body(&document, &page, metadata.title.as_deref(), config);
+    let body = extract_body(&document, &page, &metadata, config);
     let body_text = judge(&body, &metadata, &page, config)?;
     let language = detect_language(&body_text, metadata.declared_language.as_deref(), config);
     Ok(Extracted {

@@ -18,6 +18,9 @@ pub struct Metadata {
     pub canonical_url: Option<String>,
     pub lead_image: Option<String>,
     pub site_name: Option<String>,
+    /// The page's summary (`og:description`, `description`...): usually the
+    /// story's first sentence, which tells where the story is on the page.
+    pub description: Option<String>,
     /// `og:type`, lower-case (`article`, `video.other`, `website`...).
     pub page_type: Option<String>,
     /// The JSON-LD article object says its content is not free to read.
@@ -137,6 +140,12 @@ pub fn read_metadata(html: &Html, page: &PageScan, page_url: Option<&url::Url>) 
         .or_else(|| ld.as_ref().and_then(|v| v.get("image")).and_then(image_url))
         .and_then(|u| absolute(&u, page_url));
 
+    let description = metas
+        .get(&["og:description", "twitter:description", "description"])
+        .or_else(|| ld_str("description"))
+        .map(|d| text::collapse(&d))
+        .filter(|d| !d.is_empty());
+
     let page_type = metas.get(&["og:type"]).map(|t| t.to_ascii_lowercase());
     let paywalled = ld
         .as_ref()
@@ -161,6 +170,7 @@ pub fn read_metadata(html: &Html, page: &PageScan, page_url: Option<&url::Url>) 
         canonical_url,
         lead_image,
         site_name,
+        description,
         page_type,
         paywalled,
         declared_language,

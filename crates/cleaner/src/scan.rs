@@ -31,7 +31,9 @@ pub struct ElementStats<'a> {
     /// element's own line of prose, not its block children's.
     pub inline_chars: u32,
     pub inline_link_chars: u32,
-    pub inline_commas: u32,
+    /// Readability's paragraph score of the element's own prose, summed
+    /// over its lines (runs of text between `<br>`s count as paragraphs).
+    pub inline_score: f32,
     /// Text characters in paragraph-like blocks of the subtree (prose, not
     /// navigation): the measure used to compare containers.
     pub prose_chars: u32,
@@ -59,8 +61,21 @@ pub struct PageScan<'a> {
 
 struct Frame {
     index: u32,
-    /// Nearest block element at or above this one (where inline text goes).
+    /// The line of text being read in this (block) element since the last `<br>`.
+    line_chars: u32,
+    line_commas: u32,
+    /// Nearest block element at or above this one (where inline text goes),
+    /// and its position on the stack.
     block: u32,
+    block_slot: usize,
+    in_link: bool,
+}
+
+/// What an element needs of its parent's frame, copied out of the stack.
+struct ParentFrame {
+    index: u32,
+    block: u32,
+    block_slot: usize,
     in_link: bool,
 }
 
@@ -75,21 +90,32 @@ pub fn scan(html: &Html) -> PageScan<'_> {
                 Node::Element(element) => {
                     let tag = element.name();
                     let index = elements.len() as u32;
-                    let parent = stack.last();
+                    let parent = stack.last().map(|f| ParentFrame {
+                        index: f.index,
+                        block: f.block,
+                        block_slot: f.block_slot,
+                        in_link: f.in_link,
+                    });
+                    let parent = parent.as_ref();
                     let parent_invisible =
                         parent.is_some_and(|f| elements[f.index as usize].invisible);
                     let invisible = parent_invisible
                         || hints::is_invisible_tag(tag)
                         || hints::is_hidden(element);
-                    let block = if hints::is_block_tag(tag) {
-                        index
-                    } else {
-                        parent.map_or(index, |f| f.block)
+                    let (block, block_slot) = match parent {
+                        Some(f) if !hints::is_block_tag(tag) => (f.block, f.block_slot),
+                        _ => (index, stack.len()),
                     };
                     let in_link = tag == "a" || parent.is_some_and(|f| f.in_link);
                     note_metadata(&mut metadata, tag, element, node.id(), index);
                     if tag == "body" && body == NONE {
                         body = index;
+                    }
+                    if tag == "br" {
+                        if let Some(slot) = parent.map(|f| f.block_slot) {
+                            let frame = &mut stack[slot];
+                            end_line(&mut elements[frame.index as usize], frame);
+                        }
                     }
                     elements.push(ElementStats {
                         node: node.id(),
@@ -102,12 +128,15 @@ pub fn scan(html: &Html) -> PageScan<'_> {
                         link_chars: 0,
                         inline_chars: 0,
                         inline_link_chars: 0,
-                        inline_commas: 0,
+                        inline_score: 0.0,
                         prose_chars: 0,
                     });
                     stack.push(Frame {
                         index,
+                        line_chars: 0,
+                        line_commas: 0,
                         block,
+                        block_slot,
                         in_link,
                     });
                 }
@@ -125,10 +154,14 @@ pub fn scan(html: &Html) -> PageScan<'_> {
                     let owner = &mut elements[frame.index as usize];
                     owner.text_chars += chars;
                     owner.link_chars += link_chars;
-                    let block = &mut elements[frame.block as usize];
+                    let (block_index, block_slot) = (frame.block, frame.block_slot);
+                    let block = &mut elements[block_index as usize];
                     block.inline_chars += chars;
                     block.inline_link_chars += link_chars;
-                    block.inline_commas += text::commas(text_node);
+                    let commas = text::commas(text_node);
+                    let block_frame = &mut stack[block_slot];
+                    block_frame.line_chars += chars;
+                    block_frame.line_commas += commas;
                 }
                 _ => {}
             },
@@ -136,8 +169,9 @@ pub fn scan(html: &Html) -> PageScan<'_> {
                 if !node.value().is_element() {
                     continue;
                 }
-                let Some(frame) = stack.pop() else { continue };
+                let Some(mut frame) = stack.pop() else { continue };
                 let index = frame.index as usize;
+                end_line(&mut elements[index], &mut frame);
                 let end = elements.len() as u32;
                 let done = &mut elements[index];
                 done.end = end;
@@ -165,6 +199,18 @@ pub fn scan(html: &Html) -> PageScan<'_> {
         body,
     }
 }
+
+/// Scores the line of text just read in a block, as readability scores a paragraph.
+fn end_line(block: &mut ElementStats, frame: &mut Frame) {
+    if frame.line_chars >= MIN_LINE_CHARS {
+        block.inline_score += 1.0 + frame.line_commas.min(20) as f32 + (frame.line_chars as f32 / 100.0).min(3.0);
+    }
+    frame.line_chars = 0;
+    frame.line_commas = 0;
+}
+
+/// Shorter lines are labels and links, not paragraphs.
+const MIN_LINE_CHARS: u32 = 25;
 
 /// A block holding a line of prose: enough text, and not mostly links.
 fn is_prose(stats: &ElementStats) -> bool {
