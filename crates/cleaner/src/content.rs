@@ -301,7 +301,24 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         }
     }
 
-    fn skips(&self, stats: &ElementStats, is_root: bool) -> bool {
+    /// A wrapper whose text is mostly a quotation: an embedded post the
+    /// story quotes, not chrome, whatever the wrapper's name.
+    fn is_quotation(&self, index: u32) -> bool {
+        let elements = &self.page.elements;
+        let stats = &elements[index as usize];
+        let mut child = index + 1;
+        while child < stats.end {
+            let inner = &elements[child as usize];
+            if inner.tag == "blockquote" {
+                return inner.text_chars * 5 >= stats.text_chars * 4;
+            }
+            child += 1;
+        }
+        false
+    }
+
+    fn skips(&self, index: u32, is_root: bool) -> bool {
+        let stats = &self.page.elements[index as usize];
         if stats.invisible || stats.text_chars == 0 {
             return true;
         }
@@ -313,7 +330,10 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         }
         // Chrome names are trusted only for small parts: a wrapper named
         // "article-comments-wrapper" around the whole story is misnamed.
-        if stats.hint == Hint::Chrome && stats.prose_chars * 2 < self.container_prose {
+        if stats.hint == Hint::Chrome
+            && stats.prose_chars * 2 < self.container_prose
+            && !self.is_quotation(index)
+        {
             return true;
         }
         matches!(stats.tag, "ul" | "ol" | "table" | "dl") && link_density(stats) > 0.5
@@ -339,7 +359,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                             continue;
                         }
                         let stats = &elements[index as usize];
-                        if self.skips(stats, index == root) {
+                        if self.skips(index, index == root) {
                             tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint, "skipped");
                             skipping = Some(node.id());
                             continue;
@@ -405,6 +425,13 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
 
 /// Short lines that are page furniture in any outlet's template.
 const FURNITURE: &[&str] = &[
+    "advert",
+    "comments",
+    "comment",
+    "add comment",
+    "leave a comment",
+    "tell us what you think",
+    "print",
     "advertisement",
     "advertisements",
     "story continues below",
