@@ -11,7 +11,7 @@ use crate::event::Event;
 use crate::features::learn_document;
 use crate::index::{EventIndex, PostingIndex};
 use crate::vector::{
-    add_scaled, heaviest_terms, idf_cosine, idf_norm, keep_heaviest, SparseVector,
+    add_scaled, heaviest_terms, idf_norm, idf_similarity, keep_heaviest, Similarity, SparseVector,
 };
 use crate::vocabulary::Vocabulary;
 
@@ -231,21 +231,45 @@ impl Clusterer {
             .into_iter()
             .map(|e| {
                 let event = &self.events[e as usize];
-                let similarity = idf_cosine(vector, &event.centroid, &self.vocabulary);
-                (similarity * self.decay(event, time), e)
+                let similarity = idf_similarity(vector, &event.centroid, &self.vocabulary);
+                (self.affinity(similarity) * self.decay(event, time), e)
             })
             .collect();
         scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         scored
     }
 
-    /// How much an event's pull has faded since it last grew: by document
-    /// time when both sides have one, else by stories arrived since.
+    /// How strongly a story is drawn to an event, before time decay. Where
+    /// both sides are rich in names, names must agree: two earthquakes or
+    /// two arrests share their topic words but not their places and people.
+    fn affinity(&self, similarity: Similarity) -> f32 {
+        let (story, event) = similarity.name_share;
+        let evidence = story.min(event) >= self.config.name_evidence;
+        if !evidence {
+            return similarity.cosine;
+        }
+        // Scaled down as name agreement falls short of the expected level.
+        let agreement = if self.config.name_agreement > 0.0 {
+            (similarity.name_cosine / self.config.name_agreement).min(1.0)
+        } else {
+            1.0
+        };
+        similarity.cosine * agreement
+    }
+
+    /// How much an event's pull has faded: by the distance in document time
+    /// between the story and the event's time span when both have times
+    /// (stories can arrive late, so a story older than the event is as far
+    /// from it as a newer one), else by stories arrived since it last grew.
     fn decay(&self, event: &Event, time: Option<DateTime<Utc>>) -> f32 {
         let half_lives = match time {
             Some(t) if event.timed => {
-                let age = (t - event.last_updated).num_seconds().max(0) as f64;
-                age / self.config.decay_half_life_secs.max(1) as f64
+                let distance = if t < event.first_seen {
+                    event.first_seen - t
+                } else {
+                    (t - event.last_updated).max(chrono::Duration::zero())
+                };
+                distance.num_seconds() as f64 / self.config.decay_half_life_secs.max(1) as f64
             }
             _ => {
                 let age = self.arrivals.saturating_sub(event.last_arrival) as f64;
@@ -354,7 +378,7 @@ impl Clusterer {
                 &self.events[other as usize],
             );
             if !b.is_active()
-                || idf_cosine(&a.centroid, &b.centroid, &self.vocabulary)
+                || self.affinity(idf_similarity(&a.centroid, &b.centroid, &self.vocabulary))
                     < self.config.merge_threshold
             {
                 continue;

@@ -22,6 +22,12 @@ pub struct ClustererConfig {
     /// Extra weight of names (terms mostly written capitalised mid-sentence)
     /// and numbers: they tell apart events of the same kind.
     pub name_weight: f32,
+    /// When both a story and an event carry at least this share of their
+    /// weight on names, they must also agree on names...
+    pub name_evidence: f32,
+    /// ...and their similarity is scaled down in proportion as their
+    /// name-only cosine falls short of this.
+    pub name_agreement: f32,
     /// How many of a story's heaviest terms are used to look up candidates.
     pub query_terms: usize,
     /// How many candidate events are scored exactly.
@@ -37,13 +43,15 @@ pub struct ClustererConfig {
 impl Default for ClustererConfig {
     fn default() -> Self {
         Self {
-            join_threshold: 0.2,
-            merge_threshold: 0.5,
+            join_threshold: 0.15,
+            merge_threshold: 0.3,
             quiet_period_secs: 72 * 3600,
             decay_half_life_secs: 48 * 3600,
-            decay_half_life_stories: 2000,
+            decay_half_life_stories: 3000,
             title_weight: 2.0,
             name_weight: 1.5,
+            name_evidence: 0.2,
+            name_agreement: 0.5,
             query_terms: 12,
             max_candidates: 24,
             max_postings_per_term: 256,

@@ -16,6 +16,60 @@ pub fn idf_cosine(a: &[(TermId, f32)], b: &[(TermId, f32)], vocabulary: &Vocabul
     idf_dot(a, b, vocabulary) / norms
 }
 
+/// How two vectors compare overall and on names alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    /// IDF-weighted cosine over all terms.
+    pub cosine: f32,
+    /// IDF-weighted cosine over name terms only (0 when either has none).
+    pub name_cosine: f32,
+    /// Share of each side's squared IDF-weighted mass that lies on names.
+    pub name_share: (f32, f32),
+}
+
+/// Compares `a` and `b` overall and on their names, in one pass.
+pub fn idf_similarity(
+    a: &[(TermId, f32)],
+    b: &[(TermId, f32)],
+    vocabulary: &Vocabulary,
+) -> Similarity {
+    let mass = |v: &[(TermId, f32)]| {
+        let (mut all, mut names) = (0.0f32, 0.0f32);
+        for &(t, w) in v {
+            let x = w * vocabulary.idf(t);
+            all += x * x;
+            if vocabulary.is_name(t) {
+                names += x * x;
+            }
+        }
+        (all, names)
+    };
+    let ((a_all, a_names), (b_all, b_names)) = (mass(a), mass(b));
+    let (mut i, mut j, mut dot, mut name_dot) = (0, 0, 0.0f32, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                let idf = vocabulary.idf(a[i].0);
+                let x = a[i].1 * b[j].1 * idf * idf;
+                dot += x;
+                if vocabulary.is_name(a[i].0) {
+                    name_dot += x;
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let ratio = |x: f32, y: f32| if y > 0.0 { x / y } else { 0.0 };
+    Similarity {
+        cosine: ratio(dot, (a_all * b_all).sqrt()),
+        name_cosine: ratio(name_dot, (a_names * b_names).sqrt()),
+        name_share: (ratio(a_names, a_all), ratio(b_names, b_all)),
+    }
+}
+
 pub fn idf_dot(a: &[(TermId, f32)], b: &[(TermId, f32)], vocabulary: &Vocabulary) -> f32 {
     let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
     while i < a.len() && j < b.len() {

@@ -75,6 +75,13 @@ fn baku_stays_one_event_among_the_fixture_stories_in_publication_order() {
 }
 
 #[test]
+fn baku_stays_one_event_in_reverse_order_too() {
+    let stories = fixture_stories();
+    let (_, events) = cluster(&stories.iter().rev().collect::<Vec<_>>());
+    assert_baku_alone_and_events_pure(&events);
+}
+
+#[test]
 fn the_baku_record_names_the_event() {
     let stories = fixture_stories();
     let (clusterer, _) = cluster(&stories.iter().collect::<Vec<_>>());
