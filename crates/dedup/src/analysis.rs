@@ -2,8 +2,7 @@
 
 use newsflow_model::{canonical_url, Article};
 
-use crate::sketch::Sketch;
-use crate::text::{body_hash, shingle_hashes, word_hashes};
+use crate::fingerprint::Fingerprint;
 
 pub(crate) struct Analysis {
     /// Canonical form of the URL the page was fetched from.
@@ -12,27 +11,7 @@ pub(crate) struct Analysis {
     /// another page.
     pub declared_key: Option<String>,
     pub feed_item: Option<String>,
-    pub body_hash: u64,
-    pub body_words: u32,
-    /// Present when the body is long enough to match by content.
-    pub sketch: Option<Sketch>,
-}
-
-/// The text the body is compared on. The title is left out on purpose: a
-/// copy under another headline is still the same story.
-pub(crate) fn sketch_of_body(
-    body: &str,
-    shingle_words: usize,
-    min_words: usize,
-) -> (u64, u32, Option<Sketch>) {
-    let words = word_hashes(body);
-    let hash = body_hash(&words);
-    let sketch = if words.len() >= min_words.max(1) {
-        Sketch::from_shingles(&shingle_hashes(&words, shingle_words))
-    } else {
-        None
-    };
-    (hash, words.len() as u32, sketch)
+    pub fingerprint: Fingerprint,
 }
 
 pub(crate) fn page_key(article: &Article) -> String {
@@ -54,13 +33,13 @@ pub(crate) fn analyse(article: &Article, shingle_words: usize, min_words: usize)
     let feed_item = Some(article.item_id.trim())
         .filter(|item| !item.is_empty())
         .map(|item| format!("{}\u{1f}{}", article.feed_url.trim(), item));
-    let (body_hash, body_words, sketch) = sketch_of_body(&article.body, shingle_words, min_words);
+    // The title is left out on purpose: a copy under another headline is
+    // still the same story.
+    let fingerprint = Fingerprint::of(&article.body, shingle_words, min_words);
     Analysis {
         page_key,
         declared_key,
         feed_item,
-        body_hash,
-        body_words,
-        sketch,
+        fingerprint,
     }
 }

@@ -40,3 +40,14 @@ impl Default for DedupConfig {
         }
     }
 }
+
+impl DedupConfig {
+    /// The near-duplicate acceptance rule these settings describe.
+    pub fn near_rule(&self) -> crate::near_index::NearRule {
+        crate::near_index::NearRule {
+            jaccard: self.near_jaccard,
+            containment: self.near_containment,
+            containment_min_jaccard: self.containment_min_jaccard,
+        }
+    }
+}

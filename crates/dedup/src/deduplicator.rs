@@ -9,9 +9,10 @@ use newsflow_model::{
     UniqueStory, SCHEMA_VERSION,
 };
 
-use crate::analysis::{analyse, sketch_of_body, Analysis};
+use crate::analysis::{analyse, Analysis};
 use crate::config::DedupConfig;
-use crate::near_index::{NearIndex, NearRule};
+use crate::content_index::ContentIndex;
+use crate::fingerprint::Fingerprint;
 use crate::state::{KnownPage, StateChanges, StoredStory, MAX_EARLIER_VERSIONS};
 use crate::verdict::Verdict;
 
@@ -19,14 +20,12 @@ type Slot = u32;
 
 pub struct Deduplicator {
     config: DedupConfig,
-    rule: NearRule,
     stories: Vec<Option<StoredStory>>,
     free_slots: Vec<Slot>,
     by_story_id: HashMap<String, Slot>,
     by_page_key: HashMap<String, Slot>,
     by_feed_item: HashMap<String, Slot>,
-    by_body: HashMap<u64, Slot>,
-    near: NearIndex,
+    content: ContentIndex,
     /// (last_seen, seq, slot), oldest first: the eviction order.
     recency: BTreeSet<(i64, u64, Slot)>,
     /// The latest fetch time seen: the window is measured on the articles'
@@ -51,21 +50,15 @@ enum Decision {
 
 impl Deduplicator {
     pub fn new(config: DedupConfig) -> Self {
-        let rule = NearRule {
-            jaccard: config.near_jaccard,
-            containment: config.near_containment,
-            containment_min_jaccard: config.containment_min_jaccard,
-        };
+        let rule = config.near_rule();
         Self {
             config,
-            rule,
             stories: Vec::new(),
             free_slots: Vec::new(),
             by_story_id: HashMap::new(),
             by_page_key: HashMap::new(),
             by_feed_item: HashMap::new(),
-            by_body: HashMap::new(),
-            near: NearIndex::new(),
+            content: ContentIndex::new(rule),
             recency: BTreeSet::new(),
             clock: i64::MIN,
             next_seq: 0,
@@ -138,14 +131,12 @@ impl Deduplicator {
         self.next_seq = self.next_seq.max(stored.seq + 1);
         let slot = self.allocate(stored);
         self.register(slot);
-        let (_, _, sketch) = sketch_of_body(
+        let fingerprint = Fingerprint::of(
             &self.story(slot).story.article.body,
             self.config.shingle_words,
             self.config.min_words,
         );
-        if let Some(sketch) = sketch {
-            self.near.insert(slot, &sketch);
-        }
+        self.content.set_sketch(slot, &fingerprint);
         let story = self.story(slot);
         self.recency.insert((story.last_seen, story.seq, slot));
     }
@@ -166,9 +157,9 @@ impl Deduplicator {
         evicted
     }
 
-    /// Heap memory of the similarity index alone (sketches and band table).
-    pub fn index_heap_bytes(&self) -> usize {
-        self.near.heap_bytes()
+    /// Heap memory of the content index alone (body map, sketches, bands).
+    pub fn content_index_heap_bytes(&self) -> usize {
+        self.content.heap_bytes()
     }
 
     fn story(&self, slot: Slot) -> &StoredStory {
@@ -189,8 +180,10 @@ impl Deduplicator {
     fn is_current_or_stale(&self, slot: Slot, analysis: &Analysis, fetched: i64) -> bool {
         let story = self.story(slot);
         let own_page = &story.pages[0];
-        own_page.body_hash == analysis.body_hash
-            || own_page.earlier_body_hashes.contains(&analysis.body_hash)
+        own_page.body_hash == analysis.fingerprint.body_hash
+            || own_page
+                .earlier_body_hashes
+                .contains(&analysis.fingerprint.body_hash)
             || fetched < story.story.article.fetched_at.timestamp()
     }
 
@@ -202,7 +195,10 @@ impl Deduplicator {
                     return Decision::Unchanged(slot)
                 }
                 Some(0) => return Decision::Update(slot),
-                Some(index) if self.story(slot).pages[index].body_hash == analysis.body_hash => {
+                Some(index)
+                    if self.story(slot).pages[index].body_hash
+                        == analysis.fingerprint.body_hash =>
+                {
                     let reason = self.story(slot).pages[index]
                         .duplicate
                         .as_ref()
@@ -231,7 +227,7 @@ impl Deduplicator {
             if let Some(index) =
                 self.page_index(slot, |page| page.feed_item.as_deref() == feed_item)
             {
-                if self.story(slot).pages[index].body_hash == analysis.body_hash {
+                if self.story(slot).pages[index].body_hash == analysis.fingerprint.body_hash {
                     return Decision::Copy(CopyOf {
                         slot,
                         reason: DuplicateReason::SameFeedItem,
@@ -263,24 +259,14 @@ impl Deduplicator {
                 });
             }
         }
-        let Some(sketch) = analysis.sketch.as_ref() else {
-            return Decision::New;
-        };
-        if let Some(&slot) = self.by_body.get(&analysis.body_hash) {
-            return Decision::Copy(CopyOf {
-                slot,
-                reason: DuplicateReason::SameBody,
-                similarity: 1.0,
-            });
-        }
-        if let Some(found) = self.near.best_match(sketch, &self.rule) {
-            return Decision::Copy(CopyOf {
+        match self.content.find(&analysis.fingerprint) {
+            Some(found) => Decision::Copy(CopyOf {
                 slot: found.slot,
-                reason: DuplicateReason::NearDuplicateBody,
-                similarity: found.jaccard,
-            });
+                reason: found.reason,
+                similarity: found.similarity,
+            }),
+            None => Decision::New,
         }
-        Decision::New
     }
 
     /// Similarity of the article to the story in `slot`, when the rules
@@ -290,14 +276,12 @@ impl Deduplicator {
             .story(slot)
             .pages
             .iter()
-            .any(|page| page.body_hash == analysis.body_hash)
+            .any(|page| page.body_hash == analysis.fingerprint.body_hash)
         {
             return Some(1.0);
         }
-        let found = self.near.compare(analysis.sketch.as_ref()?, slot)?;
-        self.rule
-            .accepts(found.jaccard, found.containment)
-            .then_some(found.jaccard)
+        self.content
+            .accepted_similarity(&analysis.fingerprint, slot)
     }
 
     fn page_index(&self, slot: Slot, matches: impl Fn(&KnownPage) -> bool) -> Option<usize> {
@@ -333,9 +317,7 @@ impl Deduplicator {
         self.next_seq += 1;
         let slot = self.allocate(stored);
         self.register(slot);
-        if let Some(sketch) = &analysis.sketch {
-            self.near.insert(slot, sketch);
-        }
+        self.content.set_sketch(slot, &analysis.fingerprint);
         let story = self.story(slot);
         self.recency.insert((story.last_seen, story.seq, slot));
         slot
@@ -352,8 +334,8 @@ impl Deduplicator {
         if own_page.earlier_body_hashes.len() > MAX_EARLIER_VERSIONS {
             own_page.earlier_body_hashes.remove(0);
         }
-        own_page.body_hash = analysis.body_hash;
-        own_page.body_words = analysis.body_words;
+        own_page.body_hash = analysis.fingerprint.body_hash;
+        own_page.body_words = analysis.fingerprint.words;
         for key in keys_of(analysis) {
             if !own_page.keys.contains(&key) {
                 own_page.keys.push(key);
@@ -364,10 +346,7 @@ impl Deduplicator {
         }
         self.unregister_body(slot, old_hash);
         self.register(slot);
-        match &analysis.sketch {
-            Some(sketch) => self.near.insert(slot, sketch),
-            None => self.near.remove(slot),
-        }
+        self.content.set_sketch(slot, &analysis.fingerprint);
     }
 
     fn add_copy(
@@ -433,7 +412,7 @@ impl Deduplicator {
             .iter()
             .any(|page| page.body_hash == hash);
         if !still_used {
-            remove_if_points_to(&mut self.by_body, &hash, slot);
+            self.content.remove_body(hash, slot);
         }
     }
 
@@ -455,7 +434,7 @@ impl Deduplicator {
                 self.by_feed_item.entry(item.clone()).or_insert(slot);
             }
             if page.body_words >= min_words {
-                self.by_body.entry(page.body_hash).or_insert(slot);
+                self.content.add_body_hash(page.body_hash, slot);
             }
         }
     }
@@ -489,7 +468,7 @@ impl Deduplicator {
             .take()
             .expect("forgetting an occupied slot");
         self.recency.remove(&(stored.last_seen, stored.seq, slot));
-        self.near.remove(slot);
+        self.content.remove_sketch(slot);
         remove_if_points_to(&mut self.by_story_id, &stored.story.story_id, slot);
         for page in &stored.pages {
             for key in &page.keys {
@@ -498,7 +477,7 @@ impl Deduplicator {
             if let Some(item) = &page.feed_item {
                 remove_if_points_to(&mut self.by_feed_item, item, slot);
             }
-            remove_if_points_to(&mut self.by_body, &page.body_hash, slot);
+            self.content.remove_body(page.body_hash, slot);
         }
         self.free_slots.push(slot);
         stored.story.story_id
@@ -515,8 +494,8 @@ fn page_of(analysis: &Analysis, duplicate: Option<DuplicateRecord>) -> KnownPage
     KnownPage {
         keys: keys_of(analysis),
         feed_item: analysis.feed_item.clone(),
-        body_hash: analysis.body_hash,
-        body_words: analysis.body_words,
+        body_hash: analysis.fingerprint.body_hash,
+        body_words: analysis.fingerprint.words,
         earlier_body_hashes: Vec::new(),
         duplicate,
     }

@@ -28,8 +28,3 @@ impl ByteHasher {
         mix64(self.0)
     }
 }
-
-/// Order-sensitive combination of two hashes.
-pub(crate) fn combine(seed: u64, value: u64) -> u64 {
-    mix64(seed.rotate_left(23) ^ value.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-}

@@ -11,8 +11,11 @@
 
 mod analysis;
 mod band_table;
+pub mod benchmark_set;
 mod config;
+pub mod content_index;
 mod deduplicator;
+mod fingerprint;
 mod hashing;
 pub mod near_index;
 pub mod replay;
@@ -23,7 +26,10 @@ pub mod text;
 mod verdict;
 
 pub use config::DedupConfig;
+pub use content_index::{ContentIndex, ContentMatch};
 pub use deduplicator::Deduplicator;
+pub use fingerprint::Fingerprint;
+pub use near_index::NearRule;
 pub use replay::{ReplayError, ReplaySummary};
 pub use stage::{DedupError, DedupStage};
 pub use state::{KnownPage, StateChanges, StoredStory};

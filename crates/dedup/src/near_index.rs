@@ -125,9 +125,13 @@ impl NearIndex {
         })
     }
 
-    /// The most similar remembered story that `rule` accepts. Ties go to the
-    /// lower slot so the answer does not depend on probe order.
-    pub fn best_match(&self, sketch: &Sketch, rule: &NearRule) -> Option<NearMatch> {
+    /// How many distinct stories share at least one band with `sketch`
+    /// (the work a lookup does; for measurements).
+    pub fn candidate_count(&self, sketch: &Sketch) -> usize {
+        self.candidates(sketch).len()
+    }
+
+    fn candidates(&self, sketch: &Sketch) -> Vec<u32> {
         let mut candidates: Vec<u32> = Vec::new();
         for key in sketch.band_keys() {
             self.bands.for_each(key, |slot| candidates.push(slot));
@@ -135,6 +139,12 @@ impl NearIndex {
         candidates.sort_unstable();
         candidates.dedup();
         candidates
+    }
+
+    /// The most similar remembered story that `rule` accepts. Ties go to the
+    /// lower slot so the answer does not depend on probe order.
+    pub fn best_match(&self, sketch: &Sketch, rule: &NearRule) -> Option<NearMatch> {
+        self.candidates(sketch)
             .into_iter()
             .filter_map(|slot| self.compare(sketch, slot))
             .filter(|found| rule.accepts(found.jaccard, found.containment))
