@@ -12,7 +12,10 @@ use std::process::Command;
 use newsflow_cleaner::{extract, CleanerConfig};
 
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     if let Some(page) = std::env::var_os("EXPLAIN_PAGE") {
         explain(Path::new(&page));
         return;
@@ -78,7 +81,10 @@ fn main() {
 fn explain(path: &Path) {
     let page = std::fs::read(path).expect("page is readable");
     match extract(&page, Some("text/html"), None, &CleanerConfig::default()) {
-        Ok(article) => println!("{}", serde_json::to_string_pretty(&article).expect("serialisable")),
+        Ok(article) => println!(
+            "{}",
+            serde_json::to_string_pretty(&article).expect("serialisable")
+        ),
         Err(error) => println!("{error}"),
     }
 }

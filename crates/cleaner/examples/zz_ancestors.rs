@@ -9,7 +9,14 @@ fn main() {
                 let mut cur = node.parent();
                 while let Some(n) = cur {
                     if let Some(e) = n.value().as_element() {
-                        println!("{} {:?} {:?} style={:?} hidden={:?}", e.name(), e.id(), e.attr("class").map(|c| &c[..c.len().min(60)]), e.attr("style"), e.attr("aria-hidden"));
+                        println!(
+                            "{} {:?} {:?} style={:?} hidden={:?}",
+                            e.name(),
+                            e.id(),
+                            e.attr("class").map(|c| &c[..c.len().min(60)]),
+                            e.attr("style"),
+                            e.attr("aria-hidden")
+                        );
                     }
                     cur = n.parent();
                 }

@@ -114,11 +114,16 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
         }
         let mut score = scores[index] * (1.0 - link_density(stats));
         // The story sits next to its headline; teasers and comments do not.
-        let holds = |i: u32| i != NONE && headline.is_some_and(|h| h > i && h < elements[i as usize].end);
+        let holds =
+            |i: u32| i != NONE && headline.is_some_and(|h| h > i && h < elements[i as usize].end);
         if holds(index as u32) || holds(stats.parent) {
             score *= HEADLINE_BONUS;
         }
-        if anchors.lead.as_ref().is_some_and(|path| path.contains(&stats.node)) {
+        if anchors
+            .lead
+            .as_ref()
+            .is_some_and(|path| path.contains(&stats.node))
+        {
             score *= LEAD_BONUS;
         }
         if best.is_none_or(|(_, s)| score > s) {
@@ -127,7 +132,10 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     }
     let (mut top, _) = best?;
     if tracing::enabled!(tracing::Level::DEBUG) {
-        let mut ranked: Vec<(usize, f32)> = (0..elements.len()).filter(|&i| seeded[i]).map(|i| (i, scores[i] * (1.0 - link_density(&elements[i])))).collect();
+        let mut ranked: Vec<(usize, f32)> = (0..elements.len())
+            .filter(|&i| seeded[i])
+            .map(|i| (i, scores[i] * (1.0 - link_density(&elements[i]))))
+            .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         for (i, score) in ranked.iter().take(6) {
             let e = &elements[*i];
@@ -157,7 +165,12 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             break;
         }
     }
-    tracing::debug!(index = top, tag = elements[top as usize].tag, ?headline, "chosen container");
+    tracing::debug!(
+        index = top,
+        tag = elements[top as usize].tag,
+        ?headline,
+        "chosen container"
+    );
     Some(top)
 }
 
@@ -189,23 +202,34 @@ fn lead_text_path(html: &Html, page: &PageScan, description: &str) -> Option<Vec
     if probe.chars().count() < 20 {
         return None;
     }
+    // The probe's longest word is the rarest cheap filter.
+    let first_word = probe.split_whitespace().max_by_key(|w| w.len())?;
     let body = html.tree.get(page.elements.get(page.body as usize)?.node)?;
     let found = body.descendants().find(|node| match node.value() {
-        Node::Text(text) => text.len() >= probe.len() && text::collapse(text).contains(probe),
+        // The first word filters without allocating; whitespace may differ
+        // between the page and its description, so the match is on collapsed text.
+        Node::Text(text) => {
+            text.len() >= probe.len()
+                && text.contains(first_word)
+                && text::collapse(text).contains(probe)
+        }
         _ => false,
     })?;
-    Some(found.ancestors().take(LEAD_MAX_DEPTH).map(|n| n.id()).collect())
+    Some(
+        found
+            .ancestors()
+            .take(LEAD_MAX_DEPTH)
+            .map(|n| n.id())
+            .collect(),
+    )
 }
 
 /// The visible `<h1>` that carries the page's title (the first one when the
 /// title is unknown).
 fn headline_index(html: &Html, page: &PageScan, title: Option<&str>) -> Option<u32> {
-    let visible = page
-        .metadata
-        .h1s
-        .iter()
-        .copied()
-        .filter(|&i| !page.elements[i as usize].invisible && page.elements[i as usize].text_chars > 0);
+    let visible = page.metadata.h1s.iter().copied().filter(|&i| {
+        !page.elements[i as usize].invisible && page.elements[i as usize].text_chars > 0
+    });
     let Some(title) = title.map(alphanumeric_lowercase) else {
         return visible.clone().next();
     };
@@ -225,7 +249,10 @@ fn headline_index(html: &Html, page: &PageScan, title: Option<&str>) -> Option<u
 /// Letters and digits only, lower-cased: headlines compared this way match
 /// across punctuation and ellipsis differences between `<h1>` and metadata.
 fn alphanumeric_lowercase(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn initial_score(stats: &ElementStats) -> f32 {
@@ -405,12 +432,13 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
     }
 
     fn flush(&mut self) {
-        let line = text::collapse(&self.line);
+        // The line was collapsed while it was written; only its ends remain.
+        let line = self.line.trim();
         // A line that is mostly link text is navigation ("Read more: ...",
         // "Related: ..."), unless it is long enough to be prose with links.
         let linky = self.line_link_chars * 2 > self.line_chars && self.line_chars < 200;
         if !line.is_empty() && !linky {
-            self.paragraphs.push(line);
+            self.paragraphs.push(line.to_string());
         }
         self.line.clear();
         self.line_chars = 0;

@@ -99,8 +99,15 @@ fn has_html_markup(head: &[u8]) -> bool {
         b"<article",
         b"<title",
     ];
-    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
-    TAGS.iter().any(|tag| memfind(&lower, tag).is_some())
+    head.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'<')
+        .any(|(at, _)| {
+            TAGS.iter().any(|tag| {
+                head.get(at..at + tag.len())
+                    .is_some_and(|s| s.eq_ignore_ascii_case(tag))
+            })
+        })
 }
 
 fn memfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1,7 +1,12 @@
 //! What an element's tag, class and id say about it before its text is
 //! weighed: is it layout, page chrome, or likely the story itself.
 
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use scraper::node::Element;
+
+use crate::text;
 
 /// Elements whose content is never reader-visible text.
 pub fn is_invisible_tag(tag: &str) -> bool {
@@ -235,24 +240,35 @@ const CHROME_TOKENS: &[&str] = &[
     "hidden",
 ];
 
+/// One automaton for all the class/id words (content words first, so a
+/// pattern's number tells its list): one pass over a name finds them all.
+static NAME_WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(CONTENT_WORDS.iter().chain(CHROME_WORDS))
+        .expect("class-name word lists build an automaton")
+});
+
 pub fn hint(element: &Element) -> Hint {
     let id = element.id().unwrap_or("");
     let class = element.attr("class").unwrap_or("");
     if id.is_empty() && class.is_empty() {
         return Hint::Neutral;
     }
-    let mut names = String::with_capacity(id.len() + class.len() + 1);
-    names.push_str(id);
-    names.push(' ');
-    names.push_str(class);
-    names.make_ascii_lowercase();
-    if CONTENT_WORDS.iter().any(|w| names.contains(w)) {
-        return Hint::Content;
+    let mut chrome = false;
+    for name in [id, class] {
+        for found in NAME_WORDS.find_overlapping_iter(name) {
+            if found.pattern().as_usize() < CONTENT_WORDS.len() {
+                return Hint::Content;
+            }
+            chrome = true;
+        }
     }
-    if CHROME_WORDS.iter().any(|w| names.contains(w))
-        || names
-            .split_ascii_whitespace()
-            .any(|t| CHROME_TOKENS.contains(&t))
+    if chrome
+        || [id, class]
+            .iter()
+            .flat_map(|n| n.split_ascii_whitespace())
+            .any(|t| CHROME_TOKENS.iter().any(|c| c.eq_ignore_ascii_case(t)))
     {
         return Hint::Chrome;
     }
@@ -265,11 +281,16 @@ pub fn is_hidden(element: &Element) -> bool {
         return true;
     }
     element.attr("style").is_some_and(|style| {
-        let style: String = style
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        style.contains("display:none") || style.contains("visibility:hidden")
+        // Most styles say neither word; only those that do are normalised.
+        (text::contains_ignore_ascii_case(style, "none")
+            || text::contains_ignore_ascii_case(style, "hidden"))
+            && {
+                let style: String = style
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                style.contains("display:none") || style.contains("visibility:hidden")
+            }
     })
 }

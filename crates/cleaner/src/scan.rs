@@ -169,7 +169,9 @@ pub fn scan(html: &Html) -> PageScan<'_> {
                 if !node.value().is_element() {
                     continue;
                 }
-                let Some(mut frame) = stack.pop() else { continue };
+                let Some(mut frame) = stack.pop() else {
+                    continue;
+                };
                 let index = frame.index as usize;
                 end_line(&mut elements[index], &mut frame);
                 let end = elements.len() as u32;
@@ -203,7 +205,8 @@ pub fn scan(html: &Html) -> PageScan<'_> {
 /// Scores the line of text just read in a block, as readability scores a paragraph.
 fn end_line(block: &mut ElementStats, frame: &mut Frame) {
     if frame.line_chars >= MIN_LINE_CHARS {
-        block.inline_score += 1.0 + frame.line_commas.min(20) as f32 + (frame.line_chars as f32 / 100.0).min(3.0);
+        block.inline_score +=
+            1.0 + frame.line_commas.min(20) as f32 + (frame.line_chars as f32 / 100.0).min(3.0);
     }
     frame.line_chars = 0;
     frame.line_commas = 0;
@@ -241,8 +244,8 @@ fn note_metadata(
         _ => {}
     }
     let speaks_of_author = |value: &str| {
-        let value = value.to_ascii_lowercase();
-        value.contains("byline") || value.contains("author")
+        text::contains_ignore_ascii_case(value, "byline")
+            || text::contains_ignore_ascii_case(value, "author")
     };
     if element.attr("rel") == Some("author")
         || element.attr("itemprop").is_some_and(speaks_of_author)

@@ -3,18 +3,51 @@
 
 /// Appends `piece` to `out`, collapsing whitespace runs across the boundary.
 pub fn push_collapsed(out: &mut String, piece: &str) {
-    for ch in piece.chars() {
-        if ch.is_whitespace() || ch == '\u{a0}' {
-            if !out.is_empty() && !out.ends_with(' ') {
+    if piece.is_ascii() {
+        let bytes = piece.as_bytes();
+        let mut space_before = bytes.first().is_some_and(u8::is_ascii_whitespace);
+        for word in piece.split_ascii_whitespace() {
+            if space_before && !out.is_empty() && !out.ends_with(' ') {
                 out.push(' ');
             }
-        } else if !matches!(
-            ch,
-            '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{ad}'
-        ) {
-            out.push(ch);
+            out.push_str(word);
+            space_before = true;
         }
+        if bytes.last().is_some_and(u8::is_ascii_whitespace)
+            && !out.is_empty()
+            && !out.ends_with(' ')
+        {
+            out.push(' ');
+        }
+        return;
     }
+    let mut space_before = piece.starts_with(char::is_whitespace);
+    for word in piece.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+        if space_before && !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        out.extend(word.chars().filter(|c| !is_invisible(*c)));
+        space_before = true;
+    }
+    if piece.ends_with(char::is_whitespace) && !out.is_empty() && !out.ends_with(' ') {
+        out.push(' ');
+    }
+}
+
+/// Characters that take no room on the page (zero-width joiners, soft hyphens).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{ad}'
+    )
+}
+
+/// Whether `haystack` contains `needle`, ignoring ASCII case, without allocating.
+pub fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// `text` with whitespace collapsed and trimmed.
@@ -26,23 +59,24 @@ pub fn collapse(text: &str) -> String {
     out
 }
 
-/// Characters that are not whitespace: the measure of how much text a node holds.
+/// Characters that are not whitespace: the measure of how much text a node
+/// holds. Counted on bytes (UTF-8 continuation bytes and ASCII whitespace
+/// left out) because it runs on every text node of every page; the rare
+/// non-ASCII space counts as a character.
 pub fn visible_chars(text: &str) -> u32 {
-    if text.is_ascii() {
-        text.bytes().filter(|b| !b.is_ascii_whitespace()).count() as u32
-    } else {
-        text.chars().filter(|c| !c.is_whitespace()).count() as u32
-    }
+    text.bytes()
+        .filter(|&b| (b & 0xC0) != 0x80 && !b.is_ascii_whitespace())
+        .count() as u32
 }
 
 pub fn commas(text: &str) -> u32 {
-    if text.is_ascii() {
-        text.bytes().filter(|&b| b == b',').count() as u32
+    let ascii = text.bytes().filter(|&b| b == b',').count();
+    let wide = if text.is_ascii() {
+        0
     } else {
-        text.chars()
-            .filter(|&c| matches!(c, ',' | '，' | '、' | '،'))
-            .count() as u32
-    }
+        text.matches(['，', '、', '،']).count()
+    };
+    (ascii + wide) as u32
 }
 
 #[cfg(test)]
@@ -55,6 +89,8 @@ mod tests {
         let mut out = String::from("end ");
         push_collapsed(&mut out, "  next");
         assert_eq!(out, "end next");
+        assert_eq!(collapse("a\u{200b}b\u{ad}c"), "abc");
+        assert!(contains_ignore_ascii_case("Article-BYLINE", "byline"));
     }
 
     #[test]
