@@ -21,7 +21,8 @@ pub enum CharsetSource {
 #[derive(Debug, Clone)]
 pub struct DecodedText {
     pub text: String,
-    pub encoding: &'static Encoding,
+    /// The charset's name (WHATWG spelling, or `UTF-32BE`/`UTF-32LE`).
+    pub encoding_name: String,
     pub source: CharsetSource,
     /// Some bytes did not fit the chosen charset and became U+FFFD.
     pub had_errors: bool,
@@ -81,16 +82,80 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Picks the charset, decodes, and returns UTF-8 text without a BOM.
 pub fn decode_feed_bytes(bytes: &[u8], content_type: Option<&str>) -> DecodedText {
+    if let Some((big_endian, source)) = utf32(bytes, content_type) {
+        let (text, had_errors) = decode_utf32(bytes, big_endian);
+        let encoding_name = if big_endian { "UTF-32BE" } else { "UTF-32LE" }.to_string();
+        return DecodedText {
+            text,
+            encoding_name,
+            source,
+            had_errors,
+        };
+    }
     let (encoding, source) = choose_encoding(bytes, content_type);
+    // GB18030 is a superset of GBK/GB2312: decoding with it loses nothing.
+    let encoding = if encoding == encoding_rs::GBK {
+        encoding_rs::GB18030
+    } else {
+        encoding
+    };
     let (text, _, had_errors) = encoding.decode(bytes);
     // decode() strips a BOM of the encoding it sniffed; strip a stray one too.
     let text = text.trim_start_matches('\u{feff}').to_string();
     DecodedText {
         text,
-        encoding,
+        encoding_name: encoding.name().to_string(),
         source,
         had_errors,
     }
+}
+
+/// UTF-32 (which encoding_rs does not cover): by header, BOM, or a `<`
+/// spread over four bytes.
+fn utf32(bytes: &[u8], content_type: Option<&str>) -> Option<(bool, CharsetSource)> {
+    let declared = content_type.and_then(|ct| {
+        ct.split(';').skip(1).find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            let value = value
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'')
+                .to_ascii_lowercase();
+            (name.trim().eq_ignore_ascii_case("charset") && value.starts_with("utf-32"))
+                .then_some(value)
+        })
+    });
+    let sniffed = match bytes {
+        [0, 0, 0xfe, 0xff, ..] => Some((true, CharsetSource::ByteOrderMark)),
+        [0xff, 0xfe, 0, 0, ..] => Some((false, CharsetSource::ByteOrderMark)),
+        [0, 0, 0, b'<', ..] => Some((true, CharsetSource::ByteOrderMark)),
+        [b'<', 0, 0, 0, ..] => Some((false, CharsetSource::ByteOrderMark)),
+        _ => None,
+    };
+    match (declared, sniffed) {
+        (Some(_), Some((big_endian, _))) => Some((big_endian, CharsetSource::HttpHeader)),
+        (Some(label), None) => Some((label != "utf-32le", CharsetSource::HttpHeader)),
+        (None, sniffed) => sniffed,
+    }
+}
+
+fn decode_utf32(bytes: &[u8], big_endian: bool) -> (String, bool) {
+    let mut had_errors = false;
+    let text: String = bytes
+        .chunks(4)
+        .filter_map(|unit| {
+            let array: [u8; 4] = unit.try_into().ok()?;
+            let code = if big_endian {
+                u32::from_be_bytes(array)
+            } else {
+                u32::from_le_bytes(array)
+            };
+            Some(char::from_u32(code).unwrap_or_else(|| {
+                had_errors = true;
+                '\u{fffd}'
+            }))
+        })
+        .collect();
+    (text.trim_start_matches('\u{feff}').to_string(), had_errors)
 }
 
 fn choose_encoding(bytes: &[u8], content_type: Option<&str>) -> (&'static Encoding, CharsetSource) {
@@ -179,5 +244,18 @@ mod tests {
         let decoded = decode_feed_bytes(&bytes, None);
         assert_eq!(decoded.source, CharsetSource::Detected);
         assert_eq!(decoded.text, text);
+    }
+
+    #[test]
+    fn utf32_without_bom_is_recognised() {
+        let bytes: Vec<u8> = "<rss/>"
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        let decoded = decode_feed_bytes(&bytes, None);
+        assert_eq!(
+            (decoded.text.as_str(), decoded.encoding_name.as_str()),
+            ("<rss/>", "UTF-32BE")
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::config::FetcherConfig;
 use crate::feed_list::FeedSource;
 use crate::host_limiter::HostLimiter;
 use crate::http::{HttpClient, HttpError, HttpResponse, Validators};
-use crate::parse::{parse_feed, ParsedFeed, ParsedItem};
+use crate::parse::{parse_feed, FeedError, ParsedFeed, ParsedItem};
 use crate::schedule::{backoff, next_interval, FreshnessHints};
 use crate::sink::PageSink;
 use crate::state::{FeedRow, FeedStatus, StateError, StateStore};
@@ -34,6 +34,17 @@ pub enum FetchError {
     State(#[from] StateError),
     #[error("HTTP client could not be built: {0}")]
     Client(#[from] HttpError),
+}
+
+/// Why one feed could not be fetched and parsed (for `feeds parse URL`).
+#[derive(Debug, thiserror::Error)]
+pub enum FeedFetchError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error(transparent)]
+    Parse(#[from] FeedError),
 }
 
 /// What one pass over the feeds did.
@@ -160,6 +171,23 @@ impl Fetcher {
             }
         }
         tracing::info!(in_flight = in_flight.len(), "fetcher stopping");
+    }
+
+    /// Fetches and parses one feed without touching the fetch state: what
+    /// the fetcher makes of it (`newsflow feeds parse URL`).
+    pub async fn fetch_feed(&self, url: &str) -> Result<ParsedFeed, FeedFetchError> {
+        let response = self
+            .http
+            .get(url, &Validators::default(), FEED_ACCEPT)
+            .await?;
+        if !(200..300).contains(&response.status) {
+            return Err(FeedFetchError::Status(response.status));
+        }
+        Ok(parse_feed(
+            &response.body,
+            response.content_type.as_deref(),
+            &document_base(&response),
+        )?)
     }
 
     /// Polls one feed now, whatever its schedule.
@@ -533,6 +561,23 @@ fn hints(response: &HttpResponse, parsed: Option<&ParsedFeed>) -> FreshnessHints
             .map(Duration::from_secs),
         max_age: response.max_age,
     }
+}
+
+/// The URL relative links in a feed resolve against: `Content-Location`
+/// when it is a usable http(s) URL, else the URL the feed came from.
+fn document_base(response: &HttpResponse) -> String {
+    response
+        .content_location
+        .as_deref()
+        .and_then(|cl| {
+            url::Url::parse(&response.final_url)
+                .ok()?
+                .join(cl.trim())
+                .ok()
+        })
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| response.final_url.clone())
 }
 
 /// The target of the first `rel` link in an HTTP `Link` header (WebSub

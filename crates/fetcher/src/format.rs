@@ -4,7 +4,14 @@
 /// `rss20`, `rss10`, `rss` (unknown version), `atom03`, `atom10`, `atom`, or
 /// an empty string when the root is not a feed.
 pub fn detect_format(text: &str) -> String {
-    let head = &text[..text.len().min(4096)];
+    static COMMENT: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)<!--.*?-->").expect("static regex"));
+    let end = (0..=text.len().min(8192))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let head = COMMENT.replace_all(&text[..end], "");
+    let head = head.as_ref();
     let root = regex::Regex::new(r"<([A-Za-z_][\w.:-]*)([^>]*)>").expect("static regex");
     let Some(c) = root
         .captures_iter(head)
@@ -29,7 +36,7 @@ pub fn detect_format(text: &str) -> String {
             Some("0.92") => "rss092".into(),
             Some("0.93") => "rss093".into(),
             Some("0.94") => "rss094".into(),
-            Some("2.0") | Some("2") => "rss20".into(),
+            Some(v) if v == "2" || v.starts_with("2.") => "rss20".into(),
             _ => "rss".into(),
         },
         "rdf" => {
@@ -49,6 +56,8 @@ pub fn detect_format(text: &str) -> String {
                 "atom".into()
             }
         }
+        // Microsoft's Channel Definition Format, the oldest feed format.
+        "channel" => "cdf".into(),
         _ => String::new(),
     }
 }

@@ -5,6 +5,7 @@
 //! does no I/O; `Fetcher` is the thin async runner around it.
 
 mod config;
+mod convert;
 mod dates;
 mod decode;
 mod feed_list;
@@ -20,6 +21,8 @@ mod schedule;
 mod sink;
 mod ssrf;
 mod state;
+mod supplement;
+mod xml_tree;
 
 pub use config::FetcherConfig;
 pub use dates::parse_date;
@@ -27,9 +30,12 @@ pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
 pub use feed_list::{
     feed_list_to_toml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError, FeedSource,
 };
-pub use fetcher::{FetchError, Fetcher, PollSummary};
+pub use fetcher::{FeedFetchError, FetchError, Fetcher, PollSummary};
+pub use http::HttpError;
 pub use identity::item_identity;
-pub use parse::{parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink};
+pub use parse::{
+    parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink, ParsedPerson, ParsedText,
+};
 pub use repair::{repair_feed_text, Repair};
 pub use sink::{PageSink, SinkError};
 pub use ssrf::is_forbidden_address;

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::decode::{decode_feed_bytes, CharsetSource};
-use crate::identity::item_identity;
 use crate::repair::{repair_feed_text, Repair};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,12 +19,47 @@ pub struct ParsedLink {
     pub length: Option<u64>,
 }
 
+/// A person named by a feed (author, contributor).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParsedPerson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
+}
+
+impl ParsedPerson {
+    /// One line, as readers show it: `Name (email)`, or whichever is present.
+    pub fn display(&self) -> Option<String> {
+        match (&self.name, &self.email) {
+            (Some(name), Some(email)) => Some(format!("{name} ({email})")),
+            (Some(name), None) => Some(name.clone()),
+            (None, Some(email)) => Some(email.clone()),
+            (None, None) => self.href.clone(),
+        }
+    }
+}
+
+/// A text construct: its value and its media type (`text/plain`,
+/// `text/html`, `application/xhtml+xml`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParsedText {
+    pub value: String,
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParsedItem {
     /// Stable across re-polls; see `identity::item_identity`.
     pub identity: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
+    /// The RSS guid is the item's permalink (and served as its link).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub guid_is_link: bool,
     /// The item's page, absolute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
@@ -33,23 +67,52 @@ pub struct ParsedItem {
     pub published: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated: Option<DateTime<Utc>>,
+    /// The dates as the feed wrote them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_text: Option<String>,
     pub summary: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
+    pub title_detail: Option<ParsedText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_detail: Option<ParsedText>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub authors: Vec<String>,
+    pub content: Vec<ParsedText>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<ParsedPerson>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<ParsedLink>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enclosures: Vec<ParsedLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParsedFeed {
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_detail: Option<ParsedText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subtitle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtitle_detail: Option<ParsedText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The site the feed belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<ParsedLink>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<ParsedPerson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_text: Option<String>,
     /// Format in feedparser's naming: `rss20`, `rss10`, `atom10`, `atom03`, `json`...
     pub format: String,
     /// Charset the bytes were decoded with, and where that came from.
@@ -103,7 +166,7 @@ pub fn parse_feed(
     }
     let repaired = repair_feed_text(&decoded.text);
     let meta = FeedMeta {
-        encoding: decoded.encoding.name().to_string(),
+        encoding: decoded.encoding_name.clone(),
         charset_source: decoded.source,
         repairs: repaired.repairs.clone(),
         format: crate::format::detect_format(&decoded.text),
@@ -113,19 +176,19 @@ pub fn parse_feed(
     parse_with_feed_rs(&repaired.text, feed_url, meta)
 }
 
-struct FeedMeta {
-    encoding: String,
-    charset_source: CharsetSource,
-    repairs: Vec<Repair>,
-    format: String,
-    markup_items: usize,
-    update_period_secs: Option<u64>,
+pub(crate) struct FeedMeta {
+    pub(crate) encoding: String,
+    pub(crate) charset_source: CharsetSource,
+    pub(crate) repairs: Vec<Repair>,
+    pub(crate) format: String,
+    pub(crate) markup_items: usize,
+    pub(crate) update_period_secs: Option<u64>,
 }
 
 impl FeedMeta {
     fn json(decoded: &crate::decode::DecodedText) -> Self {
         Self {
-            encoding: decoded.encoding.name().to_string(),
+            encoding: decoded.encoding_name.clone(),
             charset_source: decoded.source,
             repairs: Vec::new(),
             format: "json".into(),
@@ -154,111 +217,52 @@ fn syndication_hint(text: &str) -> Option<u64> {
         .map(|d| d.as_secs())
 }
 
-fn parse_with_feed_rs(text: &str, feed_url: &str, meta: FeedMeta) -> Result<ParsedFeed, FeedError> {
+fn parse_with_feed_rs(
+    text: &str,
+    feed_url: &str,
+    mut meta: FeedMeta,
+) -> Result<ParsedFeed, FeedError> {
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(feed_url))
+        .base_uri(url::Url::parse(feed_url).ok().map(|u| u.to_string()))
         .id_generator(|_, _, _| String::new())
         .timestamp_parser(crate::dates::parse_date)
         .build();
-    let feed = parser.parse(text.as_bytes()).map_err(|e| match e {
+    let strict = parser.parse(text.as_bytes()).map_err(|e| match e {
         feed_rs::parser::ParseFeedError::ParseError(
             feed_rs::parser::ParseErrorKind::NoFeedRoot,
         ) => FeedError::NotAFeed("no RSS, Atom, RDF or JSON Feed root element".into()),
         other => FeedError::Malformed(other.to_string()),
-    })?;
-    if feed.entries.is_empty() && meta.markup_items > 0 {
+    });
+    // JSON Feed has no XML tree to fall back on or supplement from.
+    let tree = if meta.format == "json" {
+        None
+    } else {
+        crate::xml_tree::parse_tree(text)
+    };
+    let markup_items = meta.markup_items;
+    let mut parsed = match strict {
+        Ok(feed) => crate::convert::convert_feed(feed, feed_url, meta),
+        // feed-rs refused the document; when the root says it is a feed,
+        // read it leniently from the tree instead.
+        Err(error) if meta.format.is_empty() || tree.is_none() => return Err(error),
+        Err(error) => {
+            tracing::debug!(%error, "feed-rs rejected the feed; reading it leniently");
+            meta.repairs.push(Repair::LenientRecovery);
+            crate::convert::empty_feed(meta)
+        }
+    };
+    if let Some(root) = &tree {
+        crate::supplement::supplement(
+            &mut parsed,
+            root,
+            &crate::convert::Resolver::new(feed_url),
+            feed_url,
+        );
+    }
+    if parsed.items.is_empty() && markup_items > 0 {
         return Err(FeedError::ItemsLost {
-            markup: meta.markup_items,
+            markup: markup_items,
         });
     }
-    let base = url::Url::parse(feed_url).ok();
-    let resolve = |href: &str, entry_base: Option<&str>| -> String {
-        let entry_base = entry_base.and_then(|b| match &base {
-            Some(base) => base.join(b).ok(),
-            None => url::Url::parse(b).ok(),
-        });
-        entry_base
-            .as_ref()
-            .or(base.as_ref())
-            .and_then(|b| b.join(href.trim()).ok())
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| href.trim().to_string())
-    };
-    let convert_links =
-        |links: &[feed_rs::model::Link], entry_base: Option<&str>| -> Vec<ParsedLink> {
-            links
-                .iter()
-                .map(|l| ParsedLink {
-                    href: resolve(&l.href, entry_base),
-                    rel: l.rel.clone(),
-                    media_type: l.media_type.clone(),
-                    length: l.length,
-                })
-                .collect()
-        };
-    let feed_links = convert_links(&feed.links, None);
-    let pick_alternate = |links: &[ParsedLink]| {
-        links
-            .iter()
-            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-            .map(|l| l.href.clone())
-    };
-    let items = feed
-        .entries
-        .iter()
-        .map(|entry| {
-            let links = convert_links(&entry.links, entry.base.as_deref());
-            let link = pick_alternate(&links);
-            let title = entry.title.as_ref().map(|t| t.content.trim().to_string());
-            let summary = entry.summary.as_ref().map(|t| t.content.trim().to_string());
-            let guid = Some(entry.id.trim().to_string()).filter(|g| !g.is_empty());
-            let identity = item_identity(
-                guid.as_deref(),
-                link.as_deref(),
-                title.as_deref(),
-                summary.as_deref(),
-                feed_url,
-            );
-            ParsedItem {
-                identity,
-                guid,
-                link,
-                title,
-                published: entry.published.or(entry.updated),
-                updated: entry.updated,
-                summary,
-                content: entry.content.as_ref().and_then(|c| c.body.clone()),
-                authors: entry
-                    .authors
-                    .iter()
-                    .filter_map(|p| p.name.clone())
-                    .filter(|n| !n.is_empty())
-                    .collect(),
-                links,
-            }
-        })
-        .collect();
-    Ok(ParsedFeed {
-        title: feed
-            .title
-            .map(|t| t.content.trim().to_string())
-            .filter(|t| !t.is_empty()),
-        subtitle: feed.description.map(|t| t.content.trim().to_string()),
-        link: pick_alternate(&feed_links),
-        hub: feed_links
-            .iter()
-            .find(|l| l.rel.as_deref() == Some("hub"))
-            .map(|l| l.href.clone()),
-        self_link: feed_links
-            .iter()
-            .find(|l| l.rel.as_deref() == Some("self"))
-            .map(|l| l.href.clone()),
-        format: meta.format,
-        encoding: meta.encoding,
-        charset_source: meta.charset_source,
-        repairs: meta.repairs,
-        ttl_minutes: feed.ttl,
-        update_period_secs: meta.update_period_secs,
-        items,
-    })
+    Ok(parsed)
 }

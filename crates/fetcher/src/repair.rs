@@ -19,6 +19,10 @@ pub enum Repair {
     Atom03Upgraded,
     Rss090Upgraded,
     ControlCharacterRemoved,
+    /// feed-rs refused the document; it was read by the lenient tree reader.
+    LenientRecovery,
+    AtomTypeNormalised,
+    Base64Decoded,
 }
 
 #[derive(Debug, Clone)]
@@ -220,22 +224,46 @@ fn fix_one_reference(
                 None => number.parse::<u32>().ok(),
             }
             .and_then(char::from_u32)
-            .is_some_and(|c| c >= ' ' || matches!(c, '\t' | '\n' | '\r'));
-            if valid {
-                return (format!("&{name};"), name_len + 2);
+            .filter(|c| *c >= ' ' || matches!(c, '\t' | '\n' | '\r'));
+            if let Some(c) = valid {
+                // XML wants a lower-case `x`; code points 128–159 are
+                // windows-1252 bytes written as references (HTML reads them so).
+                let c = windows_1252_c1(c).unwrap_or(c);
+                return (format!("&#x{:x};", c as u32), name_len + 2);
             }
         } else if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
             return (format!("&{name};"), name_len + 2);
         } else if let Some((_, value)) = entities.iter().find(|(n, _)| n == name) {
             repairs.push(Repair::HtmlEntity);
             return (escape_text(&resolve_char_refs(value)), name_len + 2);
-        } else if let Some(value) = html_entity(name) {
+        } else if let Some(value) = html4_entity(name).or_else(|| html_entity(name)) {
             repairs.push(Repair::HtmlEntity);
             return (char_refs(value), name_len + 2);
         }
     }
     repairs.push(Repair::UnescapedAmpersand);
     ("&amp;".to_string(), 1)
+}
+
+/// The few entities whose HTML 4 meaning (what feeds were written against)
+/// differs from HTML5's.
+fn html4_entity(name: &str) -> Option<&'static str> {
+    match name {
+        "lang" => Some("\u{2329}"),
+        "rang" => Some("\u{232a}"),
+        _ => None,
+    }
+}
+
+fn windows_1252_c1(c: char) -> Option<char> {
+    let code = c as u32;
+    if !(0x80..0xa0).contains(&code) {
+        return None;
+    }
+    let byte = [code as u8];
+    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&byte);
+    let c = decoded.chars().next();
+    c.filter(|d| *d != '\u{fffd}')
 }
 
 fn char_refs(value: &str) -> String {
@@ -317,15 +345,137 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
         out.push_str(&text[end..]);
         return out;
     }
-    if local == "feed" && text.contains(ATOM_03_NS) {
-        repairs.push(Repair::Atom03Upgraded);
-        return upgrade_atom_03(text);
+    if local == "feed" {
+        let mut out = text.to_string();
+        let default_ns =
+            regex::Regex::new(r#"\sxmlns\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("static regex");
+        let declared = default_ns
+            .captures(tag)
+            .and_then(|c| c.get(1).or(c.get(2)))
+            .map(|m| m.as_str().to_string());
+        // Atom before 1.0 went through several namespaces (purl.org/atom,
+        // echo, pie, ...); a `feed` root in any of them is Atom 0.3.
+        if let Some(ns) = declared.filter(|ns| ns != ATOM_10_NS) {
+            repairs.push(Repair::Atom03Upgraded);
+            out = out
+                .replace(&format!("\"{ns}\""), &format!("\"{ATOM_10_NS}\""))
+                .replace(&format!("'{ns}'"), &format!("'{ATOM_10_NS}'"));
+            out = upgrade_atom_03(&out);
+        } else if text.contains(ATOM_03_NS) {
+            repairs.push(Repair::Atom03Upgraded);
+            out = upgrade_atom_03(&out.replace(ATOM_03_NS, ATOM_10_NS));
+        }
+        return normalise_atom_text_constructs(&out, repairs);
     }
     if local == "RDF" && text.contains(RSS_090_NS) {
         repairs.push(Repair::Rss090Upgraded);
         return text.replace(RSS_090_NS, RSS_10_NS);
     }
     text.to_string()
+}
+
+/// Atom 0.3 gave text constructs MIME types (`type="text/plain"`) and
+/// `mode="base64"`/`"escaped"`; Atom 1.0 readers want `text`/`html`/`xhtml`
+/// and plain content.
+fn normalise_atom_text_constructs(text: &str, repairs: &mut Vec<Repair>) -> String {
+    static START: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"<((?:[A-Za-z_][\w.-]*:)?(?:title|subtitle|tagline|summary|content|rights|copyright|info))(\s[^>]*)>"#)
+            .expect("static regex")
+    });
+    static TYPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\stype\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("static regex")
+    });
+    static MODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\smode\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("static regex")
+    });
+    let mut changed = false;
+    let mut base64_elements: Vec<String> = Vec::new();
+    let out = START.replace_all(text, |c: &regex::Captures| {
+        let mut attrs = c[2].to_string();
+        let mode = MODE
+            .captures(&attrs)
+            .and_then(|m| m.get(1).or(m.get(2)))
+            .map(|m| m.as_str().to_ascii_lowercase());
+        if let Some(t) = TYPE
+            .captures(&attrs)
+            .and_then(|m| m.get(1).or(m.get(2)))
+            .map(|m| m.as_str().to_ascii_lowercase())
+        {
+            let short = match t.as_str() {
+                "text/plain" => Some("text"),
+                "text/html" => Some("html"),
+                "application/xhtml+xml" => Some(if mode.as_deref() == Some("escaped") {
+                    "html"
+                } else {
+                    "xhtml"
+                }),
+                _ => None,
+            };
+            if let Some(short) = short {
+                attrs = TYPE
+                    .replace(&attrs, format!(" type=\"{short}\"").as_str())
+                    .into_owned();
+                changed = true;
+            } else if t.trim().is_empty() {
+                attrs = TYPE.replace(&attrs, "").into_owned();
+                changed = true;
+            } else if !matches!(t.as_str(), "text" | "html" | "xhtml")
+                && !t.starts_with("text/")
+                && !t.ends_with("xml")
+            {
+                // Atom 1.0: any other media type is base64-encoded content.
+                attrs = TYPE.replace(&attrs, " type=\"html\"").into_owned();
+                attrs.push_str(" mode=\"base64\"");
+                base64_elements.push(c[1].to_string());
+                changed = true;
+            }
+        }
+        if mode.as_deref() == Some("base64") && !attrs.contains(" mode=\"base64\"") {
+            base64_elements.push(c[1].to_string());
+            attrs = MODE.replace(&attrs, " mode=\"base64\"").into_owned();
+        } else if mode.as_deref() == Some("base64") {
+            base64_elements.push(c[1].to_string());
+        }
+        format!("<{}{}>", &c[1], attrs)
+    });
+    if changed {
+        repairs.push(Repair::AtomTypeNormalised);
+    }
+    if base64_elements.is_empty() {
+        return out.into_owned();
+    }
+    decode_base64_elements(&out, repairs)
+}
+
+/// Replaces the text of `mode="base64"` elements by the decoded text.
+fn decode_base64_elements(text: &str, repairs: &mut Vec<Repair>) -> String {
+    use base64::Engine;
+    static ELEMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?s)<([A-Za-z_][\w.:-]*)([^>]*?)\s+mode="base64"([^>]*)>([^<]*)</([A-Za-z_][\w.:-]*)>"#).expect("static regex")
+    });
+    ELEMENT
+        .replace_all(text, |c: &regex::Captures| {
+            if c[1] != c[5] {
+                return c[0].to_string();
+            }
+            let raw: String = c[4].split_whitespace().collect();
+            match base64::engine::general_purpose::STANDARD.decode(raw.as_bytes()) {
+                Ok(bytes) => {
+                    repairs.push(Repair::Base64Decoded);
+                    let decoded = String::from_utf8_lossy(&bytes);
+                    format!(
+                        "<{}{}{}>{}</{}>",
+                        &c[1],
+                        &c[2],
+                        &c[3],
+                        escape_text(&decoded).replace('>', "&gt;"),
+                        &c[1]
+                    )
+                }
+                Err(_) => c[0].to_string(),
+            }
+        })
+        .into_owned()
 }
 
 /// Atom 0.3 differs from 1.0 mostly in its namespace and a few names.
@@ -394,12 +544,12 @@ mod tests {
     #[test]
     fn bare_ampersands_and_html_entities_are_fixed() {
         let repaired = repair_feed_text(
-            "<rss version=\"2.0\"><t>AT&T &nbsp;&eacute; &amp; &#233; <![CDATA[a & b]]></t></rss>",
+            "<rss version=\"2.0\"><t>AT&T &nbsp;&eacute; &amp; &#233; &#X41; &#146; <![CDATA[a & b]]></t></rss>",
         );
         assert!(
             repaired
                 .text
-                .contains("AT&amp;T &#xa0;&#xe9; &amp; &#233; <![CDATA[a & b]]>"),
+                .contains("AT&amp;T &#xa0;&#xe9; &amp; &#xe9; &#x41; &#x2019; <![CDATA[a & b]]>"),
             "{}",
             repaired.text
         );
