@@ -113,7 +113,15 @@ async fn broken_and_missing_feeds_do_not_stop_the_pass() {
         "/broken.xml",
         Route::ok(
             "application/rss+xml",
-            b"<rss version=\"2.0\"><channel><title>x</title><item><title>a</ti".to_vec(),
+            b"\x00\x01 not a feed at all".to_vec(),
+        ),
+    );
+    // Cut off mid-item: read leniently rather than refused.
+    server.route(
+        "/truncated.xml",
+        Route::ok(
+            "application/rss+xml",
+            b"<rss version=\"2.0\"><channel><title>x</title><item><title>a</title></item><item><title>b</ti".to_vec(),
         ),
     );
     server.route("/html.xml", html_page("not a feed"));
@@ -131,6 +139,7 @@ async fn broken_and_missing_feeds_do_not_stop_the_pass() {
         feed(&server, "/missing.xml", None),
         feed(&server, "/broken.xml", None),
         feed(&server, "/html.xml", None),
+        feed(&server, "/truncated.xml", None),
         feed(&server, "/ok.xml", None),
     ];
     let summary = fetcher.poll_once(&feeds, &sink).await;
@@ -149,6 +158,14 @@ async fn broken_and_missing_feeds_do_not_stop_the_pass() {
     assert!(
         html.last_error.as_deref().unwrap().contains("parsed"),
         "{html:?}"
+    );
+    let truncated = statuses
+        .iter()
+        .find(|s| s.url.ends_with("/truncated.xml"))
+        .unwrap();
+    assert_eq!(
+        (truncated.title.as_deref(), truncated.last_error.as_deref()),
+        (Some("x"), None)
     );
     let ok = statuses
         .iter()
