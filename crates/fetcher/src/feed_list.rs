@@ -146,6 +146,23 @@ pub fn merge_feed_lists(existing: &mut Vec<FeedSource>, imported: Vec<FeedSource
     added
 }
 
+/// `newsflow feeds import FILE.opml`: merges the OPML's feeds into an
+/// existing feed list (TOML or OPML text; `None` for a new list) and returns
+/// the merged list as TOML with the number of feeds that were new.
+pub fn import_opml(opml: &str, existing: Option<&str>) -> Result<(String, usize), FeedListError> {
+    let imported = parse_opml(opml)?;
+    if imported.is_empty() {
+        return Err(FeedListError::Empty);
+    }
+    let mut feeds = match existing.filter(|t| !t.trim().is_empty()) {
+        Some(text) => parse_feed_list(text)?,
+        None => Vec::new(),
+    };
+    let valid: Vec<FeedSource> = parse_feed_list(&feed_list_to_toml(&imported))?;
+    let added = merge_feed_lists(&mut feeds, valid);
+    Ok((feed_list_to_toml(&feeds), added))
+}
+
 /// Writes a feed list as the TOML `parse_feed_list` reads.
 pub fn feed_list_to_toml(feeds: &[FeedSource]) -> String {
     #[derive(Serialize)]
@@ -203,6 +220,22 @@ mod tests {
             err.to_string().contains("OPML") || matches!(err, FeedListError::Empty),
             "{err}"
         );
+    }
+
+    #[test]
+    fn opml_import_merges_into_an_existing_list() {
+        let existing = "[[feeds]]\nurl = \"https://a.example/rss\"\noutlet = \"A\"\n";
+        let opml = r#"<opml version="1.0"><body><outline text="A again" xmlUrl="https://a.example/rss"/><outline text="B" xmlUrl="https://b.example/feed"/></body></opml>"#;
+        let (merged, added) = import_opml(opml, Some(existing)).unwrap();
+        assert_eq!(added, 1);
+        let feeds = parse_feed_list(&merged).unwrap();
+        assert_eq!(feeds.len(), 2);
+        assert_eq!(
+            feeds[0].outlet.as_deref(),
+            Some("A"),
+            "existing entries keep their outlet"
+        );
+        assert_eq!(feeds[1].outlet.as_deref(), Some("B"));
     }
 
     #[test]

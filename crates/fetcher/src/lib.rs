@@ -28,7 +28,8 @@ pub use config::FetcherConfig;
 pub use dates::parse_date;
 pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
 pub use feed_list::{
-    feed_list_to_toml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError, FeedSource,
+    feed_list_to_toml, import_opml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError,
+    FeedSource,
 };
 pub use fetcher::{FeedFetchError, FetchError, Fetcher, PollSummary};
 pub use http::HttpError;

@@ -266,3 +266,38 @@ fn parse_with_feed_rs(
     }
     Ok(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doctype_text_inside_cdata_is_content() {
+        let feed = parse_feed(
+            b"<rss>\n<item>\n<description><![CDATA[ <!DOCTYPE ]]></description>\n</item>\n</rss>",
+            None,
+            "",
+        )
+        .unwrap();
+        assert_eq!(feed.items[0].summary.as_deref(), Some("<!DOCTYPE"));
+    }
+
+    #[test]
+    fn items_lost_is_an_error_not_an_empty_success() {
+        let body = b"<rss version=\"2.0\"><channel><title>t</title><item><title>a</title></item></channel></rss>";
+        assert_eq!(parse_feed(body, None, "").unwrap().items.len(), 1);
+        assert!(matches!(
+            parse_feed(b"<html><body>hi</body></html>", Some("text/html"), ""),
+            Err(FeedError::NotAFeed(_))
+        ));
+    }
+
+    #[test]
+    fn feed_without_encoding_declaration_uses_http_charset() {
+        let (latin1, _, _) = encoding_rs::WINDOWS_1252
+            .encode("<rss version=\"2.0\"><channel><title>Notícias</title></channel></rss>");
+        let feed =
+            parse_feed(&latin1, Some("application/rss+xml; charset=iso-8859-1"), "").unwrap();
+        assert_eq!(feed.title.as_deref(), Some("Notícias"));
+    }
+}

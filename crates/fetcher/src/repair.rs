@@ -63,15 +63,22 @@ fn strip_leading_junk(input: &str, repairs: &mut Vec<Repair>) -> String {
     input[start..].to_string()
 }
 
+/// Drops characters XML forbids, and reads C1 controls (U+0080–U+009F,
+/// never meant as such) as the windows-1252 characters they stand for:
+/// curly quotes and dashes from a CMS that mixed up its charsets.
 fn remove_control_characters(text: &str, repairs: &mut Vec<Repair>) -> String {
     let bad = |c: char| {
         (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
     };
-    if !text.chars().any(bad) {
+    let c1 = |c: char| ('\u{80}'..'\u{a0}').contains(&c);
+    if !text.chars().any(|c| bad(c) || c1(c)) {
         return text.to_string();
     }
     repairs.push(Repair::ControlCharacterRemoved);
-    text.chars().filter(|c| !bad(*c)).collect()
+    text.chars()
+        .filter(|c| !bad(*c))
+        .filter_map(|c| if c1(c) { windows_1252_c1(c) } else { Some(c) })
+        .collect()
 }
 
 /// Drops the XML declaration (a new one is written) and any DOCTYPE, keeping
@@ -92,10 +99,7 @@ fn strip_declaration_and_doctype(
     };
     // A DOCTYPE only counts if it precedes the root element.
     let before = &rest[..doctype_start];
-    if before.contains('<')
-        && before.replace("<!--", "").replace("<?", "").contains('<')
-        && !prolog_only(before)
-    {
+    if !prolog_only(before) {
         return (rest.to_string(), entities);
     }
     let mut depth = 0usize;
@@ -553,6 +557,12 @@ mod tests {
             "{}",
             repaired.text
         );
+    }
+
+    #[test]
+    fn c1_controls_are_read_as_windows_1252() {
+        let repaired = repair_feed_text("<rss version=\"2.0\"><t>don\u{92}t</t></rss>");
+        assert!(repaired.text.contains("don\u{2019}t"), "{}", repaired.text);
     }
 
     #[test]
