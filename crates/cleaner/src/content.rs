@@ -139,7 +139,7 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         for (i, score) in ranked.iter().take(6) {
             let e = &elements[*i];
-            tracing::debug!(index = i, tag = e.tag, hint = ?e.hint, score, raw = scores[*i], prose = e.prose_chars, text = e.text_chars, links = e.link_chars, "candidate");
+            tracing::debug!(index = i, tag = e.tag, hint = ?e.hint(), score, raw = scores[*i], prose = e.prose_chars, text = e.text_chars, links = e.link_chars, "candidate");
         }
     }
     // A container that holds only part of the story (the rest split off into
@@ -158,7 +158,7 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
         let up = &elements[parent as usize];
         if up.prose_chars as f32 > here.prose_chars as f32 * 1.3
             && link_density(up) < 0.35
-            && up.hint != Hint::Chrome
+            && up.hint() != Hint::Chrome
         {
             top = parent;
         } else {
@@ -208,8 +208,17 @@ fn lead_text_path(html: &Html, page: &PageScan, description: &str) -> Option<Vec
     let found = body.descendants().find(|node| match node.value() {
         // The first word filters without allocating; whitespace may differ
         // between the page and its description, so the match is on collapsed text.
+        // A heading repeating the description is the standfirst, not the story.
         Node::Text(text) => {
-            text.len() >= probe.len()
+            !node
+                .parent()
+                .and_then(|p| {
+                    p.value()
+                        .as_element()
+                        .map(|e| e.name().len() == 2 && e.name().starts_with('h'))
+                })
+                .unwrap_or(false)
+                && text.len() >= probe.len()
                 && text.contains(first_word)
                 && text::collapse(text).contains(probe)
         }
@@ -264,7 +273,7 @@ fn initial_score(stats: &ElementStats) -> f32 {
         "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
         _ => 0.0,
     };
-    let by_name = match stats.hint {
+    let by_name = match stats.hint() {
         Hint::Content => 25.0,
         Hint::Neutral => 0.0,
         Hint::Chrome => -25.0,
@@ -288,7 +297,7 @@ fn with_sibling_parts(page: &PageScan, top: u32) -> Vec<u32> {
         let stats = &elements[child as usize];
         let is_part = child == top
             || (!stats.invisible
-                && stats.hint != Hint::Chrome
+                && stats.hint() != Hint::Chrome
                 && !hints::is_chrome_tag(stats.tag)
                 && stats.prose_chars > 0
                 && link_density(stats) < 0.25
@@ -303,7 +312,7 @@ fn with_sibling_parts(page: &PageScan, top: u32) -> Vec<u32> {
 }
 
 fn same_kind(a: &ElementStats, b: &ElementStats) -> bool {
-    a.tag == b.tag && a.hint == b.hint && a.hint == Hint::Content
+    a.tag == b.tag && a.hint() == b.hint() && a.hint() == Hint::Content
 }
 
 /// Writes the text of chosen subtrees as paragraphs.
@@ -357,7 +366,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         }
         // Chrome names are trusted only for small parts: a wrapper named
         // "article-comments-wrapper" around the whole story is misnamed.
-        if stats.hint == Hint::Chrome
+        if stats.hint() == Hint::Chrome
             && stats.prose_chars * 2 < self.container_prose
             && !self.is_quotation(index)
         {
@@ -387,7 +396,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                         }
                         let stats = &elements[index as usize];
                         if self.skips(index, index == root) {
-                            tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint, "skipped");
+                            tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint(), "skipped");
                             skipping = Some(node.id());
                             continue;
                         }

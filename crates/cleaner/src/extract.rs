@@ -9,6 +9,7 @@ use crate::decode::decode_html;
 use crate::language::detect_language;
 use crate::metadata::read_metadata;
 use crate::scan::scan;
+use crate::strip::strip_scripts_and_styles;
 use crate::verdict::judge;
 use crate::{CleanError, CleanerConfig};
 
@@ -38,7 +39,8 @@ pub fn extract(
 ) -> Result<Extracted, CleanError> {
     let html = &html[..html.len().min(config.max_page_bytes)];
     let text = decode_html(html, content_type)?;
-    let document = Html::parse_document(&text);
+    let stripped = strip_scripts_and_styles(&text);
+    let document = Html::parse_document(&stripped);
     let page = scan(&document);
     let base = page_url.and_then(|u| url::Url::parse(u).ok());
     let metadata = read_metadata(&document, &page, base.as_ref());

@@ -6,8 +6,6 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use scraper::node::Element;
 
-use crate::text;
-
 /// Elements whose content is never reader-visible text.
 pub fn is_invisible_tag(tag: &str) -> bool {
     matches!(
@@ -240,14 +238,19 @@ const CHROME_TOKENS: &[&str] = &[
     "hidden",
 ];
 
-/// One automaton for all the class/id words (content words first, so a
-/// pattern's number tells its list): one pass over a name finds them all.
-static NAME_WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+fn words_automaton(words: &[&str]) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
-        .build(CONTENT_WORDS.iter().chain(CHROME_WORDS))
+        .build(words)
         .expect("class-name word lists build an automaton")
-});
+}
+
+/// One automaton per word list: one pass over a name says whether any
+/// word of the list is in it.
+static CONTENT_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CONTENT_WORDS));
+static CHROME_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CHROME_WORDS));
+static AUTHOR_NAMES: LazyLock<AhoCorasick> =
+    LazyLock::new(|| words_automaton(&["byline", "author"]));
 
 pub fn hint(element: &Element) -> Hint {
     let id = element.id().unwrap_or("");
@@ -255,17 +258,12 @@ pub fn hint(element: &Element) -> Hint {
     if id.is_empty() && class.is_empty() {
         return Hint::Neutral;
     }
-    let mut chrome = false;
-    for name in [id, class] {
-        for found in NAME_WORDS.find_overlapping_iter(name) {
-            if found.pattern().as_usize() < CONTENT_WORDS.len() {
-                return Hint::Content;
-            }
-            chrome = true;
-        }
+    let names = [id, class];
+    if names.iter().any(|n| CONTENT_NAMES.is_match(n)) {
+        return Hint::Content;
     }
-    if chrome
-        || [id, class]
+    if names.iter().any(|n| CHROME_NAMES.is_match(n))
+        || names
             .iter()
             .flat_map(|n| n.split_ascii_whitespace())
             .any(|t| CHROME_TOKENS.iter().any(|c| c.eq_ignore_ascii_case(t)))
@@ -275,22 +273,26 @@ pub fn hint(element: &Element) -> Hint {
     Hint::Neutral
 }
 
+/// Whether a class, id, `rel` or `itemprop` value names an author or byline.
+pub fn names_author(value: &str) -> bool {
+    AUTHOR_NAMES.is_match(value)
+}
+
 /// Hidden by markup (`hidden`, `aria-hidden`, inline `display:none`).
 pub fn is_hidden(element: &Element) -> bool {
     if element.attr("hidden").is_some() || element.attr("aria-hidden") == Some("true") {
         return true;
     }
     element.attr("style").is_some_and(|style| {
-        // Most styles say neither word; only those that do are normalised.
-        (text::contains_ignore_ascii_case(style, "none")
-            || text::contains_ignore_ascii_case(style, "hidden"))
-            && {
-                let style: String = style
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect::<String>()
-                    .to_ascii_lowercase();
-                style.contains("display:none") || style.contains("visibility:hidden")
-            }
+        // Most styles say neither word (and inline styles are written in
+        // lower case); only those that do are normalised.
+        (style.contains("none") || style.contains("hidden")) && {
+            let style: String = style
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            style.contains("display:none") || style.contains("visibility:hidden")
+        }
     })
 }

@@ -16,6 +16,7 @@ mod hints;
 mod language;
 mod metadata;
 mod scan;
+mod strip;
 mod text;
 mod verdict;
 

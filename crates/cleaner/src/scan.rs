@@ -9,6 +9,14 @@ use scraper::{Html, Node};
 use crate::hints::{self, Hint};
 use crate::text;
 
+impl ElementStats<'_> {
+    /// What the class and id say; computed on demand because only the few
+    /// elements that compete for the story need it.
+    pub fn hint(&self) -> Hint {
+        hints::hint(self.element)
+    }
+}
+
 /// Marks "no such element" in index fields.
 pub const NONE: u32 = u32::MAX;
 
@@ -20,7 +28,7 @@ pub struct ElementStats<'a> {
     pub tag: &'a str,
     pub parent: u32,
     pub end: u32,
-    pub hint: Hint,
+    pub element: &'a scraper::node::Element,
     /// Invisible (script, hidden...) or inside such an element.
     pub invisible: bool,
     /// Visible text characters in the whole subtree.
@@ -122,7 +130,7 @@ pub fn scan(html: &Html) -> PageScan<'_> {
                         tag,
                         parent: parent.map_or(NONE, |f| f.index),
                         end: index + 1,
-                        hint: hints::hint(element),
+                        element,
                         invisible,
                         text_chars: 0,
                         link_chars: 0,
@@ -243,10 +251,7 @@ fn note_metadata(
         "video" => metadata.videos += 1,
         _ => {}
     }
-    let speaks_of_author = |value: &str| {
-        text::contains_ignore_ascii_case(value, "byline")
-            || text::contains_ignore_ascii_case(value, "author")
-    };
+    let speaks_of_author = hints::names_author;
     if element.attr("rel") == Some("author")
         || element.attr("itemprop").is_some_and(speaks_of_author)
         || element.attr("class").is_some_and(speaks_of_author)

@@ -69,14 +69,21 @@ pub fn visible_chars(text: &str) -> u32 {
         .count() as u32
 }
 
+/// Commas, counted on bytes: `,` and the last bytes of the UTF-8 forms of
+/// `，` (EF BC 8C), `、` (E3 80 81) and `،` (D8 8C).
 pub fn commas(text: &str) -> u32 {
-    let ascii = text.bytes().filter(|&b| b == b',').count();
-    let wide = if text.is_ascii() {
-        0
-    } else {
-        text.matches(['，', '、', '،']).count()
-    };
-    (ascii + wide) as u32
+    let mut previous = 0u8;
+    let mut count = 0;
+    for &b in text.as_bytes() {
+        if b == b','
+            || (b == 0x8C && matches!(previous, 0xBC | 0xD8))
+            || (b == 0x81 && previous == 0x80)
+        {
+            count += 1;
+        }
+        previous = b;
+    }
+    count
 }
 
 #[cfg(test)]
@@ -98,5 +105,6 @@ mod tests {
         assert_eq!(visible_chars(" a b\nc "), 3);
         assert_eq!(visible_chars("é ü"), 2);
         assert_eq!(commas("a, b, c"), 2);
+        assert_eq!(commas("一，二、三، four"), 3);
     }
 }
