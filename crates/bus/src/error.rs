@@ -12,8 +12,6 @@ pub enum BusError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
-    #[error("kafka: {0}")]
-    KafkaSetup(String),
     #[error("the bus is shut down")]
     Closed,
 }

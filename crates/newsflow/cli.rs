@@ -1,0 +1,204 @@
+//! The command line. Subcommand names, flags and output formats are a
+//! contract with users and benchmarks: add, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "newsflow",
+    version,
+    about = "Streaming news ingestion: feeds in, clustered events out"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace). NEWSFLOW_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusChoice {
+    Embedded,
+    Kafka,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StageName {
+    Fetcher,
+    Cleaner,
+    Dedup,
+    Clusterer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Options every command that reads the configuration shares.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// TOML configuration file (NEWSFLOW_* environment variables override it).
+    #[arg(long, short = 'c', env = "NEWSFLOW_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Which bus the stages talk through.
+    #[arg(long, value_enum)]
+    pub bus: Option<BusChoice>,
+    /// Kafka bootstrap servers (overrides bus.kafka.brokers).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Where state is kept (overrides data_dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: every stage, or one with --stage.
+    Run(RunArgs),
+    /// Offline demonstration over the bundled fixture outlets.
+    Demo(DemoArgs),
+    /// Follow the events topic and print events as they change.
+    Tail(TailArgs),
+    /// Run the cleaner on one HTML page.
+    Extract(ExtractArgs),
+    /// Replay the clusterer over a JSON-lines file of documents.
+    Cluster(ClusterArgs),
+    /// Replay the deduplicator over a JSON-lines file of documents.
+    Dedup(DedupArgs),
+    /// Manage and inspect the feed list.
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Run only this stage (with the Kafka bus, each stage can run alone).
+    #[arg(long, value_enum)]
+    pub stage: Option<StageName>,
+    /// Feed list: TOML (`[[feeds]]` with url, outlet) or OPML.
+    #[arg(long)]
+    pub feeds: Option<PathBuf>,
+    /// Append every event record as a JSON line to this file (embedded bus).
+    #[arg(long)]
+    pub events_out: Option<PathBuf>,
+    /// Poll every feed once, let the stages drain, then exit (embedded bus).
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Allow feeds and pages on loopback and private addresses.
+    #[arg(long)]
+    pub allow_private_addresses: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// The fixture outlets to serve (default: the ones bundled in the repo).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+    /// Keep the demo's state here instead of a temporary folder.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Exit after this many seconds without a new record (default: follow forever).
+    #[arg(long)]
+    pub idle_exit_secs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The HTML file.
+    pub file: PathBuf,
+    /// The URL the page was fetched from (resolves relative links).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The HTTP Content-Type it was served with, if known.
+    #[arg(long)]
+    pub content_type: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[arg(long)]
+    pub input: PathBuf,
+    #[arg(long)]
+    pub output: PathBuf,
+    /// The one field that holds each document's text (default: title and text/body).
+    #[arg(long)]
+    pub text_field: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DedupArgs {
+    #[arg(long)]
+    pub input: PathBuf,
+    #[arg(long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Print the configured feeds with their fetch status.
+    List(FeedsListArgs),
+    /// Add the feeds of an OPML file to the feed list file.
+    Import(FeedsImportArgs),
+    /// Show what the fetcher makes of one feed.
+    Parse(FeedsParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedsListArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub feeds: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedsImportArgs {
+    /// The OPML file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The TOML feed list to add to (default: the configured one).
+    #[arg(long)]
+    pub feeds: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedsParseArgs {
+    /// A feed file or an http(s) URL.
+    pub source: String,
+    #[arg(long)]
+    pub content_type: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}

@@ -1,0 +1,22 @@
+//! One module per subcommand.
+
+mod demo;
+mod extract;
+mod feeds;
+mod replay;
+mod run;
+mod tail;
+
+use crate::cli::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Tail(args) => tail::run(args).await,
+        Command::Extract(args) => extract::run(args),
+        Command::Cluster(args) => replay::cluster(args),
+        Command::Dedup(args) => replay::dedup(args),
+        Command::Feeds(command) => feeds::run(command).await,
+    }
+}

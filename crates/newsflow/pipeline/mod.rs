@@ -1,0 +1,230 @@
+//! Wires stage runners to the bus. The only place that knows both.
+
+mod cleaner_handler;
+mod cluster_handler;
+mod dedup_handler;
+mod events_file;
+mod fetch_sink;
+mod idle;
+pub mod shutdown;
+pub mod stage_loop;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus};
+use newsflow_fetcher::{FeedSource, Fetcher};
+use newsflow_model::topics;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::StageName;
+use crate::settings::Settings;
+use stage_loop::{run_stage, HandleError, StageHandler};
+
+/// Topics whose consumers want only the newest record per key.
+pub const COMPACTED_TOPICS: &[&str] = &[topics::EVENTS];
+const EVENTS_FILE_GROUP: &str = "events-out";
+
+pub struct PipelineOptions {
+    pub stages: Vec<StageName>,
+    pub feeds: Vec<FeedSource>,
+    pub events_out: Option<PathBuf>,
+    pub until_idle: bool,
+}
+
+/// The bus as configured, with the concrete embedded handle kept when there
+/// is one (idle detection reads its positions).
+pub struct OpenedBus {
+    pub bus: Arc<dyn Bus>,
+    pub embedded: Option<EmbeddedBus>,
+}
+
+pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
+    match settings.bus.kind {
+        BusKind::Embedded => {
+            settings.ensure_data_dir()?;
+            let bus =
+                EmbeddedBus::open(&settings.data_dir, &settings.bus.embedded, COMPACTED_TOPICS)
+                    .context("opening the embedded bus")?;
+            Ok(OpenedBus {
+                bus: Arc::new(bus.clone()),
+                embedded: Some(bus),
+            })
+        }
+        BusKind::Kafka => {
+            let bus =
+                KafkaBus::connect(settings.bus.kafka.clone()).context("connecting to Kafka")?;
+            bus.ensure_topics(&topics::ALL, COMPACTED_TOPICS)
+                .await
+                .context("creating topics")?;
+            Ok(OpenedBus {
+                bus: Arc::new(bus),
+                embedded: None,
+            })
+        }
+    }
+}
+
+fn spawn_stage<H: StageHandler + 'static>(
+    tasks: &mut JoinSet<Result<(), HandleError>>,
+    handler: H,
+    consumer: Box<dyn newsflow_bus::Consumer>,
+    producer: Arc<dyn newsflow_bus::Producer>,
+    shutdown: &CancellationToken,
+) {
+    tasks.spawn(run_stage(
+        handler,
+        consumer,
+        producer,
+        shutdown.child_token(),
+    ));
+}
+
+/// Runs the chosen stages until `shutdown` is cancelled (or, with
+/// `until_idle`, until every feed was polled once and the stages drained).
+pub async fn run(
+    settings: &Settings,
+    options: PipelineOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    settings.ensure_data_dir()?;
+    let opened = open_bus(settings).await?;
+    let bus = opened.bus.clone();
+    let producer = bus.producer().await?;
+    let groups = &settings.topics;
+    let mut consumer_groups: Vec<(String, &'static str)> = Vec::new();
+    let mut tasks = JoinSet::new();
+    let stages_shutdown = CancellationToken::new();
+
+    // Consumers join before the fetcher starts, so the embedded bus keeps
+    // every record for them from the first one on.
+    if options.stages.contains(&StageName::Cleaner) {
+        let consumer = bus.consumer(&groups.cleaner_group, topics::RAW).await?;
+        let handler = cleaner_handler::CleanerHandler {
+            config: settings.cleaner.clone(),
+        };
+        spawn_stage(
+            &mut tasks,
+            handler,
+            consumer,
+            producer.clone(),
+            &stages_shutdown,
+        );
+        consumer_groups.push((groups.cleaner_group.clone(), topics::RAW));
+    }
+    if options.stages.contains(&StageName::Dedup) {
+        let path = settings.data_dir.join("dedup.db");
+        let stage = newsflow_dedup::DedupStage::open(&path, settings.dedup.clone())
+            .with_context(|| format!("opening dedup state {}", path.display()))?;
+        let consumer = bus.consumer(&groups.dedup_group, topics::ARTICLES).await?;
+        let handler = dedup_handler::DedupHandler { stage };
+        spawn_stage(
+            &mut tasks,
+            handler,
+            consumer,
+            producer.clone(),
+            &stages_shutdown,
+        );
+        consumer_groups.push((groups.dedup_group.clone(), topics::ARTICLES));
+    }
+    if options.stages.contains(&StageName::Clusterer) {
+        let path = settings.data_dir.join("clusterer.db");
+        let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
+            .with_context(|| format!("opening clusterer state {}", path.display()))?;
+        let consumer = bus
+            .consumer(&groups.clusterer_group, topics::UNIQUE)
+            .await?;
+        let handler = cluster_handler::ClusterHandler {
+            stage,
+            latest_story_time: None,
+        };
+        spawn_stage(
+            &mut tasks,
+            handler,
+            consumer,
+            producer.clone(),
+            &stages_shutdown,
+        );
+        consumer_groups.push((groups.clusterer_group.clone(), topics::UNIQUE));
+    }
+    if let Some(path) = options.events_out.clone() {
+        let handler = events_file::EventsFileHandler::open(path.clone())
+            .with_context(|| format!("opening {}", path.display()))?;
+        let consumer = bus.consumer(EVENTS_FILE_GROUP, topics::EVENTS).await?;
+        spawn_stage(
+            &mut tasks,
+            handler,
+            consumer,
+            producer.clone(),
+            &stages_shutdown,
+        );
+        consumer_groups.push((EVENTS_FILE_GROUP.to_string(), topics::EVENTS));
+    }
+
+    let fetcher = if options.stages.contains(&StageName::Fetcher) {
+        let path = settings.data_dir.join("fetcher.db");
+        Some(Arc::new(
+            Fetcher::open(&path, settings.fetcher.clone())
+                .with_context(|| format!("opening fetcher state {}", path.display()))?,
+        ))
+    } else {
+        None
+    };
+    let sink = Arc::new(fetch_sink::BusPageSink {
+        producer: producer.clone(),
+    });
+
+    if options.until_idle {
+        if let Some(fetcher) = &fetcher {
+            let summary = tokio::select! {
+                summary = fetcher.poll_once(&options.feeds, sink.as_ref()) => Some(summary),
+                _ = shutdown.cancelled() => None,
+            };
+            tracing::info!(?summary, "poll pass finished");
+        }
+        if let Some(embedded) = &opened.embedded {
+            tokio::select! {
+                drained = idle::wait_until_drained(embedded, &consumer_groups, &mut tasks) => drained?,
+                _ = shutdown.cancelled() => {}
+            }
+        } else if options.stages.iter().any(|s| *s != StageName::Fetcher) {
+            anyhow::bail!("--until-idle drains consuming stages only on the embedded bus");
+        }
+    } else {
+        if let Some(fetcher) = fetcher.clone() {
+            let feeds = options.feeds.clone();
+            let token = stages_shutdown.child_token();
+            tasks.spawn(async move {
+                fetcher.run(feeds, sink, token).await;
+                Ok(())
+            });
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            Some(finished) = tasks.join_next() => {
+                stages_shutdown.cancel();
+                report_stage_end(finished)?;
+            }
+        }
+    }
+    stages_shutdown.cancel();
+    let mut outcome = Ok(());
+    while let Some(finished) = tasks.join_next().await {
+        if let Err(error) = report_stage_end(finished) {
+            outcome = Err(error);
+        }
+    }
+    outcome
+}
+
+fn report_stage_end(
+    finished: Result<Result<(), HandleError>, tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    match finished {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(anyhow::anyhow!("a stage stopped: {error}")),
+        Err(join) => Err(anyhow::anyhow!("a stage crashed: {join}")),
+    }
+}

@@ -1,0 +1,156 @@
+//! The loop every consuming stage runs: read a record, hand it to the
+//! stage, send the stage's outputs, and only then acknowledge the record.
+//! A record the stage cannot use is logged and acknowledged (it would fail
+//! the same way forever); a failure to send is retried, never skipped, so a
+//! broker that goes away delays the stage but loses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use newsflow_bus::{Consumer, Producer};
+use newsflow_model::{decode, encode, Message};
+use tokio_util::sync::CancellationToken;
+
+/// One message for a topic, produced by a stage.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub topic: &'static str,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+impl Output {
+    pub fn of<M: Message>(message: &M) -> Self {
+        Self {
+            topic: M::TOPIC,
+            key: message.key(),
+            payload: encode(message),
+        }
+    }
+}
+
+/// What went wrong with one input.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// This input can never be processed: log it and move on.
+    #[error("{0}")]
+    Skip(String),
+    /// The stage itself cannot go on (its state store failed): stop without
+    /// acknowledging, so a restart processes the input again.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+pub trait StageHandler: Send {
+    type Input: Message + Send;
+    fn name(&self) -> &'static str;
+    fn handle(&mut self, input: Self::Input) -> Result<Vec<Output>, HandleError>;
+    /// Called when the input is idle; returns outputs of time-driven changes.
+    fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
+        Ok(Vec::new())
+    }
+}
+
+const POLL_WAIT: Duration = Duration::from_millis(500);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `handler` over `consumer` until `shutdown` is cancelled.
+pub async fn run_stage<H: StageHandler>(
+    mut handler: H,
+    mut consumer: Box<dyn Consumer>,
+    producer: Arc<dyn Producer>,
+    shutdown: CancellationToken,
+) -> Result<(), HandleError> {
+    let stage = handler.name();
+    let mut poll_failures = 0u32;
+    let result = loop {
+        let polled = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            polled = consumer.poll(POLL_WAIT) => polled,
+        };
+        let delivery = match polled {
+            Ok(Some(delivery)) => {
+                poll_failures = 0;
+                delivery
+            }
+            Ok(None) => {
+                let outputs = handler.on_idle(Utc::now())?;
+                if !send_all(stage, producer.as_ref(), outputs, &shutdown).await {
+                    break Ok(());
+                }
+                continue;
+            }
+            Err(error) => {
+                poll_failures += 1;
+                tracing::error!(stage, %error, "reading input failed; retrying");
+                tokio::time::sleep(backoff(poll_failures)).await;
+                continue;
+            }
+        };
+        let outputs = match decode::<H::Input>(&delivery.payload) {
+            Err(error) => {
+                tracing::warn!(stage, topic = %delivery.topic, partition = delivery.partition,
+                    offset = delivery.offset, %error, "skipping a malformed message");
+                Vec::new()
+            }
+            Ok(input) => match handler.handle(input) {
+                Ok(outputs) => outputs,
+                Err(HandleError::Skip(reason)) => {
+                    tracing::info!(stage, offset = delivery.offset, %reason, "input skipped");
+                    Vec::new()
+                }
+                Err(fatal) => break Err(fatal),
+            },
+        };
+        if !send_all(stage, producer.as_ref(), outputs, &shutdown).await {
+            // Shut down before the outputs were all sent: leave the input
+            // unacknowledged so it is processed again after a restart.
+            break Ok(());
+        }
+        if let Err(error) = consumer.ack(&delivery) {
+            tracing::error!(stage, %error, "acknowledging input failed");
+        }
+    };
+    if let Err(error) = consumer.commit().await {
+        tracing::error!(stage, %error, "committing positions at shutdown failed");
+    }
+    tracing::info!(stage, "stage stopped");
+    result
+}
+
+/// Sends every output, retrying each until the bus takes it. Returns false
+/// when shutdown came first.
+async fn send_all(
+    stage: &'static str,
+    producer: &dyn Producer,
+    outputs: Vec<Output>,
+    shutdown: &CancellationToken,
+) -> bool {
+    for output in outputs {
+        let mut attempt = 0u32;
+        loop {
+            let sent = tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                sent = producer.send(output.topic, &output.key, output.payload.clone()) => sent,
+            };
+            match sent {
+                Ok(()) => break,
+                Err(error) => {
+                    attempt += 1;
+                    tracing::error!(stage, topic = output.topic, %error, attempt, "sending output failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
+pub fn backoff(attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(8);
+    (Duration::from_millis(200) * 2u32.pow(exponent)).min(MAX_RETRY_WAIT)
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Creates newsflow's topics on an Apache Kafka or Redpanda cluster ahead of
+# time (for clusters where clients may not create topics; otherwise
+# `newsflow run` creates them with bus.kafka.create_topics = true).
+#
+#   BOOTSTRAP=broker:9092 PREFIX=newsflow. REPLICATION=3 deploy/kafka/create-topics.sh
+#
+# Partitioning: `raw` and `articles` may have many partitions (the fetcher
+# and cleaner scale out by consumer group). `articles` and `unique` feed
+# stages that keep global state (dedup, clusterer): give them one partition
+# so one member sees every story, in order; more members of those groups
+# stand by for failover. `events` is compacted: keyed by event id, it keeps
+# each event's latest state for consumers that start late.
+set -euo pipefail
+BOOTSTRAP=${BOOTSTRAP:-127.0.0.1:9092}
+PREFIX=${PREFIX:-newsflow.}
+REPLICATION=${REPLICATION:-3}
+RAW_PARTITIONS=${RAW_PARTITIONS:-12}
+TOPICS=${KAFKA_TOPICS:-kafka-topics.sh}
+
+create() {
+  local name=$1 partitions=$2; shift 2
+  "$TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
+    --topic "${PREFIX}${name}" --partitions "$partitions" \
+    --replication-factor "$REPLICATION" "$@"
+}
+
+create raw "$RAW_PARTITIONS" --config retention.ms=604800000 --config max.message.bytes=16777216
+create articles 1 --config retention.ms=604800000
+create unique 1 --config retention.ms=2592000000
+create duplicates 1 --config retention.ms=2592000000
+create events 1 --config cleanup.policy=compact --config min.compaction.lag.ms=60000

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test. Installs what the end-to-end tests need when missing:
+# the tansu Kafka-compatible broker (15-20 minutes to build on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v tansu >/dev/null 2>&1; then
+  echo "tansu not found: installing it (cargo install, takes a while)"
+  cargo install tansu --version 0.6.0 --locked --features dynostore,libsql
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo fmt --all -- --check
+cargo test --workspace "$@"

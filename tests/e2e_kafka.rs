@@ -1,0 +1,210 @@
+//! The pipeline on Kafka: a real broker process (tansu) on a free loopback
+//! port, each stage its own `newsflow run --stage NAME --bus kafka` process
+//! in its own consumer group, and the events read back with `newsflow tail`.
+//!
+//! Needs `tansu` on PATH (`.ci/run` installs it). Without it the test says so
+//! and passes locally, but fails under CI, where the broker must be there.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use newsflow_fixture_server::FixtureServer;
+
+/// Kills a child process when dropped, so a failing test leaves no broker
+/// or stage running.
+struct Running(Child, &'static str);
+
+impl Running {
+    fn terminate(&mut self) {
+        // SIGTERM first: stages commit what they finished.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tansu_available() -> bool {
+    Command::new("tansu")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn start_broker(dir: &Path, port: u16) -> Running {
+    let listener = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
+    let child = Command::new("tansu")
+        .arg("broker")
+        .args(["--listener-url", &listener])
+        .args(["--advertised-listener-url", &listener])
+        .args(["--storage-engine", "memory://tansu/"])
+        .current_dir(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("tansu starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Running(child, "tansu")
+}
+
+fn stage(
+    name: &'static str,
+    brokers: &str,
+    data_dir: &Path,
+    extra: &[&str],
+    log: &Path,
+) -> Running {
+    let log = std::fs::File::create(log.join(format!("{name}.log"))).unwrap();
+    let child = Command::new(newsflow_binary())
+        .args([
+            "run",
+            "--bus",
+            "kafka",
+            "--stage",
+            name,
+            "--brokers",
+            brokers,
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.join(name))
+        .args(extra)
+        .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("newsflow starts");
+    Running(child, name)
+}
+
+#[test]
+fn the_fixture_outlets_become_their_events_on_kafka() {
+    if !tansu_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tansu is not on PATH; .ci/run installs it before the tests"
+        );
+        eprintln!("SKIPPED: tansu is not on PATH (install it with the command in README.md)");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(FixtureServer::start(&repo_path("tests/fixtures/outlets")))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let brokers = format!("127.0.0.1:{port}");
+    let mut broker = start_broker(work.path(), port);
+    let feeds = write_feed_list(server.base_url(), work.path());
+    let logs = work.path();
+
+    // The fetcher creates the topics and polls every feed once, then exits.
+    let fetch = run_command(
+        Command::new(newsflow_binary())
+            .args([
+                "run",
+                "--bus",
+                "kafka",
+                "--stage",
+                "fetcher",
+                "--until-idle",
+            ])
+            .args(["--allow-private-addresses", "--brokers", &brokers])
+            .arg("--feeds")
+            .arg(&feeds)
+            .arg("--data-dir")
+            .arg(work.path().join("fetcher"))
+            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e."),
+    );
+    drop(fetch);
+
+    let mut stages = vec![
+        stage("cleaner", &brokers, work.path(), &[], logs),
+        stage("dedup", &brokers, work.path(), &[], logs),
+        stage("clusterer", &brokers, work.path(), &[], logs),
+    ];
+
+    // Read the events topic until the expected events are all there, or
+    // give up after a generous time (group joins on tansu take ~20 s).
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut last_error = String::new();
+    let mut matched = None;
+    while Instant::now() < deadline {
+        let output = Command::new(newsflow_binary())
+            .args([
+                "tail",
+                "--bus",
+                "kafka",
+                "--format",
+                "json",
+                "--idle-exit-secs",
+                "25",
+            ])
+            .args(["--brokers", &brokers])
+            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
+            .output()
+            .unwrap();
+        let events = standing_events(read_event_lines(&String::from_utf8_lossy(&output.stdout)));
+        match std::panic::catch_unwind(|| {
+            assert_events_match_fixture(&events);
+            assert_copies_are_credited(&events);
+        }) {
+            Ok(()) => {
+                matched = Some(events);
+                break;
+            }
+            Err(panic) => {
+                last_error = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| "assertion failed".into());
+            }
+        }
+    }
+    for running in &mut stages {
+        running.terminate();
+    }
+    broker.terminate();
+    if matched.is_none() {
+        for name in ["cleaner", "dedup", "clusterer", "tansu"] {
+            let log = std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap_or_default();
+            let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+            eprintln!("--- {name} log (last lines, newest first)\n{tail}");
+        }
+        panic!("events on Kafka never matched the fixture: {last_error}");
+    }
+}
