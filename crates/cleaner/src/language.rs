@@ -3,6 +3,9 @@
 
 use crate::CleanerConfig;
 
+/// Confidence at which an unreliable detection is kept when the page declares no language.
+const MIN_UNDECLARED_CONFIDENCE: f64 = 0.5;
+
 pub fn detect_language(
     body: &str,
     declared: Option<&str>,
@@ -13,13 +16,17 @@ pub fn detect_language(
         .nth(config.language_sample_chars)
         .map_or(body.len(), |(i, _)| i);
     let info = whatlang::detect(&body[..sample_end])?;
-    if info.is_reliable() {
-        return Some(info.lang().code().to_string());
-    }
-    // Unsure: accept the guess only if the page declares the same language.
-    let declared = declared?.split(['-', '_']).next()?;
     let guess = info.lang().code();
-    (iso639_1_to_3(declared) == Some(guess)).then(|| guess.to_string())
+    if info.is_reliable() {
+        return Some(guess.to_string());
+    }
+    // Unsure: a declared language settles it; without one, a guess more
+    // likely right than not is kept.
+    let accepted = match declared.and_then(|d| d.split(['-', '_']).next()) {
+        Some(declared) => iso639_1_to_3(declared) == Some(guess),
+        None => info.confidence() >= MIN_UNDECLARED_CONFIDENCE,
+    };
+    accepted.then(|| guess.to_string())
 }
 
 /// The two-letter codes pages declare, for the languages whatlang knows.
