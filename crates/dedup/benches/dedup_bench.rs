@@ -457,7 +457,15 @@ fn throughput_at_scale(
         unseen.len(),
         query_words / queries.len().max(1)
     );
-    println!("(times are this thread's CPU time)");
+    println!(
+        "(times are this thread's CPU time; load average {})",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!(
         "fingerprint {:.1} us + lookup {:.1} us per article = {:.0} articles/s (bar: >= 20000); {:.1} LSH candidates per lookup",
         fingerprint_secs / total * 1e6,

@@ -132,12 +132,21 @@ impl NearIndex {
     }
 
     fn candidates(&self, sketch: &Sketch) -> Vec<u32> {
+        let keys: Vec<u64> = sketch.band_keys().collect();
+        self.bands.warm(&keys);
         let mut candidates: Vec<u32> = Vec::new();
-        for key in sketch.band_keys() {
+        for &key in &keys {
             self.bands.for_each(key, |slot| candidates.push(slot));
         }
         candidates.sort_unstable();
         candidates.dedup();
+        // Same trick for the candidates' sketches: touch each one's first
+        // and last cache lines before comparing.
+        let touched = candidates.iter().fold(0u16, |acc, &slot| {
+            let start = slot as usize * SIGNATURE_LEN;
+            acc ^ self.bins[start] ^ self.bins[start + SIGNATURE_LEN - 1]
+        });
+        std::hint::black_box(touched);
         candidates
     }
 

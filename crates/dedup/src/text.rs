@@ -46,14 +46,33 @@ pub fn word_hashes(text: &str) -> Vec<u64> {
     let mut current = ByteHasher::new();
     let mut in_word = false;
     let table = fold_table();
-    for c in text.chars() {
-        let class = table.get(c as usize).copied().unwrap_or_else(|| {
-            if c.is_alphanumeric() {
-                u32::MAX
-            } else {
-                0
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte < 0x80 {
+            // ASCII, most of most texts: no decoding, no table.
+            at += 1;
+            if byte.is_ascii_alphanumeric() {
+                current.write_byte(byte.to_ascii_lowercase());
+                in_word = true;
+            } else if in_word {
+                words.push(current.finish());
+                current = ByteHasher::new();
+                in_word = false;
             }
-        });
+            continue;
+        }
+        let c = text[at..].chars().next().unwrap_or(' ');
+        at += c.len_utf8();
+        let class = match c as u32 {
+            code if (code as usize) < TABLE_LIMIT => table[code as usize],
+            // General punctuation (quotes, dashes, ellipsis): common in
+            // news, never part of a word.
+            0x2000..=0x206f => 0,
+            _ if c.is_alphanumeric() => u32::MAX,
+            _ => 0,
+        };
         match class {
             0 => {
                 if in_word {
