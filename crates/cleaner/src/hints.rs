@@ -225,7 +225,8 @@ const CONTENT_WORDS: &[&str] = &[
     "text-content",
 ];
 
-/// Exact class tokens that are chrome (too short to search as substrings).
+/// Words of class names (split at any non-alphanumeric character) that are
+/// chrome; too short to search for as substrings (`date` is in `update`).
 const CHROME_TOKENS: &[&str] = &[
     "ad",
     "ads",
@@ -236,6 +237,10 @@ const CHROME_TOKENS: &[&str] = &[
     "tags",
     "hide",
     "hidden",
+    "date",
+    "time",
+    "autor",
+    "dateline",
 ];
 
 fn words_automaton(words: &[&str]) -> AhoCorasick {
@@ -265,7 +270,7 @@ pub fn hint(element: &Element) -> Hint {
     if names.iter().any(|n| CHROME_NAMES.is_match(n))
         || names
             .iter()
-            .flat_map(|n| n.split_ascii_whitespace())
+            .flat_map(|n| n.split(|c: char| !c.is_ascii_alphanumeric()))
             .any(|t| CHROME_TOKENS.iter().any(|c| c.eq_ignore_ascii_case(t)))
     {
         return Hint::Chrome;
