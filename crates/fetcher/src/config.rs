@@ -21,6 +21,9 @@ pub struct FetcherConfig {
     pub per_host_min_gap_ms: u64,
     /// Requests in flight over all hosts.
     pub global_concurrency: usize,
+    /// Feeds being polled at once (most of them wait on their host's turn;
+    /// the host and global limits bound the requests themselves).
+    pub feed_concurrency: usize,
     /// Bounds of the adaptive poll interval.
     pub min_interval_secs: u64,
     pub max_interval_secs: u64,
@@ -38,6 +41,11 @@ pub struct FetcherConfig {
     pub max_items_per_poll: usize,
     /// When a feed names a WebSub hub, polling falls back to this interval.
     pub websub_fallback_interval_secs: u64,
+    /// Public base URL of the WebSub callback endpoint (served by
+    /// `websub_router`), e.g. `https://news.example.org/websub`. Without
+    /// it the fetcher does not subscribe to hubs.
+    pub websub_callback_url: Option<String>,
+    pub websub_lease_secs: u64,
 }
 
 impl Default for FetcherConfig {
@@ -53,6 +61,7 @@ impl Default for FetcherConfig {
             per_host_concurrency: 2,
             per_host_min_gap_ms: 250,
             global_concurrency: 64,
+            feed_concurrency: 512,
             min_interval_secs: 120,
             max_interval_secs: 6 * 3600,
             default_interval_secs: 900,
@@ -62,6 +71,8 @@ impl Default for FetcherConfig {
             permanent_redirect_threshold: 2,
             max_items_per_poll: 200,
             websub_fallback_interval_secs: 6 * 3600,
+            websub_callback_url: None,
+            websub_lease_secs: 7 * 86_400,
         }
     }
 }

@@ -109,6 +109,73 @@ impl Fetcher {
         &self.config
     }
 
+    pub(crate) fn state(&self) -> &StateStore {
+        &self.state
+    }
+
+    /// Hands on the new items of content a WebSub hub pushed.
+    pub(crate) async fn deliver_pushed(
+        &self,
+        source: &FeedSource,
+        row: &FeedRow,
+        parsed: &ParsedFeed,
+        sink: &dyn PageSink,
+    ) -> PollSummary {
+        let source = FeedSource {
+            url: source.url.clone(),
+            outlet: source.outlet.clone().or_else(|| row.title.clone()),
+        };
+        self.deliver_new_items(&source, row, parsed, sink).await
+    }
+
+    /// Subscribes to the feed's hub when WebSub is configured and there is
+    /// no live (or recently requested) subscription.
+    async fn maybe_subscribe(&self, row: &mut FeedRow, parsed: &ParsedFeed) {
+        let (Some(base), Some(hub)) = (self.config.websub_callback_url.as_deref(), row.hub.clone())
+        else {
+            return;
+        };
+        let now = Utc::now().timestamp();
+        let live = row
+            .websub_lease_until
+            .is_some_and(|until| until > now + 3600);
+        let pending = row.websub_requested_at.is_some_and(|at| at > now - 3600)
+            && row.websub_lease_until.is_none();
+        if live || pending {
+            return;
+        }
+        let topic = parsed
+            .self_link
+            .clone()
+            .unwrap_or_else(|| row.current_url.clone());
+        let callback = crate::websub::callback_id(&row.url);
+        let secret = crate::websub::new_secret();
+        let callback_url = format!("{}/{}", base.trim_end_matches('/'), callback);
+        let lease = self.config.websub_lease_secs.to_string();
+        let fields = [
+            ("hub.mode", "subscribe"),
+            ("hub.topic", topic.as_str()),
+            ("hub.callback", callback_url.as_str()),
+            ("hub.secret", secret.as_str()),
+            ("hub.lease_seconds", lease.as_str()),
+        ];
+        row.websub_requested_at = Some(now);
+        match self.http.post_form(&hub, &fields).await {
+            Ok(status) if (200..300).contains(&status) => {
+                tracing::info!(feed = %row.url, %hub, "WebSub subscription requested");
+                row.websub_topic = Some(topic);
+                row.websub_secret = Some(secret);
+                row.websub_callback = Some(callback);
+            }
+            Ok(status) => {
+                tracing::warn!(feed = %row.url, %hub, status, "WebSub hub refused the subscription")
+            }
+            Err(error) => {
+                tracing::warn!(feed = %row.url, %hub, %error, "WebSub subscription failed")
+            }
+        }
+    }
+
     /// The largest number of requests ever in flight to one host.
     pub fn peak_requests_per_host(&self) -> usize {
         self.http.limiter().peak_per_host()
@@ -122,8 +189,12 @@ impl Fetcher {
     /// to wait are skipped). Failures are logged and recorded; none stops the pass.
     pub async fn poll_once(&self, feeds: &[FeedSource], sink: &dyn PageSink) -> PollSummary {
         let mut summary = PollSummary::default();
-        let mut polls = futures::stream::iter(feeds.iter().map(|feed| self.poll_feed(feed, sink)))
-            .buffer_unordered(self.config.global_concurrency.max(1));
+        let mut polls = futures::stream::iter(
+            interleave_hosts(feeds)
+                .into_iter()
+                .map(|feed| self.poll_feed(feed, sink)),
+        )
+        .buffer_unordered(self.config.feed_concurrency.max(1));
         while let Some(outcome) = polls.next().await {
             summary.add(&outcome);
         }
@@ -143,7 +214,7 @@ impl Fetcher {
         loop {
             let now = Utc::now().timestamp();
             for feed in &feeds {
-                if in_flight.len() >= self.config.global_concurrency.max(1) {
+                if in_flight.len() >= self.config.feed_concurrency.max(1) {
                     break;
                 }
                 if busy.contains(&feed.url) {
@@ -258,17 +329,10 @@ impl Fetcher {
                 self.record_feed_success(row, &[], false, hints(&response, None));
             }
             200..=299 => {
-                let base = response.content_location.as_deref().and_then(|cl| {
-                    url::Url::parse(&response.final_url)
-                        .ok()?
-                        .join(cl)
-                        .ok()
-                        .map(|u| u.to_string())
-                });
                 match parse_feed(
                     &response.body,
                     response.content_type.as_deref(),
-                    base.as_deref().unwrap_or(&response.final_url),
+                    &document_base(&response),
                 ) {
                     Ok(parsed) => {
                         row.etag = response.etag.clone();
@@ -280,6 +344,7 @@ impl Fetcher {
                                 .as_deref()
                                 .and_then(|l| link_with_rel(l, "hub"))
                         });
+                        self.maybe_subscribe(row, &parsed).await;
                         let pages = self.deliver_new_items(source, row, &parsed, sink).await;
                         summary.add(&pages);
                         let dates: Vec<_> =
@@ -561,6 +626,30 @@ fn hints(response: &HttpResponse, parsed: Option<&ParsedFeed>) -> FreshnessHints
             .map(Duration::from_secs),
         max_age: response.max_age,
     }
+}
+
+/// Orders feeds round-robin over their hosts, so that a run of feeds on one
+/// host does not fill every concurrent slot with requests waiting their turn.
+fn interleave_hosts(feeds: &[FeedSource]) -> Vec<&FeedSource> {
+    let mut by_host: Vec<(String, std::collections::VecDeque<&FeedSource>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for feed in feeds {
+        let host = host_of(&feed.url);
+        let slot = *index.entry(host.clone()).or_insert_with(|| {
+            by_host.push((host, std::collections::VecDeque::new()));
+            by_host.len() - 1
+        });
+        by_host[slot].1.push_back(feed);
+    }
+    let mut out = Vec::with_capacity(feeds.len());
+    while out.len() < feeds.len() {
+        for (_, queue) in by_host.iter_mut() {
+            if let Some(feed) = queue.pop_front() {
+                out.push(feed);
+            }
+        }
+    }
+    out
 }
 
 /// The URL relative links in a feed resolve against: `Content-Location`

@@ -87,12 +87,6 @@ impl HostLimiter {
     /// request to it started.
     pub async fn acquire(&self, host: &str) -> HostPermit {
         let state = self.state(host);
-        let global = self
-            .global
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("limiter semaphores are never closed");
         let slot = state
             .slots
             .clone()
@@ -107,6 +101,14 @@ impl HostLimiter {
             }
             *next_start = Instant::now() + self.min_gap;
         }
+        // Taken last, so a request waiting for its host's turn does not hold
+        // a global slot that a request to another host could use.
+        let global = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("limiter semaphores are never closed");
         let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         state
             .peak_in_flight

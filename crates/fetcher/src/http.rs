@@ -168,6 +168,33 @@ impl HttpClient {
         Err(HttpError::TooManyRedirects(self.max_redirects))
     }
 
+    /// POSTs a form (WebSub subscription requests); returns the status.
+    pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> Result<u16, HttpError> {
+        let target = parse_http_url(url)?;
+        if !self.allow_private && literal_host_is_forbidden(&target) {
+            return Err(HttpError::Refused(format!(
+                "{} is not a public address",
+                target.host_str().unwrap_or("")
+            )));
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let _permit = self
+            .limiter
+            .acquire(target.host_str().unwrap_or_default())
+            .await;
+        let response = self
+            .client
+            .post(target)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(response.status().as_u16())
+    }
+
     async fn read(
         &self,
         mut response: reqwest::Response,

@@ -22,6 +22,7 @@ mod sink;
 mod ssrf;
 mod state;
 mod supplement;
+mod websub;
 mod xml_tree;
 
 pub use config::FetcherConfig;
@@ -41,3 +42,4 @@ pub use repair::{repair_feed_text, Repair};
 pub use sink::{PageSink, SinkError};
 pub use ssrf::is_forbidden_address;
 pub use state::FeedStatus;
+pub use websub::{callback_id, signature_is_valid, websub_router, VerifyQuery, WebSubError};

@@ -206,9 +206,10 @@ fn count_item_elements(text: &str) -> usize {
 
 fn syndication_hint(text: &str) -> Option<u64> {
     let element = |name: &str| {
-        let pattern =
-            regex::Regex::new(&format!(r"<(?:[A-Za-z_][\w.-]*:)?{name}>\s*([^<]*?)\s*</"))
-                .expect("static regex");
+        let pattern = regex::Regex::new(&format!(
+            r"<(?:[A-Za-z_][\w.-]*:)?{name}(?:\s[^>]*)?>\s*([^<]*?)\s*</"
+        ))
+        .expect("static regex");
         pattern.captures(text).map(|c| c[1].to_string())
     };
     let period = element("updatePeriod");

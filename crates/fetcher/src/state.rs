@@ -28,8 +28,11 @@ CREATE TABLE IF NOT EXISTS feeds (
     hub TEXT,
     websub_topic TEXT,
     websub_secret TEXT,
-    websub_lease_until INTEGER
+    websub_lease_until INTEGER,
+    websub_callback TEXT,
+    websub_requested_at INTEGER
 );
+CREATE INDEX IF NOT EXISTS feeds_by_callback ON feeds(websub_callback);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY,
     feed_url TEXT NOT NULL,
@@ -66,6 +69,8 @@ pub struct FeedRow {
     pub websub_topic: Option<String>,
     pub websub_secret: Option<String>,
     pub websub_lease_until: Option<i64>,
+    pub websub_callback: Option<String>,
+    pub websub_requested_at: Option<i64>,
 }
 
 /// What `newsflow feeds list` shows for one feed.
@@ -132,7 +137,7 @@ impl StateStore {
         let row = conn.query_row(
             "SELECT url, current_url, title, etag, last_modified, last_fetch_at, last_status, last_error, next_poll_at,
                     interval_secs, consecutive_failures, disabled, redirect_target, redirect_seen, hub, websub_topic,
-                    websub_secret, websub_lease_until FROM feeds WHERE url = ?1",
+                    websub_secret, websub_lease_until, websub_callback, websub_requested_at FROM feeds WHERE url = ?1",
             params![url],
             |r| {
                 Ok(FeedRow {
@@ -154,6 +159,8 @@ impl StateStore {
                     websub_topic: r.get(15)?,
                     websub_secret: r.get(16)?,
                     websub_lease_until: r.get(17)?,
+                    websub_callback: r.get(18)?,
+                    websub_requested_at: r.get(19)?,
                 })
             },
         )?;
@@ -165,7 +172,7 @@ impl StateStore {
             "UPDATE feeds SET current_url=?2, title=?3, etag=?4, last_modified=?5, last_fetch_at=?6, last_status=?7,
                 last_error=?8, next_poll_at=?9, interval_secs=?10, consecutive_failures=?11, disabled=?12,
                 redirect_target=?13, redirect_seen=?14, hub=?15, websub_topic=?16, websub_secret=?17,
-                websub_lease_until=?18 WHERE url=?1",
+                websub_lease_until=?18, websub_callback=?19, websub_requested_at=?20 WHERE url=?1",
             params![
                 row.url,
                 row.current_url,
@@ -185,6 +192,8 @@ impl StateStore {
                 row.websub_topic,
                 row.websub_secret,
                 row.websub_lease_until,
+                row.websub_callback,
+                row.websub_requested_at,
             ],
         )?;
         Ok(())
@@ -260,6 +269,19 @@ impl StateStore {
             )
             .optional()?
             .is_some_and(|g| g != 0))
+    }
+
+    /// The feed whose WebSub subscription uses this callback id.
+    pub fn feed_for_callback(&self, callback: &str) -> Result<Option<FeedRow>, StateError> {
+        let url: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT url FROM feeds WHERE websub_callback = ?1",
+                params![callback],
+                |r| r.get(0),
+            )
+            .optional()?;
+        url.map(|u| self.feed(&u)).transpose()
     }
 
     pub fn statuses(&self) -> Result<Vec<FeedStatus>, StateError> {

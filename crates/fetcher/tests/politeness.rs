@@ -324,3 +324,97 @@ async fn body_cap_and_redirect_limit() {
         "the sixth redirect is not followed"
     );
 }
+
+#[tokio::test]
+async fn compressed_responses_are_decoded() {
+    use std::io::Write;
+    let server = TestServer::start().await;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(rss("Zipped", &[]).as_bytes()).unwrap();
+    server.route(
+        "/feed.xml",
+        Route::ok("application/rss+xml", gzip.finish().unwrap()).header("content-encoding", "gzip"),
+    );
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let parsed = fetcher.fetch_feed(&server.url("/feed.xml")).await.unwrap();
+    assert_eq!(parsed.title.as_deref(), Some("Zipped"));
+}
+
+fn dated_feed(title: &str, extra_channel: &str, hours: &[u32]) -> String {
+    let items: String = hours
+        .iter()
+        .map(|h| format!("<item><title>{h}</title><link>{{{{BASE}}}}/{title}/{h}.html</link><pubDate>Mon, 02 Mar 2026 {h:02}:00:00 GMT</pubDate></item>"))
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>{title}</title>{extra_channel}{items}</channel></rss>")
+}
+
+#[tokio::test]
+async fn poll_interval_adapts_to_posting_rate_and_honours_hints() {
+    let server = TestServer::start().await;
+    let hourly: Vec<u32> = (0..10).collect();
+    server.route(
+        "/hourly.xml",
+        Route::ok("application/rss+xml", dated_feed("hourly", "", &hourly)),
+    );
+    server.route(
+        "/ttl.xml",
+        Route::ok(
+            "application/rss+xml",
+            dated_feed("ttl", "<ttl>180</ttl>", &hourly),
+        ),
+    );
+    server.route(
+        "/sy.xml",
+        Route::ok(
+            "application/rss+xml",
+            dated_feed("sy", "<sy:updatePeriod xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\">daily</sy:updatePeriod>", &hourly),
+        ),
+    );
+    server.route(
+        "/cached.xml",
+        Route::ok("application/rss+xml", dated_feed("cached", "", &hourly))
+            .header("cache-control", "max-age=7200"),
+    );
+    for h in &hourly {
+        for name in ["hourly", "ttl", "sy", "cached"] {
+            server.route(&format!("/{name}/{h}.html"), html_page("story"));
+        }
+    }
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let feeds: Vec<FeedSource> = ["/hourly.xml", "/ttl.xml", "/sy.xml", "/cached.xml"]
+        .iter()
+        .map(|p| feed(&server, p))
+        .collect();
+    fetcher.poll_once(&feeds, &sink).await;
+    let statuses = fetcher.feed_statuses().unwrap();
+    let interval = |suffix: &str| {
+        statuses
+            .iter()
+            .find(|s| s.url.ends_with(suffix))
+            .unwrap()
+            .interval_secs
+            .unwrap()
+    };
+    assert_eq!(interval("/hourly.xml"), 1800, "half the hourly posting gap");
+    assert_eq!(interval("/ttl.xml"), 180 * 60, "ttl is a floor");
+    assert_eq!(
+        interval("/sy.xml"),
+        6 * 3600,
+        "a daily update period, clamped to the 6 h maximum"
+    );
+    assert_eq!(
+        interval("/cached.xml"),
+        7200,
+        "Cache-Control max-age is a floor"
+    );
+    // A feed that stops posting is polled less and less often.
+    fetcher.poll_once(&feeds[..1], &sink).await;
+    let again = fetcher
+        .feed_statuses()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.url.ends_with("/hourly.xml"))
+        .unwrap();
+    assert!(again.interval_secs.unwrap() > 1800, "{again:?}");
+}

@@ -54,7 +54,9 @@ impl Route {
 #[derive(Clone, Debug)]
 pub struct Seen {
     pub path: String,
+    pub method: String,
     pub headers: HeaderMap,
+    pub body: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -139,9 +141,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let headers = request.headers().clone();
+    let method = request.method().to_string();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     shared.requests.lock().unwrap().push(Seen {
         path: path.clone(),
+        method,
         headers: headers.clone(),
+        body,
     });
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.peak.fetch_max(now, Ordering::SeqCst);
