@@ -56,7 +56,7 @@ pub fn read_metadata(html: &Html, page: &PageScan, page_url: Option<&url::Url>) 
         .or_else(|| {
             ld.as_ref()
                 .and_then(|v| v.get("publisher"))
-                .and_then(|p| name_of(p))
+                .and_then(name_of)
         });
 
     let title = ld_str("headline")
