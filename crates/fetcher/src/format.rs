@@ -4,15 +4,14 @@
 /// `rss20`, `rss10`, `rss` (unknown version), `atom03`, `atom10`, `atom`, or
 /// an empty string when the root is not a feed.
 pub fn detect_format(text: &str) -> String {
-    static COMMENT: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)<!--.*?-->").expect("static regex"));
+    let comment_pattern = static_regex!(r"(?s)<!--.*?-->");
     let end = (0..=text.len().min(8192))
         .rev()
         .find(|i| text.is_char_boundary(*i))
         .unwrap_or(0);
-    let head = COMMENT.replace_all(&text[..end], "");
+    let head = comment_pattern.replace_all(&text[..end], "");
     let head = head.as_ref();
-    let root = regex::Regex::new(r"<([A-Za-z_][\w.:-]*)([^>]*)>").expect("static regex");
+    let root = static_regex!(r"<([A-Za-z_][\w.:-]*)([^>]*)>");
     let Some(c) = root
         .captures_iter(head)
         .find(|c| !c[1].starts_with('?') && !c[0].starts_with("<!"))
@@ -25,8 +24,7 @@ pub fn detect_format(text: &str) -> String {
         .unwrap_or_default()
         .to_ascii_lowercase();
     let attrs = &c[2];
-    let version = regex::Regex::new(r#"version\s*=\s*["']([^"']*)["']"#)
-        .expect("static regex")
+    let version = static_regex!(r#"version\s*=\s*["']([^"']*)["']"#)
         .captures(attrs)
         .map(|v| v[1].trim().to_string());
     match name.as_str() {

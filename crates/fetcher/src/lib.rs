@@ -4,6 +4,15 @@
 //! The pure core — decoding, repair, parsing, identities, dates, schedule —
 //! does no I/O; `Fetcher` is the thin async runner around it.
 
+/// A regex compiled once, on first use, at the place it is written.
+macro_rules! static_regex {
+    ($pattern:literal) => {{
+        static PATTERN: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new($pattern).expect("static regex"));
+        &*PATTERN
+    }};
+}
+
 mod config;
 mod convert;
 mod dates;

@@ -199,23 +199,17 @@ impl FeedMeta {
 }
 
 fn count_item_elements(text: &str) -> usize {
-    let pattern =
-        regex::Regex::new(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]").expect("static regex");
+    let pattern = static_regex!(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]");
     pattern.find_iter(text).count()
 }
 
 fn syndication_hint(text: &str) -> Option<u64> {
-    let element = |name: &str| {
-        let pattern = regex::Regex::new(&format!(
-            r"<(?:[A-Za-z_][\w.-]*:)?{name}(?:\s[^>]*)?>\s*([^<]*?)\s*</"
-        ))
-        .expect("static regex");
-        pattern.captures(text).map(|c| c[1].to_string())
-    };
-    let period = element("updatePeriod");
-    period.as_ref()?;
-    crate::schedule::syndication_period(period.as_deref(), element("updateFrequency").as_deref())
-        .map(|d| d.as_secs())
+    let period = static_regex!(r"<(?:[A-Za-z_][\w.-]*:)?updatePeriod(?:\s[^>]*)?>\s*([^<]*?)\s*</");
+    let frequency =
+        static_regex!(r"<(?:[A-Za-z_][\w.-]*:)?updateFrequency(?:\s[^>]*)?>\s*([^<]*?)\s*</");
+    let period = period.captures(text).map(|c| c[1].to_string())?;
+    let frequency = frequency.captures(text).map(|c| c[1].to_string());
+    crate::schedule::syndication_period(Some(&period), frequency.as_deref()).map(|d| d.as_secs())
 }
 
 fn parse_with_feed_rs(

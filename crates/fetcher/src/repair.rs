@@ -150,9 +150,7 @@ fn prolog_only(text: &str) -> bool {
 }
 
 fn internal_entities(doctype: &str) -> Vec<(String, String)> {
-    let pattern =
-        regex::Regex::new(r#"<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')\s*>"#)
-            .expect("static regex");
+    let pattern = static_regex!(r#"<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')\s*>"#);
     pattern
         .captures_iter(doctype)
         .map(|c| {
@@ -282,8 +280,7 @@ fn escape_text(value: &str) -> String {
 }
 
 fn resolve_char_refs(value: &str) -> String {
-    let pattern =
-        regex::Regex::new(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);").expect("static regex");
+    let pattern = static_regex!(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);");
     pattern
         .replace_all(value, |c: &regex::Captures| {
             let n = &c[1];
@@ -321,14 +318,12 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
     let local = name.rsplit(':').next().unwrap_or(&name).to_string();
     if local.eq_ignore_ascii_case("rss") {
         let mut new_tag = tag.to_string();
-        let default_ns =
-            regex::Regex::new(r#"\sxmlns\s*=\s*("[^"]*"|'[^']*')"#).expect("static regex");
+        let default_ns = static_regex!(r#"\sxmlns\s*=\s*("[^"]*"|'[^']*')"#);
         if default_ns.is_match(&new_tag) {
             new_tag = default_ns.replace(&new_tag, "").into_owned();
             repairs.push(Repair::DefaultNamespaceOnRss);
         }
-        let version =
-            regex::Regex::new(r#"\sversion\s*=\s*("([^"]*)"|'([^']*)')"#).expect("static regex");
+        let version = static_regex!(r#"\sversion\s*=\s*("([^"]*)"|'([^']*)')"#);
         let current = version
             .captures(&new_tag)
             .and_then(|c| c.get(2).or(c.get(3)))
@@ -351,8 +346,7 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
     }
     if local == "feed" {
         let mut out = text.to_string();
-        let default_ns =
-            regex::Regex::new(r#"\sxmlns\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("static regex");
+        let default_ns = static_regex!(r#"\sxmlns\s*=\s*(?:"([^"]*)"|'([^']*)')"#);
         let declared = default_ns
             .captures(tag)
             .and_then(|c| c.get(1).or(c.get(2)))
@@ -382,25 +376,20 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
 /// `mode="base64"`/`"escaped"`; Atom 1.0 readers want `text`/`html`/`xhtml`
 /// and plain content.
 fn normalise_atom_text_constructs(text: &str, repairs: &mut Vec<Repair>) -> String {
-    static START: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"<((?:[A-Za-z_][\w.-]*:)?(?:title|subtitle|tagline|summary|content|rights|copyright|info))(\s[^>]*)>"#)
-            .expect("static regex")
-    });
-    static TYPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\stype\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("static regex")
-    });
-    static MODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\smode\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("static regex")
-    });
+    let start_tag = static_regex!(
+        r#"<((?:[A-Za-z_][\w.-]*:)?(?:title|subtitle|tagline|summary|content|rights|copyright|info))(\s[^>]*)>"#
+    );
+    let type_attr = static_regex!(r#"\stype\s*=\s*(?:"([^"]*)"|'([^']*)')"#);
+    let mode_attr = static_regex!(r#"\smode\s*=\s*(?:"([^"]*)"|'([^']*)')"#);
     let mut changed = false;
     let mut base64_elements: Vec<String> = Vec::new();
-    let out = START.replace_all(text, |c: &regex::Captures| {
+    let out = start_tag.replace_all(text, |c: &regex::Captures| {
         let mut attrs = c[2].to_string();
-        let mode = MODE
+        let mode = mode_attr
             .captures(&attrs)
             .and_then(|m| m.get(1).or(m.get(2)))
             .map(|m| m.as_str().to_ascii_lowercase());
-        if let Some(t) = TYPE
+        if let Some(t) = type_attr
             .captures(&attrs)
             .and_then(|m| m.get(1).or(m.get(2)))
             .map(|m| m.as_str().to_ascii_lowercase())
@@ -416,19 +405,19 @@ fn normalise_atom_text_constructs(text: &str, repairs: &mut Vec<Repair>) -> Stri
                 _ => None,
             };
             if let Some(short) = short {
-                attrs = TYPE
+                attrs = type_attr
                     .replace(&attrs, format!(" type=\"{short}\"").as_str())
                     .into_owned();
                 changed = true;
             } else if t.trim().is_empty() {
-                attrs = TYPE.replace(&attrs, "").into_owned();
+                attrs = type_attr.replace(&attrs, "").into_owned();
                 changed = true;
             } else if !matches!(t.as_str(), "text" | "html" | "xhtml")
                 && !t.starts_with("text/")
                 && !t.ends_with("xml")
             {
                 // Atom 1.0: any other media type is base64-encoded content.
-                attrs = TYPE.replace(&attrs, " type=\"html\"").into_owned();
+                attrs = type_attr.replace(&attrs, " type=\"html\"").into_owned();
                 attrs.push_str(" mode=\"base64\"");
                 base64_elements.push(c[1].to_string());
                 changed = true;
@@ -436,7 +425,7 @@ fn normalise_atom_text_constructs(text: &str, repairs: &mut Vec<Repair>) -> Stri
         }
         if mode.as_deref() == Some("base64") && !attrs.contains(" mode=\"base64\"") {
             base64_elements.push(c[1].to_string());
-            attrs = MODE.replace(&attrs, " mode=\"base64\"").into_owned();
+            attrs = mode_attr.replace(&attrs, " mode=\"base64\"").into_owned();
         } else if mode.as_deref() == Some("base64") {
             base64_elements.push(c[1].to_string());
         }
@@ -454,10 +443,10 @@ fn normalise_atom_text_constructs(text: &str, repairs: &mut Vec<Repair>) -> Stri
 /// Replaces the text of `mode="base64"` elements by the decoded text.
 fn decode_base64_elements(text: &str, repairs: &mut Vec<Repair>) -> String {
     use base64::Engine;
-    static ELEMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(?s)<([A-Za-z_][\w.:-]*)([^>]*?)\s+mode="base64"([^>]*)>([^<]*)</([A-Za-z_][\w.:-]*)>"#).expect("static regex")
-    });
-    ELEMENT
+    let base64_element = static_regex!(
+        r#"(?s)<([A-Za-z_][\w.:-]*)([^>]*?)\s+mode="base64"([^>]*)>([^<]*)</([A-Za-z_][\w.:-]*)>"#
+    );
+    base64_element
         .replace_all(text, |c: &regex::Captures| {
             if c[1] != c[5] {
                 return c[0].to_string();
@@ -484,20 +473,19 @@ fn decode_base64_elements(text: &str, repairs: &mut Vec<Repair>) -> String {
 
 /// Atom 0.3 differs from 1.0 mostly in its namespace and a few names.
 fn upgrade_atom_03(text: &str) -> String {
-    let mut out = text.replace(ATOM_03_NS, ATOM_10_NS);
-    for (old, new) in [
-        ("tagline", "subtitle"),
-        ("modified", "updated"),
-        ("issued", "published"),
-        ("copyright", "rights"),
-    ] {
-        let open = regex::Regex::new(&format!(r"<(/?)((?:[A-Za-z_][\w.-]*:)?){old}([\s>/])"))
-            .expect("static regex");
-        out = open
-            .replace_all(&out, format!("<${{1}}${{2}}{new}${{3}}").as_str())
-            .into_owned();
-    }
-    out
+    let renamed =
+        static_regex!(r"<(/?)((?:[A-Za-z_][\w.-]*:)?)(tagline|modified|issued|copyright)([\s>/])");
+    renamed
+        .replace_all(text, |c: &regex::Captures| {
+            let new = match &c[3] {
+                "tagline" => "subtitle",
+                "modified" => "updated",
+                "issued" => "published",
+                _ => "rights",
+            };
+            format!("<{}{}{}{}", &c[1], &c[2], new, &c[4])
+        })
+        .into_owned()
 }
 
 /// Byte range of the root element's start tag.
