@@ -256,6 +256,8 @@ static CONTENT_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(C
 static CHROME_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CHROME_WORDS));
 static AUTHOR_NAMES: LazyLock<AhoCorasick> =
     LazyLock::new(|| words_automaton(&["byline", "author"]));
+static DATE_NAMES: LazyLock<AhoCorasick> =
+    LazyLock::new(|| words_automaton(&["date", "time", "publish"]));
 
 pub fn hint(element: &Element) -> Hint {
     let id = element.id().unwrap_or("");
@@ -276,6 +278,11 @@ pub fn hint(element: &Element) -> Hint {
         return Hint::Chrome;
     }
     Hint::Neutral
+}
+
+/// Whether a class or id names a date or time (`article__date`, `timestamp`).
+pub fn names_date(value: &str) -> bool {
+    DATE_NAMES.is_match(value)
 }
 
 /// Whether a class, id, `rel` or `itemprop` value names an author or byline.

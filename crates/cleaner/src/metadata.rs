@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use scraper::{ElementRef, Html};
 use serde_json::Value;
 
-use crate::dates::parse_date;
+use crate::dates::{parse_date, parse_written_date};
 use crate::scan::PageScan;
 use crate::text;
 
@@ -61,8 +61,7 @@ pub fn read_metadata(html: &Html, page: &PageScan, page_url: Option<&url::Url>) 
 
     let title = ld_str("headline")
         .or_else(|| metas.get(&["og:title", "twitter:title", "dc.title"]))
-        .or_else(|| first_h1(html, page))
-        .or_else(|| element_text(html, page.metadata.title))
+        .or_else(|| visible_title(html, page))
         .map(|t| strip_site_suffix(&text::collapse(&t), site_name.as_deref()))
         .filter(|t| !t.is_empty());
 
@@ -112,6 +111,7 @@ pub fn read_metadata(html: &Html, page: &PageScan, page_url: Option<&url::Url>) 
                 .find_map(|d| parse_date(&d))
         })
         .or_else(|| first_time(html, page))
+        .or_else(|| visible_date(html, page))
         .or_else(|| ld_str("dateCreated").and_then(|d| parse_date(&d)));
 
     let canonical_url = page
@@ -339,6 +339,54 @@ fn first_h1(html: &Html, page: &PageScan) -> Option<String> {
         .iter()
         .filter(|&&i| !page.elements[i as usize].invisible)
         .find_map(|&i| element_text(html, Some(page.elements[i as usize].node)))
+}
+
+/// The headline when the page has no title metadata: the `<h1>` that the
+/// `<title>` repeats, else the `<title>` without its trailing site name,
+/// else the first `<h1>`.
+fn visible_title(html: &Html, page: &PageScan) -> Option<String> {
+    let title_tag = element_text(html, page.metadata.title);
+    let h1s: Vec<String> = page
+        .metadata
+        .h1s
+        .iter()
+        .filter(|&&i| !page.elements[i as usize].invisible)
+        .filter_map(|&i| element_text(html, Some(page.elements[i as usize].node)))
+        .collect();
+    if let Some(title_tag) = &title_tag {
+        if let Some(h1) = h1s
+            .iter()
+            .find(|h| h.chars().count() >= 8 && title_tag.contains(h.as_str()))
+        {
+            return Some(h1.clone());
+        }
+        return Some(without_trailing_site(title_tag));
+    }
+    h1s.into_iter().next()
+}
+
+/// `"Headline - Site"` → `"Headline"` when the last part is short beside the rest.
+fn without_trailing_site(title: &str) -> String {
+    for separator in [" | ", " - ", " – ", " — ", " :: ", " · "] {
+        if let Some((head, tail)) = title.rsplit_once(separator) {
+            if tail.chars().count() <= 30 && head.chars().count() > tail.chars().count() {
+                return head.trim().to_string();
+            }
+        }
+    }
+    title.to_string()
+}
+
+/// A date written out in a short element named for dates
+/// (`<div class="article_date">November 20, 2019 - 11:28</div>`).
+fn visible_date(html: &Html, page: &PageScan) -> Option<DateTime<Utc>> {
+    page.metadata.date_candidates.iter().find_map(|&i| {
+        let stats = &page.elements[i as usize];
+        if stats.invisible || stats.text_chars == 0 || stats.text_chars > 80 {
+            return None;
+        }
+        parse_written_date(&element_text(html, Some(stats.node))?)
+    })
 }
 
 fn first_time(html: &Html, page: &PageScan) -> Option<DateTime<Utc>> {

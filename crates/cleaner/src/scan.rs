@@ -58,6 +58,8 @@ pub struct MetadataNodes {
     pub times: Vec<u32>,
     /// Elements whose class, id, rel or itemprop speaks of an author.
     pub byline_candidates: Vec<u32>,
+    /// Elements whose class or id speaks of a date or time.
+    pub date_candidates: Vec<u32>,
     pub videos: u32,
 }
 
@@ -258,5 +260,10 @@ fn note_metadata(
         || element.id().is_some_and(speaks_of_author)
     {
         metadata.byline_candidates.push(index);
+    }
+    if element.attr("class").is_some_and(hints::names_date)
+        || element.id().is_some_and(hints::names_date)
+    {
+        metadata.date_candidates.push(index);
     }
 }
