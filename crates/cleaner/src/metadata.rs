@@ -333,14 +333,6 @@ fn element_text(html: &Html, id: Option<ego_tree::NodeId>) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn first_h1(html: &Html, page: &PageScan) -> Option<String> {
-    page.metadata
-        .h1s
-        .iter()
-        .filter(|&&i| !page.elements[i as usize].invisible)
-        .find_map(|&i| element_text(html, Some(page.elements[i as usize].node)))
-}
-
 /// The headline when the page has no title metadata: the `<h1>` that the
 /// `<title>` repeats, else the `<title>` without its trailing site name,
 /// else the first `<h1>`.
