@@ -20,6 +20,8 @@ pub struct Settings {
     /// The feed list (TOML or OPML), relative to the working directory.
     pub feeds: Option<PathBuf>,
     pub bus: BusConfig,
+    /// `/metrics` and `/health` are served here when set ("127.0.0.1:9464").
+    pub operator_listen: Option<std::net::SocketAddr>,
     pub topics: TopicSettings,
     pub fetcher: newsflow_fetcher::FetcherConfig,
     pub cleaner: newsflow_cleaner::CleanerConfig,
@@ -33,6 +35,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             feeds: None,
             bus: BusConfig::default(),
+            operator_listen: None,
             topics: TopicSettings::default(),
             fetcher: Default::default(),
             cleaner: Default::default(),

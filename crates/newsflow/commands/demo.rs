@@ -49,6 +49,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         feeds,
         events_out: Some(events_path.clone()),
         until_idle: true,
+        operator_listen: None,
     };
     pipeline::run(&settings, options, pipeline::shutdown::on_signals()).await?;
 

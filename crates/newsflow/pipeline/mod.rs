@@ -6,6 +6,7 @@ mod dedup_handler;
 mod events_file;
 mod fetch_sink;
 mod idle;
+mod operator_http;
 pub mod shutdown;
 pub mod stage_loop;
 
@@ -32,6 +33,8 @@ pub struct PipelineOptions {
     pub feeds: Vec<FeedSource>,
     pub events_out: Option<PathBuf>,
     pub until_idle: bool,
+    /// Where to serve `/metrics` and `/health`, if anywhere.
+    pub operator_listen: Option<std::net::SocketAddr>,
 }
 
 /// The bus as configured, with the concrete embedded handle kept when there
@@ -97,6 +100,15 @@ pub async fn run(
     let mut consumer_groups: Vec<(String, &'static str)> = Vec::new();
     let mut tasks = JoinSet::new();
     let stages_shutdown = CancellationToken::new();
+    if let Some(listen) = options.operator_listen {
+        let metrics = operator_http::install_recorder()?;
+        let token = stages_shutdown.child_token();
+        tokio::spawn(async move {
+            if let Err(error) = operator_http::serve(listen, metrics, token).await {
+                tracing::error!(%error, "operator endpoint stopped");
+            }
+        });
+    }
 
     // Consumers join before the fetcher starts, so the embedded bus keeps
     // every record for them from the first one on.

@@ -92,11 +92,16 @@ pub async fn run_stage<H: StageHandler>(
             Err(error) => {
                 tracing::warn!(stage, topic = %delivery.topic, partition = delivery.partition,
                     offset = delivery.offset, %error, "skipping a malformed message");
+                metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "malformed").increment(1);
                 Vec::new()
             }
             Ok(input) => match handler.handle(input) {
-                Ok(outputs) => outputs,
+                Ok(outputs) => {
+                    metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "processed").increment(1);
+                    outputs
+                }
                 Err(HandleError::Skip(reason)) => {
+                    metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "skipped").increment(1);
                     tracing::info!(stage, offset = delivery.offset, %reason, "input skipped");
                     Vec::new()
                 }
@@ -135,9 +140,13 @@ async fn send_all(
                 sent = producer.send(output.topic, &output.key, output.payload.clone()) => sent,
             };
             match sent {
-                Ok(()) => break,
+                Ok(()) => {
+                    metrics::counter!("newsflow_outputs_total", "stage" => stage, "topic" => output.topic).increment(1);
+                    break;
+                }
                 Err(error) => {
                     attempt += 1;
+                    metrics::counter!("newsflow_send_retries_total", "stage" => stage).increment(1);
                     tracing::error!(stage, topic = output.topic, %error, attempt, "sending output failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return false,
