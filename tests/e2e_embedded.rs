@@ -99,3 +99,67 @@ async fn demo_prints_the_baku_event_with_its_five_outlets() {
     assert_eq!(outlets.len(), 5, "{outlets:?}");
     assert_eq!(event.members.len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_service_resumes_without_losing_or_repeating_a_story() {
+    let server = FixtureServer::start(&repo_path("tests/fixtures/outlets"))
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let feeds = write_feed_list(server.base_url(), work.path());
+    let data_dir = work.path().join("data");
+    let events_out = work.path().join("events.jsonl");
+
+    // The long-lived service, killed without warning once events flow.
+    let mut service = Command::new(newsflow_binary())
+        .arg("run")
+        .arg("--feeds")
+        .arg(&feeds)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--events-out")
+        .arg(&events_out)
+        .arg("--allow-private-addresses")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let written = std::fs::read_to_string(&events_out).unwrap_or_default();
+        if written.lines().count() >= 3 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    service.kill().unwrap();
+    service.wait().unwrap();
+    let before_restart =
+        read_event_lines(&std::fs::read_to_string(&events_out).unwrap_or_default());
+    assert!(
+        !before_restart.is_empty(),
+        "the service produced no event before it was killed"
+    );
+
+    let run = {
+        let (feeds, data_dir, events_out) = (feeds.clone(), data_dir.clone(), events_out.clone());
+        tokio::task::spawn_blocking(move || run_until_idle(&feeds, &data_dir, &events_out))
+    };
+    run.await.unwrap();
+    let events = standing_events(read_event_lines(
+        &std::fs::read_to_string(&events_out).unwrap(),
+    ));
+    assert_events_match_fixture(&events);
+    assert_copies_are_credited(&events);
+    for event in &events {
+        let mut stories: Vec<&str> = event.members.iter().map(|m| m.story_id.as_str()).collect();
+        let count = stories.len();
+        stories.sort_unstable();
+        stories.dedup();
+        assert_eq!(
+            stories.len(),
+            count,
+            "a story counted twice in {}",
+            event.event_id
+        );
+    }
+}
