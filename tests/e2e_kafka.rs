@@ -152,6 +152,20 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
     );
     drop(fetch);
 
+    // A malformed record on `raw` must be skipped by the cleaner, not stop it.
+    runtime.block_on(async {
+        use newsflow_bus::Producer;
+        let config = newsflow_bus::KafkaConfig {
+            brokers: brokers.clone(),
+            topic_prefix: "e2e.".into(),
+            ..Default::default()
+        };
+        let bus = newsflow_bus::KafkaBus::connect(config).unwrap();
+        bus.send("raw", "poison", b"\xff{not json".to_vec())
+            .await
+            .unwrap();
+    });
+
     let mut stages = vec![
         stage("cleaner", &brokers, work.path(), &[], logs),
         stage("dedup", &brokers, work.path(), &[], logs),
