@@ -17,6 +17,7 @@ mod config;
 mod convert;
 mod dates;
 mod decode;
+mod describe;
 mod feed_list;
 mod fetcher;
 mod format;
@@ -37,6 +38,7 @@ mod xml_tree;
 pub use config::FetcherConfig;
 pub use dates::parse_date;
 pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
+pub use describe::{describe_feed, describe_feed_statuses};
 pub use feed_list::{
     feed_list_to_toml, import_opml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError,
     FeedSource,

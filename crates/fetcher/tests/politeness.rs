@@ -418,3 +418,24 @@ async fn poll_interval_adapts_to_posting_rate_and_honours_hints() {
         .unwrap();
     assert!(again.interval_secs.unwrap() > 1800, "{again:?}");
 }
+
+#[tokio::test]
+async fn slow_servers_time_out() {
+    let server = TestServer::start().await;
+    server.route(
+        "/slow.xml",
+        empty_feed().delayed(Duration::from_millis(2500)),
+    );
+    let fetcher = Fetcher::in_memory(FetcherConfig {
+        request_timeout_secs: 1,
+        ..test_config()
+    })
+    .unwrap();
+    let sink = CollectingSink::default();
+    let summary = fetcher
+        .poll_once(&[feed(&server, "/slow.xml")], &sink)
+        .await;
+    assert_eq!(summary.feeds_failed, 1);
+    let status = &fetcher.feed_statuses().unwrap()[0];
+    assert_eq!(status.last_error.as_deref(), Some("timed out"));
+}
