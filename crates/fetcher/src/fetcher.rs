@@ -208,40 +208,51 @@ impl Fetcher {
         sink: Arc<dyn PageSink>,
         shutdown: CancellationToken,
     ) {
+        let feeds: Vec<FeedSource> = interleave_hosts(&feeds).into_iter().cloned().collect();
+        // When each feed is next due, kept in memory so that a tick does not
+        // read the state of every feed; refreshed after each poll.
+        let mut due: Vec<i64> = feeds.iter().map(|f| self.next_due(&f.url)).collect();
+        let mut busy: HashSet<usize> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
-        let mut busy: HashSet<String> = HashSet::new();
         let tick = Duration::from_millis(500);
         loop {
             let now = Utc::now().timestamp();
-            for feed in &feeds {
+            for (index, feed) in feeds.iter().enumerate() {
                 if in_flight.len() >= self.config.feed_concurrency.max(1) {
                     break;
                 }
-                if busy.contains(&feed.url) {
+                if due[index] > now || busy.contains(&index) {
                     continue;
                 }
-                match self.state.feed(&feed.url) {
-                    Ok(row) if !row.disabled && row.next_poll_at <= now => {
-                        busy.insert(feed.url.clone());
-                        let sink = sink.clone();
-                        in_flight.push(async move {
-                            let outcome = self.poll_feed(feed, sink.as_ref()).await;
-                            (feed.url.clone(), outcome)
-                        });
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(feed = %feed.url, error = %e, "cannot read fetch state")
-                    }
-                }
+                busy.insert(index);
+                let sink = sink.clone();
+                in_flight.push(async move {
+                    self.poll_feed(feed, sink.as_ref()).await;
+                    index
+                });
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                Some((url, _)) = in_flight.next(), if !in_flight.is_empty() => { busy.remove(&url); }
+                Some(index) = in_flight.next(), if !in_flight.is_empty() => {
+                    busy.remove(&index);
+                    due[index] = self.next_due(&feeds[index].url);
+                }
                 _ = tokio::time::sleep(tick) => {}
             }
         }
         tracing::info!(in_flight = in_flight.len(), "fetcher stopping");
+    }
+
+    /// When a feed is next due (never, once it is disabled).
+    fn next_due(&self, url: &str) -> i64 {
+        match self.state.feed(url) {
+            Ok(row) if row.disabled => i64::MAX,
+            Ok(row) => row.next_poll_at,
+            Err(e) => {
+                tracing::error!(feed = %url, error = %e, "cannot read fetch state");
+                Utc::now().timestamp() + 60
+            }
+        }
     }
 
     /// Fetches and parses one feed without touching the fetch state: what
