@@ -25,7 +25,7 @@ impl Default for CleanerConfig {
             min_body_chars: 250,
             min_paragraph_chars: 25,
             max_page_bytes: 16 * 1024 * 1024,
-            language_sample_chars: 500,
+            language_sample_chars: 400,
         }
     }
 }

@@ -315,6 +315,9 @@ fn same_kind(a: &ElementStats, b: &ElementStats) -> bool {
     a.tag == b.tag && a.hint() == b.hint() && a.hint() == Hint::Content
 }
 
+/// Descendants of a chrome-named wrapper searched for the quotation it holds.
+const QUOTATION_SEARCH: u32 = 8;
+
 /// Writes the text of chosen subtrees as paragraphs.
 struct BodyWriter<'p, 'a> {
     page: &'p PageScan<'a>,
@@ -343,7 +346,10 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         let elements = &self.page.elements;
         let stats = &elements[index as usize];
         let mut child = index + 1;
-        while child < stats.end {
+        // Embeds wrap their quotation closely; looking further would make
+        // nested chrome quadratic.
+        let end = stats.end.min(index + 1 + QUOTATION_SEARCH);
+        while child < end {
             let inner = &elements[child as usize];
             if inner.tag == "blockquote" {
                 return inner.text_chars * 5 >= stats.text_chars * 4;

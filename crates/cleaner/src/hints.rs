@@ -254,10 +254,28 @@ fn words_automaton(words: &[&str]) -> AhoCorasick {
 /// word of the list is in it.
 static CONTENT_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CONTENT_WORDS));
 static CHROME_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CHROME_WORDS));
-static AUTHOR_NAMES: LazyLock<AhoCorasick> =
-    LazyLock::new(|| words_automaton(&["byline", "author"]));
-static DATE_NAMES: LazyLock<AhoCorasick> =
-    LazyLock::new(|| words_automaton(&["date", "time", "publish"]));
+/// Words that mark an author (patterns 0 and 1) or a date (the rest).
+static METADATA_NAMES: LazyLock<AhoCorasick> =
+    LazyLock::new(|| words_automaton(&["byline", "author", "date", "time", "publish"]));
+
+/// What an element's class, id and `itemprop` say it holds.
+#[derive(Debug, Default)]
+pub struct MetadataNames {
+    pub author: bool,
+    pub date: bool,
+}
+
+impl MetadataNames {
+    pub fn add(&mut self, value: &str) {
+        for found in METADATA_NAMES.find_overlapping_iter(value) {
+            if found.pattern().as_usize() < 2 {
+                self.author = true;
+            } else {
+                self.date = true;
+            }
+        }
+    }
+}
 
 pub fn hint(element: &Element) -> Hint {
     let id = element.id().unwrap_or("");
@@ -278,16 +296,6 @@ pub fn hint(element: &Element) -> Hint {
         return Hint::Chrome;
     }
     Hint::Neutral
-}
-
-/// Whether a class or id names a date or time (`article__date`, `timestamp`).
-pub fn names_date(value: &str) -> bool {
-    DATE_NAMES.is_match(value)
-}
-
-/// Whether a class, id, `rel` or `itemprop` value names an author or byline.
-pub fn names_author(value: &str) -> bool {
-    AUTHOR_NAMES.is_match(value)
 }
 
 /// Hidden by markup (`hidden`, `aria-hidden`, inline `display:none`).

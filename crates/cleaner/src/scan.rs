@@ -253,17 +253,19 @@ fn note_metadata(
         "video" => metadata.videos += 1,
         _ => {}
     }
-    let speaks_of_author = hints::names_author;
-    if element.attr("rel") == Some("author")
-        || element.attr("itemprop").is_some_and(speaks_of_author)
-        || element.attr("class").is_some_and(speaks_of_author)
-        || element.id().is_some_and(speaks_of_author)
-    {
+    // One pass over the attributes: lookups by name would each walk them.
+    let mut names = hints::MetadataNames::default();
+    for (name, value) in element.attrs() {
+        match name {
+            "rel" if value == "author" => names.author = true,
+            "itemprop" | "class" | "id" => names.add(value),
+            _ => {}
+        }
+    }
+    if names.author {
         metadata.byline_candidates.push(index);
     }
-    if element.attr("class").is_some_and(hints::names_date)
-        || element.id().is_some_and(hints::names_date)
-    {
+    if names.date {
         metadata.date_candidates.push(index);
     }
 }
