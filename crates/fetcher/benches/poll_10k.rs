@@ -4,7 +4,9 @@
 //! Prints the time of a full poll cycle, requests/s, peak RSS of the
 //! process (fetcher and server together), and the most requests any host
 //! saw at once. Run: `cargo bench -p newsflow-fetcher --bench poll_10k`.
-//! `POLL_BENCH_FEEDS` and `POLL_BENCH_HOSTS` change the scale.
+//! `POLL_BENCH_FEEDS` and `POLL_BENCH_HOSTS` change the scale,
+//! `POLL_BENCH_GAP_MS` the minimum gap between requests to one host (0
+//! lets the per-host concurrency limit do all the work).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -142,10 +144,11 @@ async fn main() {
         })
         .collect();
     let per_host_limit = 2;
+    let gap_ms = env_usize("POLL_BENCH_GAP_MS", 100) as u64;
     let config = FetcherConfig {
         allow_private_addresses: true,
         per_host_concurrency: per_host_limit,
-        per_host_min_gap_ms: 100,
+        per_host_min_gap_ms: gap_ms,
         global_concurrency: 128,
         feed_concurrency: 1024,
         ..Default::default()
@@ -154,7 +157,7 @@ async fn main() {
     let fetcher = Fetcher::open(&dir.path().join("fetcher.db"), config).unwrap();
     let sink = CountingSink(AtomicUsize::new(0));
 
-    println!("poll bench: {feeds_total} feeds on {host_count} hosts, per-host limit {per_host_limit}, min gap 100 ms");
+    println!("poll bench: {feeds_total} feeds on {host_count} hosts, per-host limit {per_host_limit}, min gap {gap_ms} ms");
     for cycle in 1..=2 {
         if cycle == 2 {
             for h in &hosts {
