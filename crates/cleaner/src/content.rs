@@ -96,7 +96,7 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             let c = container as usize;
             if !seeded[c] {
                 seeded[c] = true;
-                scores[c] += initial_score(&elements[c]);
+                scores[c] += initial_score(elements, c);
             }
             scores[c] += score
                 / match level {
@@ -264,7 +264,8 @@ fn alphanumeric_lowercase(text: &str) -> String {
         .collect()
 }
 
-fn initial_score(stats: &ElementStats) -> f32 {
+fn initial_score(elements: &[ElementStats], index: usize) -> f32 {
+    let stats = &elements[index];
     let by_tag = match stats.tag {
         "article" => 10.0,
         "div" | "main" | "section" => 5.0,
@@ -273,7 +274,18 @@ fn initial_score(stats: &ElementStats) -> f32 {
         "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
         _ => 0.0,
     };
-    let by_name = match stats.hint() {
+    // A section that opens with a heading named for other stories or for
+    // comments ("related posts", "more from") is that, whatever the
+    // section itself is called.
+    let opens_with_other_stories = elements
+        .get(index + 1)
+        .filter(|first| first.parent == index as u32 && matches!(first.tag, "h2" | "h3" | "h4"))
+        .is_some_and(|heading| hints::names_other_stories(heading.element));
+    let hint = match stats.hint() {
+        Hint::Neutral if opens_with_other_stories => Hint::Chrome,
+        own => own,
+    };
+    let by_name = match hint {
         Hint::Content => 25.0,
         Hint::Neutral => 0.0,
         Hint::Chrome => -25.0,

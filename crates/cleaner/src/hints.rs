@@ -254,6 +254,33 @@ fn words_automaton(words: &[&str]) -> AhoCorasick {
 /// word of the list is in it.
 static CONTENT_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CONTENT_WORDS));
 static CHROME_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| words_automaton(CHROME_WORDS));
+static OTHER_STORIES_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    words_automaton(&[
+        "related",
+        "recommend",
+        "more-from",
+        "morefrom",
+        "most-read",
+        "mostread",
+        "popular",
+        "trending",
+        "also",
+        "comment",
+        "newsletter",
+        "promo",
+        "sponsor",
+    ])
+});
+
+/// Whether an element's class or id names other stories or comments (a
+/// "related posts" heading, not a sub-headline).
+pub fn names_other_stories(element: &Element) -> bool {
+    [element.id(), element.attr("class")]
+        .into_iter()
+        .flatten()
+        .any(|name| OTHER_STORIES_NAMES.is_match(name))
+}
+
 /// Words that mark an author (patterns 0 and 1) or a date (the rest).
 static METADATA_NAMES: LazyLock<AhoCorasick> =
     LazyLock::new(|| words_automaton(&["byline", "author", "date", "time", "publish"]));
