@@ -406,6 +406,28 @@ fn throughput_at_scale(
         filler_words / fillers.max(1),
         (fillers + bases.len()) as f64 / fill_secs
     );
+    // How alike the generated fillers are, next to the real bases: the
+    // more they overlap, the more LSH candidates a lookup must verify.
+    let sample: Vec<Fingerprint> = (0..300u64)
+        .map(|i| fingerprint(&filler_body(bases, model, SEED, i), config))
+        .collect();
+    let mut filler_pairs: Vec<f32> = Vec::new();
+    for i in 0..sample.len() {
+        for j in i + 1..sample.len() {
+            if let (Some(a), Some(b)) = (&sample[i].sketch, &sample[j].sketch) {
+                filler_pairs.push(a.jaccard(b));
+            }
+        }
+    }
+    filler_pairs.sort_by(f32::total_cmp);
+    println!(
+        "filler background ({} pairs): median {:.4}, p99 {:.4}, p99.9 {:.4}, max {:.3} (real bases: see above)",
+        filler_pairs.len(),
+        percentile(&filler_pairs, 0.5),
+        percentile(&filler_pairs, 0.99),
+        percentile(&filler_pairs, 0.999),
+        percentile(&filler_pairs, 1.0)
+    );
     let remembered = (fillers + bases.len()).max(1);
     println!(
         "memory per story: content index heap {:.0} bytes (sketch {} bytes, bands, body map); resident set growth {}",

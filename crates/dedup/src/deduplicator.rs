@@ -122,8 +122,14 @@ impl Deduplicator {
     }
 
     /// Puts back a story persisted earlier (a restart). Stories are expected
-    /// in `seq` order; the window is applied by `evict` afterwards.
-    pub fn restore(&mut self, stored: StoredStory) {
+    /// in `seq` order; the window is applied by `evict` afterwards. A story
+    /// without its own page or carrier (never written by this crate) is
+    /// skipped with a warning; returns whether the story was restored.
+    pub fn restore(&mut self, stored: StoredStory) -> bool {
+        if stored.pages.is_empty() || stored.story.carriers.is_empty() {
+            tracing::warn!(story_id = %stored.story.story_id, "skipping a stored story without pages or carriers");
+            return false;
+        }
         if let Some(&slot) = self.by_story_id.get(&stored.story.story_id) {
             self.forget(slot);
         }
@@ -139,6 +145,7 @@ impl Deduplicator {
         self.content.set_sketch(slot, &fingerprint);
         let story = self.story(slot);
         self.recency.insert((story.last_seen, story.seq, slot));
+        true
     }
 
     /// Forgets stories outside the window (time, then count); returns their ids.

@@ -42,29 +42,44 @@ fn write_char(hasher: &mut ByteHasher, c: char) {
 
 /// Hashes of the body's words, in order.
 pub fn word_hashes(text: &str) -> Vec<u64> {
-    let mut words = Vec::with_capacity(text.len() / 6);
-    let mut current = ByteHasher::new();
-    let mut in_word = false;
-    let table = fold_table();
     let bytes = text.as_bytes();
+    let mut words = Vec::with_capacity(text.len() / 6);
     let mut at = 0;
     while at < bytes.len() {
         let byte = bytes[at];
-        if byte < 0x80 {
-            // ASCII, most of most texts: no decoding, no table.
+        if byte < 0x80 && !byte.is_ascii_alphanumeric() {
             at += 1;
-            if byte.is_ascii_alphanumeric() {
-                current.write_byte(byte.to_ascii_lowercase());
-                in_word = true;
-            } else if in_word {
-                words.push(current.finish());
-                current = ByteHasher::new();
-                in_word = false;
-            }
             continue;
         }
-        let c = text[at..].chars().next().unwrap_or(' ');
-        at += c.len_utf8();
+        // Fast path: a word of ASCII letters and digits, lower-cased by
+        // setting bit 0x20 (a no-op on digits) and hashed eight bytes at once.
+        let start = at;
+        while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+            at += 1;
+        }
+        if at == bytes.len() || bytes[at] < 0x80 {
+            let mut hasher = ByteHasher::new();
+            hasher.write_ascii_lowered(&bytes[start..at]);
+            words.push(hasher.finish());
+            continue;
+        }
+        // Anything else (a word with non-ASCII letters, or non-ASCII
+        // punctuation after it): character by character.
+        let (word, next) = general_word(text, start);
+        words.extend(word);
+        at = next;
+    }
+    words
+}
+
+/// Reads one word (or one separator) starting at byte `start`; returns the
+/// word's hash, if any, and where reading stopped.
+fn general_word(text: &str, start: usize) -> (Option<u64>, usize) {
+    let table = fold_table();
+    let mut current = ByteHasher::new();
+    let mut in_word = false;
+    let mut at = start;
+    for c in text[start..].chars() {
         let class = match c as u32 {
             code if (code as usize) < TABLE_LIMIT => table[code as usize],
             // General punctuation (quotes, dashes, ellipsis): common in
@@ -74,14 +89,8 @@ pub fn word_hashes(text: &str) -> Vec<u64> {
             _ => 0,
         };
         match class {
-            0 => {
-                if in_word {
-                    words.push(current.finish());
-                    current = ByteHasher::new();
-                    in_word = false;
-                }
-                continue;
-            }
+            0 if in_word => return (Some(current.finish()), at),
+            0 => return (None, at + c.len_utf8()),
             code if code < 0x80 => current.write_byte(code as u8),
             u32::MAX => c
                 .to_lowercase()
@@ -89,11 +98,9 @@ pub fn word_hashes(text: &str) -> Vec<u64> {
             code => write_char(&mut current, char::from_u32(code).unwrap_or(c)),
         }
         in_word = true;
+        at += c.len_utf8();
     }
-    if in_word {
-        words.push(current.finish());
-    }
-    words
+    (in_word.then(|| current.finish()), at)
 }
 
 /// One hash for the whole normalised body: equal exactly when the word

@@ -180,3 +180,26 @@ fn an_unreadable_state_row_is_reported() {
         .unwrap();
     assert!(error.to_string().contains("story x"), "{error}");
 }
+
+#[test]
+fn a_stored_story_without_pages_is_skipped_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    for item in input().iter().take(2) {
+        stage.check(item).unwrap();
+    }
+    drop(stage);
+    let db = rusqlite_dump::open(&path);
+    let (story_id, _, state) = rusqlite_dump::rows(&db).remove(0);
+    let mut value: serde_json::Value = serde_json::from_str(&state).unwrap();
+    value["pages"] = serde_json::json!([]);
+    db.execute(
+        "UPDATE dedup_stories SET state = ?1 WHERE story_id = ?2",
+        rusqlite::params![value.to_string(), story_id],
+    )
+    .unwrap();
+    drop(db);
+    let stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    assert_eq!(stage.len(), 1);
+}
