@@ -469,6 +469,9 @@ impl Fetcher {
                     tracing::warn!(feed = %source.url, url = %link, error = %message, "page fetch failed");
                     self.page_failed(&item.identity, &source.url, &message, permanent);
                 }
+                PageResult::Deferred => {
+                    tracing::debug!(feed = %source.url, url = %link, "page host asked us to wait; next poll");
+                }
             }
         }
         summary
@@ -495,6 +498,9 @@ impl Fetcher {
         link: &str,
         outlet: &str,
     ) -> PageResult {
+        if self.http.limiter().paused_until(&host_of(link)).is_some() {
+            return PageResult::Deferred;
+        }
         let response = match self
             .http
             .get(link, &Validators::default(), PAGE_ACCEPT)
@@ -624,7 +630,13 @@ impl Fetcher {
 enum PageResult {
     Page(Box<RawPage>),
     NotHtml(String),
-    Failed { message: String, permanent: bool },
+    Failed {
+        message: String,
+        permanent: bool,
+    },
+    /// The page's host asked us to wait; tried again on a later poll
+    /// without counting as a failed attempt.
+    Deferred,
 }
 
 fn hints(response: &HttpResponse, parsed: Option<&ParsedFeed>) -> FreshnessHints {

@@ -439,3 +439,34 @@ async fn slow_servers_time_out() {
     let status = &fetcher.feed_statuses().unwrap()[0];
     assert_eq!(status.last_error.as_deref(), Some("timed out"));
 }
+
+#[tokio::test]
+async fn pages_on_a_host_that_said_429_wait_for_a_later_poll() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("F", &[("A", "{{BASE}}/a.html"), ("B", "{{BASE}}/b.html")]),
+        ),
+    );
+    server.route("/a.html", Route::status(429).header("retry-after", "1"));
+    server.route("/b.html", html_page("B"));
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let first = fetcher
+        .poll_once(&[feed(&server, "/feed.xml")], &sink)
+        .await;
+    assert_eq!(first.pages_delivered, 0, "{first:?}");
+    assert_eq!(
+        server.hits("/b.html"),
+        0,
+        "no page request while the host is paused"
+    );
+    server.route("/a.html", html_page("A"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = fetcher
+        .poll_once(&[feed(&server, "/feed.xml")], &sink)
+        .await;
+    assert_eq!(later.pages_delivered, 2, "{later:?}");
+}
