@@ -222,12 +222,22 @@ fn parse_with_feed_rs(
         .id_generator(|_, _, _| String::new())
         .timestamp_parser(crate::dates::parse_date)
         .build();
-    let strict = parser.parse(text.as_bytes()).map_err(|e| match e {
-        feed_rs::parser::ParseFeedError::ParseError(
-            feed_rs::parser::ParseErrorKind::NoFeedRoot,
-        ) => FeedError::NotAFeed("no RSS, Atom, RDF or JSON Feed root element".into()),
-        other => FeedError::Malformed(other.to_string()),
-    });
+    // A panic inside the parser library must not take the stage down: it
+    // counts as a refusal, and the lenient reader gets its turn.
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.parse(text.as_bytes())
+    }));
+    let strict = match attempt {
+        Ok(result) => result.map_err(|e| match e {
+            feed_rs::parser::ParseFeedError::ParseError(
+                feed_rs::parser::ParseErrorKind::NoFeedRoot,
+            ) => FeedError::NotAFeed("no RSS, Atom, RDF or JSON Feed root element".into()),
+            other => FeedError::Malformed(other.to_string()),
+        }),
+        Err(_) => Err(FeedError::Malformed(
+            "the feed parser failed on this document".into(),
+        )),
+    };
     // JSON Feed has no XML tree to fall back on or supplement from.
     let tree = if meta.format == "json" {
         None
