@@ -136,9 +136,12 @@ impl Fetcher {
             return;
         };
         let now = Utc::now().timestamp();
+        // Renew while at least one fallback poll remains before the lease
+        // ends, since that poll is the next chance to do it.
+        let renew_margin = self.config.websub_fallback_interval_secs as i64 + 3600;
         let live = row
             .websub_lease_until
-            .is_some_and(|until| until > now + 3600);
+            .is_some_and(|until| until > now + renew_margin);
         let pending = row.websub_requested_at.is_some_and(|at| at > now - 3600)
             && row.websub_lease_until.is_none();
         if live || pending {
