@@ -11,7 +11,8 @@ use crate::event::Event;
 use crate::features::learn_document;
 use crate::index::{EventIndex, PostingIndex};
 use crate::vector::{
-    add_scaled, heaviest_terms, idf_norm, idf_similarity, keep_heaviest, Similarity, SparseVector,
+    add_scaled, heaviest_terms, idf_mass, idf_norm, idf_similarity, keep_heaviest, DenseQuery,
+    Similarity, SparseVector,
 };
 use crate::vocabulary::Vocabulary;
 
@@ -40,6 +41,8 @@ pub struct Clusterer {
     events: Vec<Event>,
     event_of_story: FxHashMap<String, EventIndex>,
     index: PostingIndex,
+    /// Scratch space for comparing the current story with its candidates.
+    dense_query: DenseQuery,
     arrivals: u64,
     /// Latest document time seen: stands in for documents without one.
     clock: Option<DateTime<Utc>>,
@@ -51,6 +54,7 @@ impl Clusterer {
             index: PostingIndex::new(config.max_postings_per_term),
             config,
             vocabulary: Vocabulary::default(),
+            dense_query: DenseQuery::default(),
             events: Vec::new(),
             event_of_story: FxHashMap::default(),
             arrivals: 0,
@@ -188,6 +192,11 @@ impl Clusterer {
             .collect()
     }
 
+    /// Events ever opened (active, closed or merged away).
+    pub fn records_count(&self) -> usize {
+        self.events.len()
+    }
+
     pub fn active_stories(&self) -> usize {
         self.events
             .iter()
@@ -227,11 +236,15 @@ impl Clusterer {
                 event.is_active()
                     && !(event.timed && time.is_some_and(|t| t - event.last_updated > quiet))
             });
+        for &e in &candidates {
+            self.events[e as usize].refresh_mass_if_stale(&self.vocabulary);
+        }
+        self.dense_query.load(vector, &self.vocabulary);
         let mut scored: Vec<(f32, EventIndex)> = candidates
             .into_iter()
             .map(|e| {
                 let event = &self.events[e as usize];
-                let similarity = idf_similarity(vector, &event.centroid, &self.vocabulary);
+                let similarity = self.dense_query.similarity(&event.centroid, event.mass);
                 (self.affinity(similarity) * self.decay(event, time), e)
             })
             .collect();
@@ -314,6 +327,8 @@ impl Clusterer {
             last_updated: time,
             timed: doc.time.is_some(),
             members: vec![Self::member_of(doc, also_carried_by)],
+            mass: idf_mass(&centroid, &self.vocabulary),
+            mass_documents: self.vocabulary.documents(),
             centroid,
             last_arrival: self.arrivals,
             merged_into: None,
@@ -342,6 +357,7 @@ impl Clusterer {
                 self.config.max_event_terms,
                 &self.vocabulary,
             );
+            event.refresh_mass(&self.vocabulary);
         }
         if let Some(time) = doc.time {
             event.last_updated = if event.timed {
@@ -411,11 +427,6 @@ impl Clusterer {
         absorbed_event.merged_into = Some(absorber_event.id.clone());
         absorbed_event.version += 1;
         let absorbed_record = absorbed_event.record(&self.vocabulary, &self.config);
-        keep_heaviest(
-            &mut absorbed_event.centroid,
-            self.config.keywords,
-            &self.vocabulary,
-        );
 
         let offset = absorber_event.members.len();
         absorber_event.members.append(&mut absorbed_event.members);
@@ -423,6 +434,13 @@ impl Clusterer {
         keep_heaviest(
             &mut absorber_event.centroid,
             self.config.max_event_terms,
+            &self.vocabulary,
+        );
+        absorber_event.refresh_mass(&self.vocabulary);
+        // The absorbed event is never compared again: keep what its record shows.
+        keep_heaviest(
+            &mut absorbed_event.centroid,
+            self.config.keywords,
             &self.vocabulary,
         );
         absorber_event.first_seen = absorber_event.first_seen.min(absorbed_event.first_seen);

@@ -5,7 +5,7 @@ use newsflow_model::{EventMember, EventRecord, EventStatus, SCHEMA_VERSION};
 
 use crate::config::ClustererConfig;
 use crate::features::lookup_text;
-use crate::vector::{heaviest_terms, idf_cosine, SparseVector};
+use crate::vector::{heaviest_terms, idf_cosine, idf_mass, Mass, SparseVector};
 use crate::vocabulary::Vocabulary;
 
 #[derive(Debug)]
@@ -16,6 +16,11 @@ pub struct Event {
     pub members: Vec<EventMember>,
     /// Sum of the members' unit-length vectors (IDF applied at comparison).
     pub centroid: SparseVector,
+    /// The centroid's mass under the IDF of its last change. IDF drifts
+    /// slowly, so this spares recomputing it for every comparison.
+    pub mass: Mass,
+    /// Documents the vocabulary had seen when `mass` was computed.
+    pub mass_documents: u64,
     pub first_seen: DateTime<Utc>,
     pub last_updated: DateTime<Utc>,
     /// Whether `last_updated` came from a document's time (else a fallback).
@@ -29,6 +34,21 @@ pub struct Event {
 }
 
 impl Event {
+    /// Recomputes the cached mass after the centroid changed.
+    pub fn refresh_mass(&mut self, vocabulary: &Vocabulary) {
+        self.mass = idf_mass(&self.centroid, vocabulary);
+        self.mass_documents = vocabulary.documents();
+    }
+
+    /// Recomputes the cached mass once the stream has grown by a tenth since
+    /// it was computed: IDF moves with the logarithm of the stream's size,
+    /// so this bounds the drift while costing little on a long stream.
+    pub fn refresh_mass_if_stale(&mut self, vocabulary: &Vocabulary) {
+        if vocabulary.documents() > self.mass_documents + self.mass_documents / 10 {
+            self.refresh_mass(vocabulary);
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == EventStatus::Active
     }

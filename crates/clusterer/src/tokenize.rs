@@ -31,7 +31,8 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         }
         let sentence_initial = sentence_start;
         sentence_start = false;
-        let lower = strip_possessive(&segment.to_lowercase());
+        let mut lower = segment.to_lowercase();
+        strip_possessive(&mut lower);
         if lower.is_empty() || (lower.len() == 1 && lower.is_ascii()) || is_stop_word(&lower) {
             continue;
         }
@@ -52,13 +53,13 @@ fn ends_sentence(c: char) -> bool {
     )
 }
 
-fn strip_possessive(word: &str) -> String {
+fn strip_possessive(word: &mut String) {
     for suffix in ["'s", "’s"] {
-        if let Some(stem) = word.strip_suffix(suffix) {
-            return stem.to_string();
+        if word.ends_with(suffix) {
+            word.truncate(word.len() - suffix.len());
+            return;
         }
     }
-    word.to_string()
 }
 
 /// Function words that carry no topic. Online IDF down-weights frequent

@@ -27,46 +27,129 @@ pub struct Similarity {
     pub name_share: (f32, f32),
 }
 
-/// Compares `a` and `b` overall and on their names, in one pass.
+/// Squared IDF-weighted mass of a vector: in all, and on names alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Mass {
+    pub all: f32,
+    pub names: f32,
+}
+
+pub fn idf_mass(v: &[(TermId, f32)], vocabulary: &Vocabulary) -> Mass {
+    let mut mass = Mass::default();
+    for &(t, w) in v {
+        let x = w * vocabulary.idf(t);
+        mass.all += x * x;
+        if vocabulary.is_name(t) {
+            mass.names += x * x;
+        }
+    }
+    mass
+}
+
+/// Compares `a` and `b` overall and on their names.
 pub fn idf_similarity(
     a: &[(TermId, f32)],
     b: &[(TermId, f32)],
     vocabulary: &Vocabulary,
 ) -> Similarity {
-    let mass = |v: &[(TermId, f32)]| {
-        let (mut all, mut names) = (0.0f32, 0.0f32);
-        for &(t, w) in v {
-            let x = w * vocabulary.idf(t);
-            all += x * x;
-            if vocabulary.is_name(t) {
-                names += x * x;
-            }
-        }
-        (all, names)
-    };
-    let ((a_all, a_names), (b_all, b_names)) = (mass(a), mass(b));
-    let (mut i, mut j, mut dot, mut name_dot) = (0, 0, 0.0f32, 0.0f32);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                let idf = vocabulary.idf(a[i].0);
-                let x = a[i].1 * b[j].1 * idf * idf;
+    idf_similarity_with_masses(
+        a,
+        idf_mass(a, vocabulary),
+        b,
+        idf_mass(b, vocabulary),
+        vocabulary,
+    )
+}
+
+/// As [`idf_similarity`], with the masses given (e.g. cached per event).
+pub fn idf_similarity_with_masses(
+    a: &[(TermId, f32)],
+    a_mass: Mass,
+    b: &[(TermId, f32)],
+    b_mass: Mass,
+    vocabulary: &Vocabulary,
+) -> Similarity {
+    // Walk the shorter vector and search the longer one: a story has tens
+    // of terms, an event's centroid up to hundreds.
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let (mut rest, mut dot, mut name_dot) = (long, 0.0f32, 0.0f32);
+    for &(term, weight) in short {
+        let skip = rest.partition_point(|&(t, _)| t < term);
+        rest = &rest[skip..];
+        match rest.first() {
+            Some(&(t, other)) if t == term => {
+                let idf = vocabulary.idf(term);
+                let x = weight * other * idf * idf;
                 dot += x;
-                if vocabulary.is_name(a[i].0) {
+                if vocabulary.is_name(term) {
                     name_dot += x;
                 }
-                i += 1;
-                j += 1;
+                rest = &rest[1..];
             }
+            Some(_) => {}
+            None => break,
         }
     }
+    similarity_from(dot, name_dot, a_mass, b_mass)
+}
+
+/// One story's vector spread over a dense array indexed by term, so that
+/// comparing it with many event centroids is a plain scan of each centroid.
+#[derive(Debug, Default)]
+pub struct DenseQuery {
+    /// Weight times IDF squared, per term; zero for absent terms.
+    all: Vec<f32>,
+    /// The same, for name terms only.
+    names: Vec<f32>,
+    loaded: Vec<TermId>,
+    mass: Mass,
+}
+
+impl DenseQuery {
+    pub fn load(&mut self, v: &[(TermId, f32)], vocabulary: &Vocabulary) {
+        self.clear();
+        let needed = vocabulary.len();
+        if self.all.len() < needed {
+            self.all.resize(needed, 0.0);
+            self.names.resize(needed, 0.0);
+        }
+        for &(t, w) in v {
+            let idf = vocabulary.idf(t);
+            self.all[t as usize] = w * idf * idf;
+            if vocabulary.is_name(t) {
+                self.names[t as usize] = w * idf * idf;
+            }
+            self.loaded.push(t);
+        }
+        self.mass = idf_mass(v, vocabulary);
+    }
+
+    /// The loaded story compared with `centroid` (whose mass is given).
+    pub fn similarity(&self, centroid: &[(TermId, f32)], centroid_mass: Mass) -> Similarity {
+        let (mut dot, mut name_dot) = (0.0f32, 0.0f32);
+        for &(t, w) in centroid {
+            if let (Some(&a), Some(&n)) = (self.all.get(t as usize), self.names.get(t as usize)) {
+                dot += a * w;
+                name_dot += n * w;
+            }
+        }
+        similarity_from(dot, name_dot, self.mass, centroid_mass)
+    }
+
+    fn clear(&mut self) {
+        for t in self.loaded.drain(..) {
+            self.all[t as usize] = 0.0;
+            self.names[t as usize] = 0.0;
+        }
+    }
+}
+
+fn similarity_from(dot: f32, name_dot: f32, a: Mass, b: Mass) -> Similarity {
     let ratio = |x: f32, y: f32| if y > 0.0 { x / y } else { 0.0 };
     Similarity {
-        cosine: ratio(dot, (a_all * b_all).sqrt()),
-        name_cosine: ratio(name_dot, (a_names * b_names).sqrt()),
-        name_share: (ratio(a_names, a_all), ratio(b_names, b_all)),
+        cosine: ratio(dot, (a.all * b.all).sqrt()),
+        name_cosine: ratio(name_dot, (a.names * b.names).sqrt()),
+        name_share: (ratio(a.names, a.all), ratio(b.names, b.all)),
     }
 }
 
@@ -125,8 +208,10 @@ pub fn keep_heaviest(v: &mut SparseVector, limit: usize, vocabulary: &Vocabulary
     }
     let mut by_weight: Vec<(f32, TermId)> =
         v.iter().map(|&(t, w)| (w * vocabulary.idf(t), t)).collect();
-    by_weight.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let cutoff = by_weight[limit - 1];
+    // Only the limit-th heaviest matters: a selection, not a full sort.
+    let (_, &mut cutoff, _) = by_weight.select_nth_unstable_by(limit.max(1) - 1, |a, b| {
+        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+    });
     v.retain(|&(t, w)| {
         let x = (w * vocabulary.idf(t), t);
         x.0 > cutoff.0 || (x.0 == cutoff.0 && x.1 <= cutoff.1)
@@ -166,6 +251,22 @@ mod tests {
         let b = vec![(1, 1.0), (3, 1.0)];
         assert!((idf_cosine(&a, &a, &vocabulary) - 1.0).abs() < 1e-6);
         assert_eq!(idf_cosine(&a, &b, &vocabulary), 0.0);
+    }
+
+    #[test]
+    fn dense_query_agrees_with_the_sparse_comparison() {
+        let mut vocabulary = vocabulary_with(6);
+        vocabulary.observe_document([0, 1, 2].into_iter());
+        vocabulary.observe_casing(4, true);
+        let story = vec![(0, 1.0), (2, 2.0), (4, 1.5)];
+        let centroid = vec![(1, 0.5), (2, 1.0), (4, 2.0), (5, 1.0)];
+        let mut dense = DenseQuery::default();
+        dense.load(&story, &vocabulary);
+        let fast = dense.similarity(&centroid, idf_mass(&centroid, &vocabulary));
+        let slow = idf_similarity(&story, &centroid, &vocabulary);
+        assert!((fast.cosine - slow.cosine).abs() < 1e-6);
+        assert!((fast.name_cosine - slow.name_cosine).abs() < 1e-6);
+        assert!(fast.name_cosine > 0.0);
     }
 
     #[test]

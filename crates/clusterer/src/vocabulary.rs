@@ -50,6 +50,16 @@ impl Vocabulary {
         &self.terms[id as usize]
     }
 
+    /// Distinct terms seen so far.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Documents seen so far.
+    pub fn documents(&self) -> u64 {
+        self.documents
+    }
+
     /// Records one casing observation of a term.
     pub fn observe_casing(&mut self, id: TermId, capitalised: bool) {
         let stats = &mut self.stats[id as usize];
