@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use newsflow_bus::{EmbeddedBus, EmbeddedConfig, Producer};
 use newsflow_fixture_server::FixtureServer;
@@ -15,7 +13,7 @@ fn run_until_idle(
     events_out: &std::path::Path,
 ) {
     run_command(
-        Command::new(newsflow_binary())
+        newsflow_command()
             .arg("run")
             .arg("--feeds")
             .arg(feeds)
@@ -80,7 +78,7 @@ async fn the_fixture_outlets_become_their_events() {
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_prints_the_baku_event_with_its_five_outlets() {
     let output = tokio::task::spawn_blocking(|| {
-        run_command(Command::new(newsflow_binary()).args(["demo", "--format", "json"]))
+        run_command(newsflow_command().args(["demo", "--format", "json"]))
     })
     .await
     .unwrap();
@@ -111,7 +109,7 @@ async fn a_killed_service_resumes_without_losing_or_repeating_a_story() {
     let events_out = work.path().join("events.jsonl");
 
     // The long-lived service, killed without warning once events flow.
-    let mut service = Command::new(newsflow_binary())
+    let mut service = newsflow_command()
         .arg("run")
         .arg("--feeds")
         .arg(&feeds)

@@ -17,7 +17,7 @@ use newsflow_fixture_server::FixtureServer;
 
 /// Kills a child process when dropped, so a failing test leaves no broker
 /// or stage running.
-struct Running(Child, &'static str);
+struct Running(Child);
 
 impl Running {
     fn terminate(&mut self) {
@@ -79,7 +79,7 @@ fn start_broker(dir: &Path, port: u16) -> Running {
         assert!(Instant::now() < deadline, "tansu did not listen on {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Running(child, "tansu")
+    Running(child)
 }
 
 fn stage(
@@ -90,7 +90,7 @@ fn stage(
     log: &Path,
 ) -> Running {
     let log = std::fs::File::create(log.join(format!("{name}.log"))).unwrap();
-    let child = Command::new(newsflow_binary())
+    let child = newsflow_command()
         .args([
             "run",
             "--bus",
@@ -108,7 +108,7 @@ fn stage(
         .stderr(log)
         .spawn()
         .expect("newsflow starts");
-    Running(child, name)
+    Running(child)
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
 
     // The fetcher creates the topics and polls every feed once, then exits.
     let fetch = run_command(
-        Command::new(newsflow_binary())
+        newsflow_command()
             .args([
                 "run",
                 "--bus",
@@ -178,7 +178,7 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
     let mut last_error = String::new();
     let mut matched = None;
     while Instant::now() < deadline {
-        let output = Command::new(newsflow_binary())
+        let output = newsflow_command()
             .args([
                 "tail",
                 "--bus",

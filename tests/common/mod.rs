@@ -17,6 +17,14 @@ pub fn newsflow_binary() -> &'static str {
     env!("CARGO_BIN_EXE_newsflow")
 }
 
+/// The binary, started outside the repo so that the repo's own
+/// `config/newsflow.toml` (operator port, data directory) stays out of it.
+pub fn newsflow_command() -> std::process::Command {
+    let mut command = std::process::Command::new(newsflow_binary());
+    command.current_dir(std::env::temp_dir());
+    command
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Expected {
     pub events: Vec<ExpectedEvent>,

@@ -35,9 +35,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| temporary.path().to_path_buf());
-    let mut settings = Settings::default();
-    settings.data_dir = data_dir.clone();
+    let mut settings = Settings {
+        data_dir: data_dir.clone(),
+        ..Default::default()
+    };
     settings.fetcher.allow_private_addresses = true;
+    // Every fixture outlet is on the one loopback host: no need to space
+    // requests out as for a real site.
+    settings.fetcher.per_host_min_gap_ms = 0;
     let events_path = data_dir.join("events.jsonl");
     let options = PipelineOptions {
         stages: vec![

@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use newsflow_fetcher::{parse_feed, parse_feed_list, FeedSource, Fetcher};
+use newsflow_fetcher::{
+    describe_feed, describe_feed_statuses, import_opml, parse_feed, parse_feed_list, FeedSource,
+    Fetcher,
+};
 
 use crate::cli::{FeedsCommand, FeedsImportArgs, FeedsListArgs, FeedsParseArgs, OutputFormat};
 use crate::settings::Settings;
@@ -32,24 +35,33 @@ fn list(args: FeedsListArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&args.config)?;
     let feeds = load_feed_list(&feed_list_path(&settings, args.feeds.as_deref())?)?;
     let state = settings.data_dir.join("fetcher.db");
-    let statuses = if state.is_file() {
+    let known = if state.is_file() {
         Fetcher::open(&state, settings.fetcher.clone())?.feed_statuses()?
     } else {
         Vec::new()
     };
-    for feed in &feeds {
-        let status = statuses.iter().find(|s| s.url == feed.url);
-        match args.format {
-            OutputFormat::Json => println!(
-                "{}",
-                serde_json::json!({"url": feed.url, "outlet": feed.outlet, "status": status})
-            ),
-            OutputFormat::Text => {
-                println!("{}  {}", feed.url, feed.outlet.as_deref().unwrap_or("-"));
-                match status {
-                    Some(status) => println!("    {status:?}"),
-                    None => println!("    never fetched"),
-                }
+    // Feeds in the list that were never fetched have no status yet.
+    let statuses: Vec<_> = known
+        .into_iter()
+        .filter(|s| feeds.iter().any(|f| f.url == s.url))
+        .collect();
+    match args.format {
+        OutputFormat::Json => {
+            for feed in &feeds {
+                let status = statuses.iter().find(|s| s.url == feed.url);
+                println!(
+                    "{}",
+                    serde_json::json!({"url": feed.url, "outlet": feed.outlet, "status": status})
+                );
+            }
+        }
+        OutputFormat::Text => {
+            print!("{}", describe_feed_statuses(&statuses));
+            for feed in feeds
+                .iter()
+                .filter(|f| !statuses.iter().any(|s| s.url == f.url))
+            {
+                println!("{}  never fetched", feed.url);
             }
         }
     }
@@ -61,85 +73,44 @@ fn import(args: FeedsImportArgs) -> anyhow::Result<()> {
     let target = feed_list_path(&settings, args.feeds.as_deref())?;
     let opml = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let imported =
-        parse_feed_list(&opml).with_context(|| format!("parsing {}", args.file.display()))?;
-    let mut known = if target.is_file() {
-        load_feed_list(&target)?
+    let existing = if target.is_file() {
+        Some(
+            std::fs::read_to_string(&target)
+                .with_context(|| format!("reading {}", target.display()))?,
+        )
     } else {
-        Vec::new()
+        None
     };
-    let before = known.len();
-    for feed in imported {
-        if !known.iter().any(|k| k.url == feed.url) {
-            known.push(feed);
-        }
-    }
-    #[derive(serde::Serialize)]
-    struct FeedListFile<'a> {
-        feeds: &'a [FeedSource],
-    }
-    let text = toml_string(&FeedListFile { feeds: &known })?;
-    std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
-    println!(
-        "imported {} new feeds into {} ({} in all)",
-        known.len() - before,
-        target.display(),
-        known.len()
-    );
+    let (merged, added) = import_opml(&opml, existing.as_deref())
+        .with_context(|| format!("importing {}", args.file.display()))?;
+    std::fs::write(&target, merged).with_context(|| format!("writing {}", target.display()))?;
+    println!("imported {added} new feeds into {}", target.display());
     Ok(())
 }
 
-fn toml_string<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
-    toml::to_string(value).context("writing the feed list as TOML")
-}
-
 async fn parse(args: FeedsParseArgs) -> anyhow::Result<()> {
-    let (body, content_type, url) =
-        if args.source.starts_with("http://") || args.source.starts_with("https://") {
-            let response = reqwest::get(&args.source)
-                .await
-                .with_context(|| format!("fetching {}", args.source))?;
-            let content_type = args.content_type.clone().or_else(|| {
-                response
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            });
-            let url = response.url().to_string();
-            (response.bytes().await?.to_vec(), content_type, url)
-        } else {
-            let path = std::fs::canonicalize(&args.source)
-                .with_context(|| format!("reading {}", args.source))?;
-            let body = std::fs::read(&path)?;
-            let url = url::Url::from_file_path(&path)
-                .map(|u| u.to_string())
-                .unwrap_or_else(|_| args.source.clone());
-            (body, args.content_type.clone(), url)
-        };
-    let feed = parse_feed(&body, content_type.as_deref(), &url)
-        .with_context(|| format!("parsing {}", args.source))?;
+    let source = &args.source;
+    let feed = if source.starts_with("http://") || source.starts_with("https://") {
+        // Through the fetcher, so the SSRF guard, body cap and redirect
+        // limit apply as they do in the service.
+        let settings = Settings::load(&Default::default())?;
+        let fetcher = Fetcher::in_memory(settings.fetcher.clone())?;
+        fetcher
+            .fetch_feed(source)
+            .await
+            .with_context(|| format!("fetching {source}"))?
+    } else {
+        let path = std::fs::canonicalize(source).with_context(|| format!("reading {source}"))?;
+        let body = std::fs::read(&path).with_context(|| format!("reading {source}"))?;
+        let url = url::Url::from_file_path(&path)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| source.clone());
+        parse_feed(&body, args.content_type.as_deref(), &url)
+            .with_context(|| format!("parsing {source}"))?
+    };
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&feed)?),
-        OutputFormat::Text => {
-            println!("{}", feed.title.as_deref().unwrap_or("(untitled feed)"));
-            for item in &feed.items {
-                println!("- {}", item.title.as_deref().unwrap_or("(untitled)"));
-                println!("  id:        {}", item.identity);
-                if let Some(link) = &item.link {
-                    println!("  link:      {link}");
-                }
-                if let Some(published) = item.published {
-                    println!("  published: {}", published.to_rfc3339());
-                }
-                if let Some(summary) = &item.summary {
-                    println!(
-                        "  summary:   {}",
-                        summary.chars().take(200).collect::<String>()
-                    );
-                }
-            }
-        }
+        OutputFormat::Text => print!("{}", describe_feed(&feed)),
     }
     Ok(())
 }
