@@ -75,7 +75,7 @@ impl Generator {
 
     fn story(&mut self) -> Document {
         // One story in ten opens a new event; the rest join a recent one.
-        if self.events == 0 || self.next_random() % 10 == 0 {
+        if self.events == 0 || self.next_random() % 10 < 1 {
             self.events += 1;
         }
         let event = self.events - 1 - (self.next_random() % self.events.min(5_000));

@@ -54,7 +54,7 @@ impl Default for ClustererConfig {
             name_agreement: 0.5,
             query_terms: 12,
             max_candidates: 24,
-            max_postings_per_term: 256,
+            max_postings_per_term: 128,
             max_event_terms: 200,
             keywords: 10,
         }

@@ -3,7 +3,7 @@
 //! (document frequencies, casing), so it runs once per accepted document.
 
 use crate::config::ClustererConfig;
-use crate::tokenize::{tokenize, Token};
+use crate::tokenize::for_each_word;
 use crate::vector::SparseVector;
 use crate::vocabulary::{TermId, Vocabulary};
 use rustc_hash::FxHashMap;
@@ -15,22 +15,20 @@ pub fn learn_document(
     vocabulary: &mut Vocabulary,
     config: &ClustererConfig,
 ) -> SparseVector {
-    let title_tokens = tokenize(title);
-    let body_tokens = tokenize(body);
     let mut frequencies: FxHashMap<TermId, f32> = FxHashMap::default();
-    for (tokens, weight, teaches_casing) in [
-        (&title_tokens, config.title_weight, false),
-        (&body_tokens, 1.0, true),
-    ] {
-        for token in tokens {
-            let id = vocabulary.id(&token.text);
+    for (text, weight, teaches_casing) in [(title, config.title_weight, false), (body, 1.0, true)] {
+        for_each_word(text, |word, shape| {
+            let id = vocabulary.id(word);
+            if vocabulary.is_stop_word(id) {
+                return;
+            }
             // Titles are often in title case, so only body text says how a
             // word is written in running prose.
-            if teaches_casing && !token.sentence_initial && !token.numeric {
-                vocabulary.observe_casing(id, token.capitalised);
+            if teaches_casing && !shape.sentence_initial && !shape.numeric {
+                vocabulary.observe_casing(id, shape.capitalised);
             }
             *frequencies.entry(id).or_insert(0.0) += weight;
-        }
+        });
     }
     vocabulary.observe_document(frequencies.keys().copied());
     weigh(frequencies, vocabulary, config)
@@ -40,11 +38,14 @@ pub fn learn_document(
 /// words are left out), e.g. to compare a title with an event.
 pub fn lookup_text(text: &str, vocabulary: &Vocabulary, config: &ClustererConfig) -> SparseVector {
     let mut frequencies: FxHashMap<TermId, f32> = FxHashMap::default();
-    for Token { text, .. } in tokenize(text) {
-        if let Some(id) = vocabulary.lookup(&text) {
+    for_each_word(text, |word, _| {
+        if let Some(id) = vocabulary
+            .lookup(word)
+            .filter(|&id| !vocabulary.is_stop_word(id))
+        {
             *frequencies.entry(id).or_insert(0.0) += 1.0;
         }
-    }
+    });
     weigh(frequencies, vocabulary, config)
 }
 

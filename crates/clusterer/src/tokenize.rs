@@ -18,7 +18,33 @@ pub struct Token {
 /// Splits `text` into tokens, dropping stop words and one-letter ASCII words.
 pub fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
+    for_each_word(text, |word, shape| {
+        if !is_stop_word(word) {
+            tokens.push(Token {
+                text: word.to_string(),
+                capitalised: shape.capitalised,
+                sentence_initial: shape.sentence_initial,
+                numeric: shape.numeric,
+            });
+        }
+    });
+    tokens
+}
+
+/// What a word's spelling says about it (the fields of [`Token`] but its text).
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub capitalised: bool,
+    pub sentence_initial: bool,
+    pub numeric: bool,
+}
+
+/// Calls `visit` with each lower-cased word of `text` (stop words included,
+/// one-letter ASCII words left out) and its shape. The word is lent from one
+/// reused buffer: the hot path of clustering allocates nothing per word.
+pub fn for_each_word(text: &str, mut visit: impl FnMut(&str, Shape)) {
     let mut sentence_start = true;
+    let mut lower = String::new();
     for segment in text.split_word_bounds() {
         let Some(first) = segment.chars().next() else {
             continue;
@@ -31,19 +57,25 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         }
         let sentence_initial = sentence_start;
         sentence_start = false;
-        let mut lower = segment.to_lowercase();
+        lower.clear();
+        if segment.is_ascii() {
+            lower.extend(segment.bytes().map(|b| b.to_ascii_lowercase() as char));
+        } else {
+            lower.extend(segment.chars().flat_map(char::to_lowercase));
+        }
         strip_possessive(&mut lower);
-        if lower.is_empty() || (lower.len() == 1 && lower.is_ascii()) || is_stop_word(&lower) {
+        if lower.is_empty() || (lower.len() == 1 && lower.is_ascii()) {
             continue;
         }
-        tokens.push(Token {
-            capitalised: first.is_uppercase(),
-            numeric: lower.chars().any(|c| c.is_ascii_digit()),
-            sentence_initial,
-            text: lower,
-        });
+        visit(
+            &lower,
+            Shape {
+                capitalised: first.is_uppercase(),
+                sentence_initial,
+                numeric: lower.bytes().any(|b| b.is_ascii_digit()),
+            },
+        );
     }
-    tokens
 }
 
 fn ends_sentence(c: char) -> bool {
@@ -64,7 +96,7 @@ fn strip_possessive(word: &mut String) {
 
 /// Function words that carry no topic. Online IDF down-weights frequent
 /// words in any language; this list only helps before IDF has seen enough.
-fn is_stop_word(word: &str) -> bool {
+pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 

@@ -3,6 +3,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::tokenize::is_stop_word;
+
 pub type TermId = u32;
 
 #[derive(Debug, Clone, Default)]
@@ -13,6 +15,8 @@ struct TermStats {
     mid_sentence: u32,
     mid_sentence_capitalised: u32,
     numeric: bool,
+    /// A function word: never part of a document's vector.
+    stop: bool,
     /// ln(1 + document_frequency), kept so IDF costs no logarithm per use.
     ln_document_frequency: f32,
 }
@@ -37,6 +41,7 @@ impl Vocabulary {
         self.terms.push(boxed);
         self.stats.push(TermStats {
             numeric: term.chars().any(|c| c.is_ascii_digit()),
+            stop: is_stop_word(term),
             ..TermStats::default()
         });
         id
@@ -58,6 +63,10 @@ impl Vocabulary {
     /// Documents seen so far.
     pub fn documents(&self) -> u64 {
         self.documents
+    }
+
+    pub fn is_stop_word(&self, id: TermId) -> bool {
+        self.stats[id as usize].stop
     }
 
     /// Records one casing observation of a term.
