@@ -227,8 +227,14 @@ pub fn heaviest_terms(
 ) -> Vec<(TermId, f32)> {
     let mut by_weight: Vec<(TermId, f32)> =
         v.iter().map(|&(t, w)| (t, w * vocabulary.idf(t))).collect();
-    by_weight.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    by_weight.truncate(limit);
+    let heavier_first =
+        |a: &(TermId, f32), b: &(TermId, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if limit < by_weight.len() {
+        // Select the heaviest first, then order only those.
+        by_weight.select_nth_unstable_by(limit, heavier_first);
+        by_weight.truncate(limit);
+    }
+    by_weight.sort_unstable_by(heavier_first);
     by_weight
 }
 
