@@ -112,18 +112,26 @@ impl Clusterer {
     }
 
     /// Closes every active event that no story joined for longer than the
-    /// quiet period before `now`, returning their Closed records.
+    /// quiet period before `now`, returning their Closed records. Events
+    /// closed for longer than the late-arrival period are retired.
     pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
         let quiet = self.quiet_period();
+        let retire_after = quiet + self.late_arrival_period();
         let mut closed = Vec::new();
         for event in &mut self.events {
             if event.is_active() && now - event.last_updated > quiet {
                 event.status = EventStatus::Closed;
                 event.version += 1;
-                // A closed event is never compared again: keep only what
+                closed.push(event.record(&self.vocabulary, &self.config));
+            }
+            if event.status == EventStatus::Closed
+                && !event.retired
+                && now - event.last_updated > retire_after
+            {
+                event.retired = true;
+                // A retired event is never compared again: keep only what
                 // its record shows.
                 keep_heaviest(&mut event.centroid, self.config.keywords, &self.vocabulary);
-                closed.push(event.record(&self.vocabulary, &self.config));
             }
         }
         closed
@@ -168,9 +176,17 @@ impl Clusterer {
     /// Whether [`Clusterer::close_quiet`] at `now` would close anything.
     pub fn has_quiet_events(&self, now: DateTime<Utc>) -> bool {
         let quiet = self.quiet_period();
-        self.events
-            .iter()
-            .any(|e| e.is_active() && now - e.last_updated > quiet)
+        let retire_after = quiet + self.late_arrival_period();
+        self.events.iter().any(|e| {
+            (e.is_active() && now - e.last_updated > quiet)
+                || (e.status == EventStatus::Closed
+                    && !e.retired
+                    && now - e.last_updated > retire_after)
+        })
+    }
+
+    fn late_arrival_period(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.config.late_arrival_secs.min(i64::MAX as u64 / 2000) as i64)
     }
 
     fn quiet_period(&self) -> chrono::Duration {
@@ -226,14 +242,14 @@ impl Clusterer {
     ) -> Vec<(f32, EventIndex)> {
         let quiet = self.quiet_period();
         let events = &self.events;
-        // An event quiet for longer than the quiet period is treated as
-        // closed even before a tick closes it, so assignments never depend
-        // on when ticks happen.
+        // A story joins only an event whose time it falls within, closed or
+        // not: assignments depend on the stories' own times, never on when
+        // ticks happen, and a late story still finds its event.
         let candidates = self
             .index
             .candidates(query, self.config.max_candidates, |e| {
                 let event = &events[e as usize];
-                event.is_active()
+                event.is_matchable()
                     && !(event.timed && time.is_some_and(|t| t - event.last_updated > quiet))
             });
         for &e in &candidates {
@@ -334,6 +350,7 @@ impl Clusterer {
             merged_into: None,
             absorbed: Vec::new(),
             headline: 0,
+            retired: false,
         });
         self.index.insert(index, query.iter().map(|&(t, _)| t));
         index
@@ -350,6 +367,8 @@ impl Clusterer {
         self.event_of_story.insert(doc.id.clone(), index);
         let norm = idf_norm(vector, &self.vocabulary);
         let event = &mut self.events[index as usize];
+        // A late story reopens the closed event it belongs to.
+        event.status = EventStatus::Active;
         if norm > 0.0 {
             add_scaled(&mut event.centroid, vector, 1.0 / norm);
             keep_heaviest(
@@ -393,7 +412,7 @@ impl Clusterer {
                 &self.events[survivor as usize],
                 &self.events[other as usize],
             );
-            if !b.is_active()
+            if !b.is_matchable()
                 || self.affinity(idf_similarity(&a.centroid, &b.centroid, &self.vocabulary))
                     < self.config.merge_threshold
             {

@@ -12,6 +12,9 @@ pub struct ClustererConfig {
     pub merge_threshold: f32,
     /// An event that no story joined for this long is closed.
     pub quiet_period_secs: u64,
+    /// How long after closing an event still takes a late story whose own
+    /// time falls inside its window, reopening it; after that it is retired.
+    pub late_arrival_secs: u64,
     /// Half-life of an event's attraction, in seconds of document time.
     pub decay_half_life_secs: u64,
     /// Half-life of an event's attraction, counted in stories that arrived
@@ -46,6 +49,7 @@ impl Default for ClustererConfig {
             join_threshold: 0.15,
             merge_threshold: 0.3,
             quiet_period_secs: 72 * 3600,
+            late_arrival_secs: 14 * 24 * 3600,
             decay_half_life_secs: 48 * 3600,
             decay_half_life_stories: 3000,
             title_weight: 2.0,

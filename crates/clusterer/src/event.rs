@@ -31,6 +31,9 @@ pub struct Event {
     pub absorbed: Vec<String>,
     /// Index into `members` of the title used as headline.
     pub headline: usize,
+    /// Closed for longer than late arrivals are waited for: its centroid is
+    /// cut down to what its record shows and no story is compared with it.
+    pub retired: bool,
 }
 
 impl Event {
@@ -51,6 +54,13 @@ impl Event {
 
     pub fn is_active(&self) -> bool {
         self.status == EventStatus::Active
+    }
+
+    /// Whether a story may still join: active events, and closed ones not
+    /// yet retired (a story published inside a closed event's time span can
+    /// arrive late, when its feed is polled after the stream moved on).
+    pub fn is_matchable(&self) -> bool {
+        !self.retired && self.status != EventStatus::Merged
     }
 
     /// Re-chooses the headline: the member title closest to the centroid,

@@ -142,6 +142,69 @@ fn quiet_events_close_and_a_later_story_opens_a_new_event() {
 }
 
 #[test]
+fn a_late_story_from_inside_a_closed_events_window_reopens_it() {
+    let config = ClustererConfig {
+        quiet_period_secs: 2 * 86_400,
+        late_arrival_secs: 10 * 86_400,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let first = clusterer
+        .add(doc(
+            "a",
+            "Typhoon Shanshan makes landfall in Kyushu",
+            Some(day(1)),
+        ))
+        .event_id;
+    // The stream moves on (another feed's newer stories), the event closes...
+    let closed = clusterer.close_quiet(day(8));
+    assert_eq!(closed[0].status, EventStatus::Closed);
+    // ...then a feed polled late brings a story published on day 1.
+    let late = clusterer.add(doc(
+        "b",
+        "Typhoon Shanshan landfall in Kyushu",
+        Some(day(1) + Duration::hours(5)),
+    ));
+    assert_eq!(late.event_id, first);
+    let record = late.changed.last().unwrap();
+    assert_eq!(
+        record.status,
+        EventStatus::Active,
+        "the late story reopens it"
+    );
+    assert_eq!(record.members.len(), 2);
+    assert_eq!(record.version, 3);
+}
+
+#[test]
+fn a_retired_event_takes_no_late_story() {
+    let config = ClustererConfig {
+        quiet_period_secs: 2 * 86_400,
+        late_arrival_secs: 3 * 86_400,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let first = clusterer
+        .add(doc(
+            "a",
+            "Typhoon Shanshan makes landfall in Kyushu",
+            Some(day(1)),
+        ))
+        .event_id;
+    assert_eq!(clusterer.close_quiet(day(4)).len(), 1);
+    // Past quiet + late arrival: retired, publishing nothing more.
+    assert!(clusterer.has_quiet_events(day(7)));
+    assert!(clusterer.close_quiet(day(7)).is_empty());
+    assert!(!clusterer.has_quiet_events(day(8)));
+    let late = clusterer.add(doc(
+        "b",
+        "Typhoon Shanshan landfall in Kyushu",
+        Some(day(1) + Duration::hours(5)),
+    ));
+    assert_ne!(late.event_id, first);
+}
+
+#[test]
 fn a_story_after_the_quiet_period_opens_a_new_event_even_without_a_tick() {
     let config = ClustererConfig {
         quiet_period_secs: 86_400,
