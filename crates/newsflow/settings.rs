@@ -22,6 +22,9 @@ pub struct Settings {
     pub bus: BusConfig,
     /// `/metrics` and `/health` are served here when set ("127.0.0.1:9464").
     pub operator_listen: Option<std::net::SocketAddr>,
+    /// The WebSub callback is served here when `fetcher.websub_callback_url`
+    /// is set; the callback URL must reach this address from the hubs.
+    pub websub_listen: Option<std::net::SocketAddr>,
     pub topics: TopicSettings,
     pub fetcher: newsflow_fetcher::FetcherConfig,
     pub cleaner: newsflow_cleaner::CleanerConfig,
@@ -36,6 +39,7 @@ impl Default for Settings {
             feeds: None,
             bus: BusConfig::default(),
             operator_listen: None,
+            websub_listen: None,
             topics: TopicSettings::default(),
             fetcher: Default::default(),
             cleaner: Default::default(),

@@ -55,6 +55,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         events_out: Some(events_path.clone()),
         until_idle: true,
         operator_listen: None,
+        websub_listen: None,
     };
     pipeline::run(&settings, options, pipeline::shutdown::on_signals()).await?;
 

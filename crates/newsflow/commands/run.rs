@@ -38,6 +38,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         events_out: args.events_out,
         until_idle: args.until_idle,
         operator_listen: settings.operator_listen,
+        websub_listen: settings.websub_listen,
     };
     pipeline::run(&settings, options, shutdown::on_signals()).await
 }

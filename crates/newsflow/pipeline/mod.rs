@@ -9,6 +9,7 @@ mod idle;
 mod operator_http;
 pub mod shutdown;
 pub mod stage_loop;
+mod websub_endpoint;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct PipelineOptions {
     pub until_idle: bool,
     /// Where to serve `/metrics` and `/health`, if anywhere.
     pub operator_listen: Option<std::net::SocketAddr>,
+    /// Where to serve the WebSub callback (with `fetcher.websub_callback_url`).
+    pub websub_listen: Option<std::net::SocketAddr>,
 }
 
 /// The bus as configured, with the concrete embedded handle kept when there
@@ -187,6 +190,23 @@ pub async fn run(
     let sink = Arc::new(fetch_sink::BusPageSink {
         producer: producer.clone(),
     });
+    if let (Some(fetcher), Some(callback_url)) = (
+        fetcher.clone(),
+        settings.fetcher.websub_callback_url.clone(),
+    ) {
+        let listen = options
+            .websub_listen
+            .context("fetcher.websub_callback_url is set but websub_listen is not")?;
+        let sink: Arc<dyn newsflow_fetcher::PageSink> = sink.clone();
+        let token = stages_shutdown.child_token();
+        tokio::spawn(async move {
+            if let Err(error) =
+                websub_endpoint::serve(listen, &callback_url, fetcher, sink, token).await
+            {
+                tracing::error!(%error, "WebSub callback endpoint stopped");
+            }
+        });
+    }
 
     if options.until_idle {
         if let Some(fetcher) = &fetcher {
