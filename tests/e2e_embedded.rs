@@ -3,28 +3,29 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 use newsflow_bus::{EmbeddedBus, EmbeddedConfig, Producer};
 use newsflow_fixture_server::FixtureServer;
 
-fn run_until_idle(
-    feeds: &std::path::Path,
-    data_dir: &std::path::Path,
-    events_out: &std::path::Path,
-) {
-    run_command(
-        newsflow_command()
-            .arg("run")
-            .arg("--feeds")
-            .arg(feeds)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--events-out")
-            .arg(events_out)
-            .arg("--until-idle")
-            .arg("--allow-private-addresses")
-            .env("NEWSFLOW_LOG", "info"),
-    );
+/// `newsflow run` as a user would start it over the fixture feeds.
+fn service_command(feeds: &Path, data_dir: &Path, events_out: &Path) -> std::process::Command {
+    let mut command = newsflow_command();
+    command
+        .arg("run")
+        .arg("--feeds")
+        .arg(feeds)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--events-out")
+        .arg(events_out)
+        .arg("--allow-private-addresses");
+    command
+}
+
+fn run_until_idle(feeds: &Path, data_dir: &Path, events_out: &Path) {
+    run_command(service_command(feeds, data_dir, events_out).arg("--until-idle"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,15 +110,7 @@ async fn a_killed_service_resumes_without_losing_or_repeating_a_story() {
     let events_out = work.path().join("events.jsonl");
 
     // The long-lived service, killed without warning once events flow.
-    let mut service = newsflow_command()
-        .arg("run")
-        .arg("--feeds")
-        .arg(&feeds)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .arg("--events-out")
-        .arg(&events_out)
-        .arg("--allow-private-addresses")
+    let mut service = service_command(&feeds, &data_dir, &events_out)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -73,19 +73,34 @@ pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
     }
 }
 
-fn spawn_stage<H: StageHandler + 'static>(
-    tasks: &mut JoinSet<Result<(), HandleError>>,
-    handler: H,
-    consumer: Box<dyn newsflow_bus::Consumer>,
+/// The consuming stages started so far, and what idle detection watches.
+struct RunningStages {
+    bus: Arc<dyn Bus>,
     producer: Arc<dyn newsflow_bus::Producer>,
-    shutdown: &CancellationToken,
-) {
-    tasks.spawn(run_stage(
-        handler,
-        consumer,
-        producer,
-        shutdown.child_token(),
-    ));
+    shutdown: CancellationToken,
+    tasks: JoinSet<Result<(), HandleError>>,
+    /// (consumer group, topic) of every started stage.
+    groups: Vec<(String, &'static str)>,
+}
+
+impl RunningStages {
+    /// Joins `group` on `topic` and runs `handler` over it.
+    async fn start<H: StageHandler + 'static>(
+        &mut self,
+        handler: H,
+        group: &str,
+        topic: &'static str,
+    ) -> anyhow::Result<()> {
+        let consumer = self.bus.consumer(group, topic).await?;
+        self.tasks.spawn(run_stage(
+            handler,
+            consumer,
+            self.producer.clone(),
+            self.shutdown.child_token(),
+        ));
+        self.groups.push((group.to_string(), topic));
+        Ok(())
+    }
 }
 
 /// Runs the chosen stages until `shutdown` is cancelled (or, with
@@ -100,8 +115,6 @@ pub async fn run(
     let bus = opened.bus.clone();
     let producer = bus.producer().await?;
     let groups = &settings.topics;
-    let mut consumer_groups: Vec<(String, &'static str)> = Vec::new();
-    let mut tasks = JoinSet::new();
     let stages_shutdown = CancellationToken::new();
     if let Some(listen) = options.operator_listen {
         let metrics = operator_http::install_recorder()?;
@@ -112,70 +125,51 @@ pub async fn run(
             }
         });
     }
+    let mut stages = RunningStages {
+        bus: bus.clone(),
+        producer: producer.clone(),
+        shutdown: stages_shutdown.clone(),
+        tasks: JoinSet::new(),
+        groups: Vec::new(),
+    };
 
     // Consumers join before the fetcher starts, so the embedded bus keeps
     // every record for them from the first one on.
     if options.stages.contains(&StageName::Cleaner) {
-        let consumer = bus.consumer(&groups.cleaner_group, topics::RAW).await?;
         let handler = cleaner_handler::CleanerHandler {
             config: settings.cleaner.clone(),
         };
-        spawn_stage(
-            &mut tasks,
-            handler,
-            consumer,
-            producer.clone(),
-            &stages_shutdown,
-        );
-        consumer_groups.push((groups.cleaner_group.clone(), topics::RAW));
+        stages
+            .start(handler, &groups.cleaner_group, topics::RAW)
+            .await?;
     }
     if options.stages.contains(&StageName::Dedup) {
         let path = settings.data_dir.join("dedup.db");
         let stage = newsflow_dedup::DedupStage::open(&path, settings.dedup.clone())
             .with_context(|| format!("opening dedup state {}", path.display()))?;
-        let consumer = bus.consumer(&groups.dedup_group, topics::ARTICLES).await?;
         let handler = dedup_handler::DedupHandler { stage };
-        spawn_stage(
-            &mut tasks,
-            handler,
-            consumer,
-            producer.clone(),
-            &stages_shutdown,
-        );
-        consumer_groups.push((groups.dedup_group.clone(), topics::ARTICLES));
+        stages
+            .start(handler, &groups.dedup_group, topics::ARTICLES)
+            .await?;
     }
     if options.stages.contains(&StageName::Clusterer) {
         let path = settings.data_dir.join("clusterer.db");
         let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
             .with_context(|| format!("opening clusterer state {}", path.display()))?;
-        let consumer = bus
-            .consumer(&groups.clusterer_group, topics::UNIQUE)
-            .await?;
         let handler = cluster_handler::ClusterHandler {
             stage,
             latest_story_time: None,
         };
-        spawn_stage(
-            &mut tasks,
-            handler,
-            consumer,
-            producer.clone(),
-            &stages_shutdown,
-        );
-        consumer_groups.push((groups.clusterer_group.clone(), topics::UNIQUE));
+        stages
+            .start(handler, &groups.clusterer_group, topics::UNIQUE)
+            .await?;
     }
     if let Some(path) = options.events_out.clone() {
         let handler = events_file::EventsFileHandler::open(path.clone())
             .with_context(|| format!("opening {}", path.display()))?;
-        let consumer = bus.consumer(EVENTS_FILE_GROUP, topics::EVENTS).await?;
-        spawn_stage(
-            &mut tasks,
-            handler,
-            consumer,
-            producer.clone(),
-            &stages_shutdown,
-        );
-        consumer_groups.push((EVENTS_FILE_GROUP.to_string(), topics::EVENTS));
+        stages
+            .start(handler, EVENTS_FILE_GROUP, topics::EVENTS)
+            .await?;
     }
 
     let fetcher = if options.stages.contains(&StageName::Fetcher) {
@@ -218,7 +212,7 @@ pub async fn run(
         }
         if let Some(embedded) = &opened.embedded {
             tokio::select! {
-                drained = idle::wait_until_drained(embedded, &consumer_groups, &mut tasks) => drained?,
+                drained = idle::wait_until_drained(embedded, &stages.groups, &mut stages.tasks) => drained?,
                 _ = shutdown.cancelled() => {}
             }
         } else if options.stages.iter().any(|s| *s != StageName::Fetcher) {
@@ -228,14 +222,14 @@ pub async fn run(
         if let Some(fetcher) = fetcher.clone() {
             let feeds = options.feeds.clone();
             let token = stages_shutdown.child_token();
-            tasks.spawn(async move {
+            stages.tasks.spawn(async move {
                 fetcher.run(feeds, sink, token).await;
                 Ok(())
             });
         }
         tokio::select! {
             _ = shutdown.cancelled() => {}
-            Some(finished) = tasks.join_next() => {
+            Some(finished) = stages.tasks.join_next() => {
                 stages_shutdown.cancel();
                 report_stage_end(finished)?;
             }
@@ -243,7 +237,7 @@ pub async fn run(
     }
     stages_shutdown.cancel();
     let mut outcome = Ok(());
-    while let Some(finished) = tasks.join_next().await {
+    while let Some(finished) = stages.tasks.join_next().await {
         if let Err(error) = report_stage_end(finished) {
             outcome = Err(error);
         }
