@@ -29,7 +29,10 @@ pub fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     )
     .with_context(|| format!("clustering {}", args.input.display()))?;
     output.flush()?;
-    eprintln!("{summary:?}");
+    eprintln!(
+        "clustered {} documents into {} events ({} lines skipped)",
+        summary.documents, summary.events, summary.skipped
+    );
     Ok(())
 }
 
@@ -39,6 +42,13 @@ pub fn dedup(args: DedupArgs) -> anyhow::Result<()> {
     let summary = newsflow_dedup::replay::run(&mut input, &mut output, &settings.dedup)
         .with_context(|| format!("deduplicating {}", args.input.display()))?;
     output.flush()?;
-    eprintln!("{summary:?}");
+    eprintln!(
+        "{} documents: {} new stories, {} duplicates, {} updates, {} unchanged",
+        summary.documents,
+        summary.new_stories,
+        summary.duplicates,
+        summary.updates,
+        summary.unchanged
+    );
     Ok(())
 }
