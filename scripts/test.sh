@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# cargo install puts binaries here; look there before deciding to build.
+export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v tansu >/dev/null 2>&1; then
   echo "tansu not found: installing it (cargo install, takes a while)"
   cargo install tansu --version 0.6.0 --locked --features dynostore,libsql
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all -- --check
 cargo test --workspace "$@"
