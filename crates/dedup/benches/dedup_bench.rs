@@ -587,8 +587,10 @@ fn full_stage(bases: &[BaseArticle], model: &TextModel, config: &DedupConfig) {
         queries.len() as f64 / secs
     );
 
-    let checks = 3_000;
-    println!("\n## DedupStage::check (SQLite, state persisted per check)");
+    let checks = 30_000;
+    println!(
+        "\n## DedupStage::check (SQLite, state persisted per check, texts kept in SQLite only)"
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let mut stage =
         DedupStage::open(&dir.path().join("dedup.sqlite"), config.clone()).expect("open stage");
@@ -603,11 +605,18 @@ fn full_stage(bases: &[BaseArticle], model: &TextModel, config: &DedupConfig) {
             )
         })
         .collect();
+    let rss_before = resident_bytes();
     let started = Instant::now();
     for input in &inputs {
         stage.check(input).expect("check");
     }
     let secs = started.elapsed().as_secs_f64();
+    if let (Some(before), Some(after)) = (rss_before, resident_bytes()) {
+        println!(
+            "resident set growth {:.0} bytes/story",
+            after.saturating_sub(before) as f64 / checks as f64
+        );
+    }
     drop(stage);
     let reopened = Instant::now();
     let stage =

@@ -164,6 +164,15 @@ impl Deduplicator {
         evicted
     }
 
+    /// Drops the in-memory copy of a story's text. A runner that keeps the
+    /// text elsewhere calls this once it is stored: the core compares
+    /// sketches and hashes, and needs the text only to re-emit the story.
+    pub fn release_body(&mut self, story_id: &str) {
+        if let Some(&slot) = self.by_story_id.get(story_id) {
+            self.story_mut(slot).story.article.body = String::new();
+        }
+    }
+
     /// Heap memory of the content index alone (body map, sketches, bands).
     pub fn content_index_heap_bytes(&self) -> usize {
         self.content.heap_bytes()

@@ -1,5 +1,10 @@
 //! The runner's state: the pure core plus every state change written to
 //! SQLite before `check` returns, so a restart rebuilds the same window.
+//!
+//! Story texts live only in SQLite (`dedup_bodies`): the core keeps sketches
+//! and hashes in memory, and a text is read back only when its story is
+//! re-emitted (a copy or a replay arrived). That keeps memory per remembered
+//! story to a few KB however long the articles are.
 
 use std::path::Path;
 
@@ -54,6 +59,10 @@ impl DedupStage {
                  story_id TEXT PRIMARY KEY,
                  seq INTEGER NOT NULL,
                  state TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS dedup_bodies (
+                 story_id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
              );",
         )?;
         let layout: Option<i64> = db
@@ -74,23 +83,41 @@ impl DedupStage {
             Some(other) => return Err(DedupError::UnknownLayout(other)),
         }
         let mut core = Deduplicator::new(config);
+        // Rows written before texts had their own table still carry the
+        // text in `state`: it is used, then moved to `dedup_bodies`.
+        let mut texts_to_move = Vec::new();
         {
-            let mut statement =
-                db.prepare("SELECT story_id, state FROM dedup_stories ORDER BY seq")?;
+            let mut statement = db.prepare(
+                "SELECT s.story_id, s.state, b.body FROM dedup_stories s
+                 LEFT JOIN dedup_bodies b USING (story_id) ORDER BY s.seq",
+            )?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
                 let story_id: String = row.get(0)?;
                 let state: String = row.get(1)?;
-                let stored: StoredStory = serde_json::from_str(&state)
-                    .map_err(|source| DedupError::CorruptRow { story_id, source })?;
-                core.restore(stored);
+                let body: Option<String> = row.get(2)?;
+                let mut stored: StoredStory =
+                    serde_json::from_str(&state).map_err(|source| DedupError::CorruptRow {
+                        story_id: story_id.clone(),
+                        source,
+                    })?;
+                match body {
+                    Some(body) => stored.story.article.body = body,
+                    None if !stored.story.article.body.is_empty() => {
+                        texts_to_move.push(stored.clone());
+                    }
+                    None => {}
+                }
+                if core.restore(stored) {
+                    core.release_body(&story_id);
+                }
             }
         }
         let mut stage = Self { core, db };
         // The window may have shrunk since the state was written.
         let evicted = stage.core.evict();
         stage.persist(&StateChanges {
-            written: Vec::new(),
+            written: texts_to_move,
             evicted,
         })?;
         tracing::info!(stories = stage.core.len(), "dedup state restored");
@@ -98,9 +125,24 @@ impl DedupStage {
     }
 
     pub fn check(&mut self, article: &Article) -> Result<Verdict, DedupError> {
-        let (verdict, changes) = self.core.check_with_changes(article);
+        let (mut verdict, changes) = self.core.check_with_changes(article);
         self.persist(&changes)?;
+        let story = verdict.story_mut();
+        if story.article.body.is_empty() {
+            story.article.body = self.stored_body(&story.story_id)?.unwrap_or_default();
+        }
+        for stored in &changes.written {
+            self.core.release_body(&stored.story.story_id);
+        }
         Ok(verdict)
+    }
+
+    fn stored_body(&self, story_id: &str) -> Result<Option<String>, DedupError> {
+        Ok(self
+            .db
+            .prepare_cached("SELECT body FROM dedup_bodies WHERE story_id = ?1")?
+            .query_row(params![story_id], |row| row.get(0))
+            .optional()?)
     }
 
     /// Number of remembered stories.
@@ -122,20 +164,36 @@ impl DedupStage {
             // must end up present.
             let mut delete =
                 transaction.prepare_cached("DELETE FROM dedup_stories WHERE story_id = ?1")?;
+            let mut delete_body =
+                transaction.prepare_cached("DELETE FROM dedup_bodies WHERE story_id = ?1")?;
             for story_id in &changes.evicted {
                 delete.execute(params![story_id])?;
+                delete_body.execute(params![story_id])?;
             }
+            let mut upsert_body = transaction.prepare_cached(
+                "INSERT INTO dedup_bodies (story_id, body) VALUES (?1, ?2)
+                 ON CONFLICT (story_id) DO UPDATE SET body = excluded.body
+                 WHERE body IS NOT excluded.body",
+            )?;
             let mut upsert = transaction.prepare_cached(
                 "INSERT INTO dedup_stories (story_id, seq, state) VALUES (?1, ?2, ?3)
                  ON CONFLICT (story_id) DO UPDATE SET seq = excluded.seq, state = excluded.state
                  WHERE state IS NOT excluded.state",
             )?;
             for stored in &changes.written {
-                let state = serde_json::to_string(stored).map_err(|source| DedupError::Encode {
-                    story_id: stored.story.story_id.clone(),
+                let story_id = &stored.story.story_id;
+                // An empty text here is one the core already released: the
+                // stored one stands.
+                if !stored.story.article.body.is_empty() {
+                    upsert_body.execute(params![story_id, stored.story.article.body])?;
+                }
+                let mut lean = stored.clone();
+                lean.story.article.body = String::new();
+                let state = serde_json::to_string(&lean).map_err(|source| DedupError::Encode {
+                    story_id: story_id.clone(),
                     source,
                 })?;
-                upsert.execute(params![stored.story.story_id, stored.seq as i64, state])?;
+                upsert.execute(params![story_id, stored.seq as i64, state])?;
             }
         }
         transaction.commit()?;

@@ -32,6 +32,15 @@ impl Verdict {
         }
     }
 
+    pub fn story_mut(&mut self) -> &mut UniqueStory {
+        match self {
+            Verdict::New(story)
+            | Verdict::Updated(story)
+            | Verdict::Unchanged(story)
+            | Verdict::Duplicate { story, .. } => story,
+        }
+    }
+
     /// The story this article duplicates, when it is a copy.
     pub fn duplicate_of(&self) -> Option<&str> {
         match self {

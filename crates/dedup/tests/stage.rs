@@ -203,3 +203,66 @@ fn a_stored_story_without_pages_is_skipped_not_fatal() {
     let stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
     assert_eq!(stage.len(), 1);
 }
+
+#[test]
+fn a_copy_found_after_a_restart_re_emits_the_original_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let articles = input();
+    {
+        let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+        for item in &articles[..5] {
+            stage.check(item).unwrap();
+        }
+    }
+    let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    // articles[5] is a verbatim copy of articles[0] from another outlet.
+    let verdict = stage.check(&articles[5]).unwrap();
+    let Verdict::Duplicate { story, .. } = verdict else {
+        panic!("expected a duplicate, got {}", verdict.kind());
+    };
+    assert_eq!(story.article.url, articles[0].url);
+    assert_eq!(story.article.body, articles[0].body);
+    // A replay of the original itself also comes back whole.
+    let replayed = stage.check(&articles[0]).unwrap();
+    assert_eq!(replayed.story().article.body, articles[0].body);
+}
+
+#[test]
+fn texts_stored_inside_older_state_rows_are_moved_to_their_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let articles = input();
+    {
+        let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+        stage.check(&articles[0]).unwrap();
+    }
+    // Rewrite the row as an earlier build stored it: text inside the state.
+    let db = rusqlite_dump::open(&path);
+    let (story_id, _, state) = rusqlite_dump::rows(&db).remove(0);
+    let mut value: serde_json::Value = serde_json::from_str(&state).unwrap();
+    value["story"]["article"]["body"] = serde_json::json!(articles[0].body);
+    db.execute(
+        "UPDATE dedup_stories SET state = ?1 WHERE story_id = ?2",
+        rusqlite::params![value.to_string(), story_id],
+    )
+    .unwrap();
+    db.execute("DELETE FROM dedup_bodies", []).unwrap();
+    drop(db);
+
+    let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    let verdict = stage.check(&articles[5]).unwrap();
+    assert_eq!(verdict.kind(), "duplicate");
+    assert_eq!(verdict.story().article.body, articles[0].body);
+    drop(stage);
+    let db = rusqlite_dump::open(&path);
+    let moved: String = db
+        .query_row("SELECT body FROM dedup_bodies", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(moved, articles[0].body);
+    let (_, _, state) = rusqlite_dump::rows(&db).remove(0);
+    assert!(
+        !state.contains(&articles[0].body[..40]),
+        "the text stayed in the state row"
+    );
+}
