@@ -209,10 +209,23 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
             }
         }
     }
+    let mut rebuilt = Ok(());
+    if matched.is_some() {
+        rebuilt = stage_state_is_rebuilt_from_kafka(
+            &runtime,
+            &server,
+            &brokers,
+            work.path(),
+            &mut stages,
+        );
+    }
     for running in &mut stages {
         running.terminate();
     }
     broker.terminate();
+    if let Err(error) = rebuilt {
+        panic!("{error}");
+    }
     if matched.is_none() {
         for name in ["cleaner", "dedup", "clusterer", "tansu"] {
             let log = std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap_or_default();
@@ -221,4 +234,119 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
         }
         panic!("events on Kafka never matched the fixture: {last_error}");
     }
+}
+
+/// Dedup and clusterer stages that lost their local state (a new machine)
+/// rebuild it from the input their groups already processed: a verbatim
+/// copy of a story seen before the loss is still recognised as a copy and
+/// credited to the original's member in its one event, never a member or an
+/// event of its own.
+fn stage_state_is_rebuilt_from_kafka(
+    runtime: &tokio::runtime::Runtime,
+    server: &FixtureServer,
+    brokers: &str,
+    work: &Path,
+    stages: &mut [Running],
+) -> Result<(), String> {
+    // stages: cleaner, dedup, clusterer.
+    for (index, name) in [(1, "dedup"), (2, "clusterer")] {
+        stages[index].terminate();
+        std::fs::remove_dir_all(work.join(name)).unwrap();
+        stages[index] = stage(name, brokers, work, &[], work);
+    }
+
+    let original = expected()
+        .duplicates
+        .into_iter()
+        .find(|d| d.kind == "verbatim")
+        .expect("the fixture has a verbatim copy");
+    let page = std::fs::read_to_string(repo_path(&format!(
+        "tests/fixtures/outlets{}",
+        original.duplicate_of
+    )))
+    .unwrap();
+    let html = server.render(&page);
+    let extracted = newsflow_cleaner::extract(
+        html.as_bytes(),
+        Some("text/html; charset=utf-8"),
+        None,
+        &newsflow_cleaner::CleanerConfig::default(),
+    )
+    .unwrap();
+    let url = "https://injected.example/world/copied-story";
+    let copy = newsflow_model::Article {
+        schema_version: newsflow_model::SCHEMA_VERSION,
+        article_id: newsflow_model::story_id_for_url(url),
+        item_id: url.into(),
+        feed_url: "https://injected.example/feed".into(),
+        url: url.into(),
+        canonical_url: newsflow_model::canonical_url(url),
+        outlet: "Injected Outlet".into(),
+        title: "A copied story".into(),
+        byline: None,
+        published: extracted.published,
+        language: extracted.language,
+        lead_image: None,
+        body: extracted.body,
+        fetched_at: chrono::Utc::now(),
+    };
+    runtime.block_on(async {
+        use newsflow_bus::Producer;
+        use newsflow_model::Message;
+        let config = newsflow_bus::KafkaConfig {
+            brokers: brokers.to_string(),
+            topic_prefix: "e2e.".into(),
+            ..Default::default()
+        };
+        let bus = newsflow_bus::KafkaBus::connect(config).unwrap();
+        bus.send("articles", &copy.key(), newsflow_model::encode(&copy))
+            .await
+            .unwrap();
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let output = newsflow_command()
+            .args([
+                "tail",
+                "--bus",
+                "kafka",
+                "--format",
+                "json",
+                "--idle-exit-secs",
+                "20",
+            ])
+            .args(["--brokers", brokers])
+            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
+            .output()
+            .unwrap();
+        let events = standing_events(read_event_lines(&String::from_utf8_lossy(&output.stdout)));
+        let members: Vec<_> = events.iter().flat_map(|e| e.members.iter()).collect();
+        if members.iter().any(|m| m.url == url) {
+            return Err("the copy became an event member: dedup state was not rebuilt".into());
+        }
+        let holding_original = events
+            .iter()
+            .filter(|e| {
+                member_paths(e).contains(&original.duplicate_of)
+                    || member_paths(e).contains(&original.article)
+            })
+            .count();
+        if holding_original > 1 {
+            return Err("the original is in two events: clusterer state was not rebuilt".into());
+        }
+        let credited = members.iter().any(|m| {
+            let path = fixture_path(&m.url);
+            (path == original.duplicate_of || path == original.article)
+                && m.also_carried_by.iter().any(|o| o == "Injected Outlet")
+        });
+        if credited {
+            return Ok(());
+        }
+        last = format!("{} events, copy not credited yet", events.len());
+    }
+    Err(format!(
+        "the injected copy was never credited to its original: {last}"
+    ))
 }

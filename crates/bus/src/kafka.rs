@@ -18,11 +18,12 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+use crate::kafka_history::CommittedHistory;
 use crate::{Bus, BusError, Consumer, Delivery, KafkaConfig, Producer};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn kafka_error(context: impl Into<String>) -> impl FnOnce(KafkaError) -> BusError {
+pub(crate) fn kafka_error(context: impl Into<String>) -> impl FnOnce(KafkaError) -> BusError {
     let context = context.into();
     move |source| BusError::Kafka { context, source }
 }
@@ -94,6 +95,16 @@ impl KafkaBus {
         Ok(())
     }
 
+    /// What `group` has already processed of `topic`, for a stage that
+    /// must rebuild lost state; `None` when the group has committed nothing.
+    pub fn committed_history(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Result<Option<CommittedHistory>, BusError> {
+        CommittedHistory::open(&self.config, group, topic, &self.physical_topic(topic))
+    }
+
     /// A consumer that reads `topic` from the start without committing, for
     /// observers such as `tail`.
     pub fn observer(&self, topic: &str, group: &str) -> Result<Box<dyn Consumer>, BusError> {
@@ -128,7 +139,7 @@ impl KafkaBus {
     }
 }
 
-fn client_config(config: &KafkaConfig) -> ClientConfig {
+pub(crate) fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.brokers);
     for (key, value) in &config.properties {

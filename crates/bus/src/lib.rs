@@ -11,6 +11,7 @@ mod config;
 mod embedded;
 mod error;
 mod kafka;
+mod kafka_history;
 
 use async_trait::async_trait;
 
@@ -18,6 +19,7 @@ pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig};
 pub use embedded::EmbeddedBus;
 pub use error::BusError;
 pub use kafka::KafkaBus;
+pub use kafka_history::CommittedHistory;
 
 /// One record read from a topic.
 #[derive(Debug, Clone)]

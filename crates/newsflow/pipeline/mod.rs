@@ -45,6 +45,7 @@ pub struct PipelineOptions {
 pub struct OpenedBus {
     pub bus: Arc<dyn Bus>,
     pub embedded: Option<EmbeddedBus>,
+    pub kafka: Option<KafkaBus>,
 }
 
 pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
@@ -57,6 +58,7 @@ pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
             Ok(OpenedBus {
                 bus: Arc::new(bus.clone()),
                 embedded: Some(bus),
+                kafka: None,
             })
         }
         BusKind::Kafka => {
@@ -66,8 +68,9 @@ pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
                 .await
                 .context("creating topics")?;
             Ok(OpenedBus {
-                bus: Arc::new(bus),
+                bus: Arc::new(bus.clone()),
                 embedded: None,
+                kafka: Some(bus),
             })
         }
     }
@@ -81,9 +84,44 @@ struct RunningStages {
     tasks: JoinSet<Result<(), HandleError>>,
     /// (consumer group, topic) of every started stage.
     groups: Vec<(String, &'static str)>,
+    /// On Kafka, where a stage with lost state replays its processed input.
+    history: Option<KafkaBus>,
 }
 
 impl RunningStages {
+    /// A stateful stage whose local state is empty (first start, or a new
+    /// machine) replays what its group already processed, so its state
+    /// matches the committed positions it resumes from. The embedded bus
+    /// keeps stage state beside its log, so there is nothing to rebuild.
+    async fn rebuild_if_empty<H: StageHandler>(
+        &self,
+        handler: &mut H,
+        state_is_empty: bool,
+        group: &str,
+        topic: &'static str,
+    ) -> anyhow::Result<()> {
+        let Some(kafka) = self.history.clone().filter(|_| state_is_empty) else {
+            return Ok(());
+        };
+        let group_name = group.to_string();
+        let history =
+            tokio::task::spawn_blocking(move || kafka.committed_history(&group_name, topic))
+                .await
+                .context("reading committed history")??;
+        if let Some(history) = history {
+            let replayed = stage_loop::rebuild_from_history(handler, history)
+                .await
+                .map_err(|e| anyhow::anyhow!("rebuilding {} state: {e}", handler.name()))?;
+            tracing::info!(
+                stage = handler.name(),
+                topic,
+                replayed,
+                "state rebuilt from committed input"
+            );
+        }
+        Ok(())
+    }
+
     /// Joins `group` on `topic` and runs `handler` over it.
     async fn start<H: StageHandler + 'static>(
         &mut self,
@@ -131,6 +169,7 @@ pub async fn run(
         shutdown: stages_shutdown.clone(),
         tasks: JoinSet::new(),
         groups: Vec::new(),
+        history: opened.kafka.clone(),
     };
 
     // Consumers join before the fetcher starts, so the embedded bus keeps
@@ -147,7 +186,16 @@ pub async fn run(
         let path = settings.data_dir.join("dedup.db");
         let stage = newsflow_dedup::DedupStage::open(&path, settings.dedup.clone())
             .with_context(|| format!("opening dedup state {}", path.display()))?;
-        let handler = dedup_handler::DedupHandler { stage };
+        let state_is_empty = stage.is_empty();
+        let mut handler = dedup_handler::DedupHandler { stage };
+        stages
+            .rebuild_if_empty(
+                &mut handler,
+                state_is_empty,
+                &groups.dedup_group,
+                topics::ARTICLES,
+            )
+            .await?;
         stages
             .start(handler, &groups.dedup_group, topics::ARTICLES)
             .await?;
@@ -156,10 +204,19 @@ pub async fn run(
         let path = settings.data_dir.join("clusterer.db");
         let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
             .with_context(|| format!("opening clusterer state {}", path.display()))?;
-        let handler = cluster_handler::ClusterHandler {
+        let state_is_empty = stage.clusterer().records_count() == 0;
+        let mut handler = cluster_handler::ClusterHandler {
             stage,
             latest_story_time: None,
         };
+        stages
+            .rebuild_if_empty(
+                &mut handler,
+                state_is_empty,
+                &groups.clusterer_group,
+                topics::UNIQUE,
+            )
+            .await?;
         stages
             .start(handler, &groups.clusterer_group, topics::UNIQUE)
             .await?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use newsflow_bus::{Consumer, Producer};
+use newsflow_bus::{CommittedHistory, Consumer, Producer};
 use newsflow_model::{decode, encode, Message};
 use tokio_util::sync::CancellationToken;
 
@@ -122,6 +122,29 @@ pub async fn run_stage<H: StageHandler>(
     }
     tracing::info!(stage, "stage stopped");
     result
+}
+
+/// Feeds `handler` the input its group already processed, discarding the
+/// outputs (they were sent the first time): rebuilds the stage's local state
+/// after it was lost. Returns how many records were replayed.
+pub async fn rebuild_from_history<H: StageHandler>(
+    handler: &mut H,
+    mut history: CommittedHistory,
+) -> Result<u64, HandleError> {
+    let mut replayed = 0;
+    while let Some(delivery) = history
+        .next()
+        .await
+        .map_err(|e| HandleError::Fatal(format!("reading history: {e}")))?
+    {
+        if let Ok(input) = decode::<H::Input>(&delivery.payload) {
+            match handler.handle(input) {
+                Ok(_) | Err(HandleError::Skip(_)) => replayed += 1,
+                Err(fatal) => return Err(fatal),
+            }
+        }
+    }
+    Ok(replayed)
 }
 
 /// Sends every output, retrying each until the bus takes it. Returns false
