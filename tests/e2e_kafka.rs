@@ -153,18 +153,13 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
     drop(fetch);
 
     // A malformed record on `raw` must be skipped by the cleaner, not stop it.
-    runtime.block_on(async {
-        use newsflow_bus::Producer;
-        let config = newsflow_bus::KafkaConfig {
-            brokers: brokers.clone(),
-            topic_prefix: "e2e.".into(),
-            ..Default::default()
-        };
-        let bus = newsflow_bus::KafkaBus::connect(config).unwrap();
-        bus.send("raw", "poison", b"\xff{not json".to_vec())
-            .await
-            .unwrap();
-    });
+    produce(
+        &runtime,
+        &brokers,
+        "raw",
+        "poison",
+        b"\xff{not json".to_vec(),
+    );
 
     let mut stages = vec![
         stage("cleaner", &brokers, work.path(), &[], logs),
@@ -178,21 +173,7 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
     let mut last_error = String::new();
     let mut matched = None;
     while Instant::now() < deadline {
-        let output = newsflow_command()
-            .args([
-                "tail",
-                "--bus",
-                "kafka",
-                "--format",
-                "json",
-                "--idle-exit-secs",
-                "25",
-            ])
-            .args(["--brokers", &brokers])
-            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
-            .output()
-            .unwrap();
-        let events = standing_events(read_event_lines(&String::from_utf8_lossy(&output.stdout)));
+        let events = tail_events(&brokers, 25);
         match std::panic::catch_unwind(|| {
             assert_events_match_fixture(&events);
             assert_copies_are_credited(&events);
@@ -290,38 +271,21 @@ fn stage_state_is_rebuilt_from_kafka(
         body: extracted.body,
         fetched_at: chrono::Utc::now(),
     };
-    runtime.block_on(async {
-        use newsflow_bus::Producer;
+    {
         use newsflow_model::Message;
-        let config = newsflow_bus::KafkaConfig {
-            brokers: brokers.to_string(),
-            topic_prefix: "e2e.".into(),
-            ..Default::default()
-        };
-        let bus = newsflow_bus::KafkaBus::connect(config).unwrap();
-        bus.send("articles", &copy.key(), newsflow_model::encode(&copy))
-            .await
-            .unwrap();
-    });
+        produce(
+            runtime,
+            brokers,
+            "articles",
+            &copy.key(),
+            newsflow_model::encode(&copy),
+        );
+    }
 
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = String::new();
     while Instant::now() < deadline {
-        let output = newsflow_command()
-            .args([
-                "tail",
-                "--bus",
-                "kafka",
-                "--format",
-                "json",
-                "--idle-exit-secs",
-                "20",
-            ])
-            .args(["--brokers", brokers])
-            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
-            .output()
-            .unwrap();
-        let events = standing_events(read_event_lines(&String::from_utf8_lossy(&output.stdout)));
+        let events = tail_events(brokers, 20);
         let members: Vec<_> = events.iter().flat_map(|e| e.members.iter()).collect();
         if members.iter().any(|m| m.url == url) {
             return Err("the copy became an event member: dedup state was not rebuilt".into());
@@ -349,4 +313,37 @@ fn stage_state_is_rebuilt_from_kafka(
     Err(format!(
         "the injected copy was never credited to its original: {last}"
     ))
+}
+
+/// Produces one record with newsflow's own Kafka bus, as a stage would.
+fn produce(
+    runtime: &tokio::runtime::Runtime,
+    brokers: &str,
+    topic: &str,
+    key: &str,
+    payload: Vec<u8>,
+) {
+    runtime.block_on(async {
+        use newsflow_bus::Producer;
+        let config = newsflow_bus::KafkaConfig {
+            brokers: brokers.to_string(),
+            topic_prefix: "e2e.".into(),
+            ..Default::default()
+        };
+        let bus = newsflow_bus::KafkaBus::connect(config).unwrap();
+        bus.send(topic, key, payload).await.unwrap();
+    });
+}
+
+/// The standing events as `newsflow tail` reads them, once the topic has
+/// been idle for `idle_secs`.
+fn tail_events(brokers: &str, idle_secs: u64) -> Vec<newsflow_model::EventRecord> {
+    let output = newsflow_command()
+        .args(["tail", "--bus", "kafka", "--format", "json"])
+        .args(["--idle-exit-secs", &idle_secs.to_string()])
+        .args(["--brokers", brokers])
+        .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
+        .output()
+        .unwrap();
+    standing_events(read_event_lines(&String::from_utf8_lossy(&output.stdout)))
 }
