@@ -81,6 +81,19 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// A host that answered 429 or 503 gets no request, feed or page, for
+    /// as long as it asked (capped), or a default pause when it did not say.
+    fn pause_host(&self, response: &HttpResponse) -> Duration {
+        let pause = response
+            .retry_after
+            .unwrap_or(DEFAULT_HOST_PAUSE)
+            .min(MAX_HOST_PAUSE);
+        self.http
+            .limiter()
+            .pause(&host_of(&response.final_url), pause);
+        pause
+    }
+
     /// State (validators, item identities seen, schedule, failures) lives in
     /// SQLite at `db_path`; it survives restarts and crashes.
     pub fn open(db_path: &Path, config: FetcherConfig) -> Result<Self, FetchError> {
@@ -389,13 +402,7 @@ impl Fetcher {
             }
             429 | 503 => {
                 summary.feeds_failed = 1;
-                let pause = response
-                    .retry_after
-                    .unwrap_or(DEFAULT_HOST_PAUSE)
-                    .min(MAX_HOST_PAUSE);
-                self.http
-                    .limiter()
-                    .pause(&host_of(&response.final_url), pause);
+                let pause = self.pause_host(&response);
                 self.record_feed_failure(
                     row,
                     &format!(
@@ -526,13 +533,7 @@ impl Fetcher {
         match response.status {
             200..=299 => {}
             429 | 503 => {
-                let pause = response
-                    .retry_after
-                    .unwrap_or(DEFAULT_HOST_PAUSE)
-                    .min(MAX_HOST_PAUSE);
-                self.http
-                    .limiter()
-                    .pause(&host_of(&response.final_url), pause);
+                self.pause_host(&response);
                 return PageResult::Failed {
                     message: format!("HTTP {}", response.status),
                     permanent: false,

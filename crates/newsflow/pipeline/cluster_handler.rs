@@ -20,6 +20,10 @@ impl StageHandler for ClusterHandler {
         "clusterer"
     }
 
+    fn lacks_state(&self) -> bool {
+        self.stage.clusterer().records_count() == 0
+    }
+
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
         let story_time = story.article.published.unwrap_or(story.article.fetched_at);
         self.latest_story_time = self.latest_story_time.max(Some(story_time));

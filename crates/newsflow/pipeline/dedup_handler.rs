@@ -16,6 +16,10 @@ impl StageHandler for DedupHandler {
         "dedup"
     }
 
+    fn lacks_state(&self) -> bool {
+        self.stage.is_empty()
+    }
+
     fn handle(&mut self, article: Article) -> Result<Vec<Output>, HandleError> {
         let verdict = self
             .stage

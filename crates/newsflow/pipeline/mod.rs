@@ -93,14 +93,13 @@ impl RunningStages {
     /// machine) replays what its group already processed, so its state
     /// matches the committed positions it resumes from. The embedded bus
     /// keeps stage state beside its log, so there is nothing to rebuild.
-    async fn rebuild_if_empty<H: StageHandler>(
+    async fn rebuild<H: StageHandler>(
         &self,
         handler: &mut H,
-        state_is_empty: bool,
         group: &str,
         topic: &'static str,
     ) -> anyhow::Result<()> {
-        let Some(kafka) = self.history.clone().filter(|_| state_is_empty) else {
+        let Some(kafka) = self.history.clone() else {
             return Ok(());
         };
         let group_name = group.to_string();
@@ -122,13 +121,17 @@ impl RunningStages {
         Ok(())
     }
 
-    /// Joins `group` on `topic` and runs `handler` over it.
+    /// Joins `group` on `topic` and runs `handler` over it, after rebuilding
+    /// the handler's state if it lost it.
     async fn start<H: StageHandler + 'static>(
         &mut self,
-        handler: H,
+        mut handler: H,
         group: &str,
         topic: &'static str,
     ) -> anyhow::Result<()> {
+        if handler.lacks_state() {
+            self.rebuild(&mut handler, group, topic).await?;
+        }
         let consumer = self.bus.consumer(group, topic).await?;
         self.tasks.spawn(run_stage(
             handler,
@@ -186,16 +189,7 @@ pub async fn run(
         let path = settings.data_dir.join("dedup.db");
         let stage = newsflow_dedup::DedupStage::open(&path, settings.dedup.clone())
             .with_context(|| format!("opening dedup state {}", path.display()))?;
-        let state_is_empty = stage.is_empty();
-        let mut handler = dedup_handler::DedupHandler { stage };
-        stages
-            .rebuild_if_empty(
-                &mut handler,
-                state_is_empty,
-                &groups.dedup_group,
-                topics::ARTICLES,
-            )
-            .await?;
+        let handler = dedup_handler::DedupHandler { stage };
         stages
             .start(handler, &groups.dedup_group, topics::ARTICLES)
             .await?;
@@ -204,19 +198,10 @@ pub async fn run(
         let path = settings.data_dir.join("clusterer.db");
         let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
             .with_context(|| format!("opening clusterer state {}", path.display()))?;
-        let state_is_empty = stage.clusterer().records_count() == 0;
-        let mut handler = cluster_handler::ClusterHandler {
+        let handler = cluster_handler::ClusterHandler {
             stage,
             latest_story_time: None,
         };
-        stages
-            .rebuild_if_empty(
-                &mut handler,
-                state_is_empty,
-                &groups.clusterer_group,
-                topics::UNIQUE,
-            )
-            .await?;
         stages
             .start(handler, &groups.clusterer_group, topics::UNIQUE)
             .await?;

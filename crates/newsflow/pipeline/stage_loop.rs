@@ -46,6 +46,11 @@ pub trait StageHandler: Send {
     type Input: Message + Send;
     fn name(&self) -> &'static str;
     fn handle(&mut self, input: Self::Input) -> Result<Vec<Output>, HandleError>;
+    /// Whether the stage keeps state and has none: a stage on Kafka then
+    /// rebuilds it from the input its group already processed.
+    fn lacks_state(&self) -> bool {
+        false
+    }
     /// Called when the input is idle; returns outputs of time-driven changes.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
         Ok(Vec::new())
