@@ -1,48 +1,32 @@
-//! Publication times as pages write them: RFC 3339 and its common
-//! near-misses (no colon in the offset, a space for `T`, no zone, a bare
-//! date, RFC 2822, Unix seconds).
+//! Publication times as pages write them. Machine-readable ones (meta tags,
+//! JSON-LD) go through the parser the fetcher uses for feeds, plus the forms
+//! only pages use (Unix seconds, slashed and compact dates); dates printed
+//! for readers have their own reader below.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > 64 {
         return None;
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let with_t = raw.replacen(' ', "T", 1);
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%dT%H:%M%z",
-        "%Y-%m-%dT%H:%M:%S%.f%#z",
-    ] {
-        if let Ok(t) = DateTime::parse_from_str(&with_t, format) {
-            return Some(t.with_timezone(&Utc));
-        }
-    }
-    if let Ok(t) = DateTime::parse_from_rfc2822(raw) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let no_zone = with_t.trim_end_matches('Z');
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(no_zone, format) {
-            return Some(Utc.from_utc_datetime(&t));
-        }
-    }
-    for format in ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(raw.get(..10).unwrap_or(raw), format) {
-            return d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t));
-        }
-    }
+    // Unix times turn up in page metadata, never in feeds.
     if raw.len() >= 9 && raw.len() <= 13 && raw.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = raw.parse().ok()?;
         // Thirteen digits are milliseconds.
         let seconds = if raw.len() == 13 { n / 1000 } else { n };
         return DateTime::from_timestamp(seconds, 0);
     }
-    None
+    newsflow_dates::parse_date(raw).or_else(|| {
+        ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]
+            .iter()
+            .find_map(|format| {
+                NaiveDate::parse_from_str(raw.get(..10).unwrap_or(raw), format)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| Utc.from_utc_datetime(&t))
+            })
+    })
 }
 
 const MONTHS: [&str; 12] = [

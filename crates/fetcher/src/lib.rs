@@ -15,7 +15,6 @@ macro_rules! static_regex {
 
 mod config;
 mod convert;
-mod dates;
 mod decode;
 mod describe;
 mod feed_list;
@@ -36,7 +35,6 @@ mod websub;
 mod xml_tree;
 
 pub use config::FetcherConfig;
-pub use dates::parse_date;
 pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
 pub use describe::{describe_feed, describe_feed_statuses};
 pub use feed_list::{
@@ -46,6 +44,7 @@ pub use feed_list::{
 pub use fetcher::{FeedFetchError, FetchError, Fetcher, PollSummary};
 pub use http::HttpError;
 pub use identity::item_identity;
+pub use newsflow_dates::parse_date;
 pub use parse::{
     parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink, ParsedPerson, ParsedText,
 };

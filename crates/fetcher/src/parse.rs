@@ -220,7 +220,7 @@ fn parse_with_feed_rs(
     let parser = feed_rs::parser::Builder::new()
         .base_uri(url::Url::parse(feed_url).ok().map(|u| u.to_string()))
         .id_generator(|_, _, _| String::new())
-        .timestamp_parser(crate::dates::parse_date)
+        .timestamp_parser(newsflow_dates::parse_date)
         .build();
     // A panic inside the parser library must not take the stage down: it
     // counts as a refusal, and the lenient reader gets its turn.

@@ -10,10 +10,10 @@ use base64::Engine;
 use regex::Regex;
 
 use crate::convert::Resolver;
-use crate::dates::parse_date;
 use crate::identity::item_identity;
 use crate::parse::{ParsedFeed, ParsedItem, ParsedLink, ParsedPerson, ParsedText};
 use crate::xml_tree::Element;
+use newsflow_dates::parse_date;
 
 const TITLE: &[(&str, &str)] = &[("", "title"), ("atom", "title"), ("dc", "title")];
 const ITEM_TITLE: &[(&str, &str)] = &[

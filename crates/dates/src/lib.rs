@@ -1,4 +1,5 @@
-//! Dates as feeds write them: RFC 822 and its many corruptions, W3C-DTF /
+//! Dates as feeds and page metadata write them, shared by the fetcher and
+//! the cleaner: RFC 822 and its many corruptions, W3C-DTF /
 //! ISO 8601 (with reduced precision and 2-digit years), asctime, and a few
 //! localised forms (Greek, Hungarian, Korean) seen in real feeds. Anything
 //! that is not clearly a valid instant is `None`, never a guess.
