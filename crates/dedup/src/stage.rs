@@ -116,7 +116,7 @@ impl DedupStage {
         let mut stage = Self { core, db };
         // The window may have shrunk since the state was written.
         let evicted = stage.core.evict();
-        stage.persist(&StateChanges {
+        stage.persist(&mut StateChanges {
             written: texts_to_move,
             evicted,
         })?;
@@ -125,8 +125,8 @@ impl DedupStage {
     }
 
     pub fn check(&mut self, article: &Article) -> Result<Verdict, DedupError> {
-        let (mut verdict, changes) = self.core.check_with_changes(article);
-        self.persist(&changes)?;
+        let (mut verdict, mut changes) = self.core.check_with_changes(article);
+        self.persist(&mut changes)?;
         let story = verdict.story_mut();
         if story.article.body.is_empty() {
             story.article.body = self.stored_body(&story.story_id)?.unwrap_or_default();
@@ -154,7 +154,9 @@ impl DedupStage {
         self.core.is_empty()
     }
 
-    fn persist(&mut self, changes: &StateChanges) -> Result<(), DedupError> {
+    /// Writes the changes; each written story's text moves to `dedup_bodies`
+    /// (taken out of `changes`, which keep the rest).
+    fn persist(&mut self, changes: &mut StateChanges) -> Result<(), DedupError> {
         if changes.written.is_empty() && changes.evicted.is_empty() {
             return Ok(());
         }
@@ -180,19 +182,19 @@ impl DedupStage {
                  ON CONFLICT (story_id) DO UPDATE SET seq = excluded.seq, state = excluded.state
                  WHERE state IS NOT excluded.state",
             )?;
-            for stored in &changes.written {
+            for stored in &mut changes.written {
+                let body = std::mem::take(&mut stored.story.article.body);
                 let story_id = &stored.story.story_id;
                 // An empty text here is one the core already released: the
                 // stored one stands.
-                if !stored.story.article.body.is_empty() {
-                    upsert_body.execute(params![story_id, stored.story.article.body])?;
+                if !body.is_empty() {
+                    upsert_body.execute(params![story_id, body])?;
                 }
-                let mut lean = stored.clone();
-                lean.story.article.body = String::new();
-                let state = serde_json::to_string(&lean).map_err(|source| DedupError::Encode {
-                    story_id: story_id.clone(),
-                    source,
-                })?;
+                let state =
+                    serde_json::to_string(&*stored).map_err(|source| DedupError::Encode {
+                        story_id: story_id.clone(),
+                        source,
+                    })?;
                 upsert.execute(params![story_id, stored.seq as i64, state])?;
             }
         }
