@@ -3,7 +3,7 @@
 //! (document frequencies, casing), so it runs once per accepted document.
 
 use crate::config::ClustererConfig;
-use crate::tokenize::for_each_word;
+use crate::tokenize::{for_each_word, Shape};
 use crate::vector::SparseVector;
 use crate::vocabulary::{TermId, Vocabulary};
 use rustc_hash::FxHashMap;
@@ -16,23 +16,54 @@ pub fn learn_document(
     config: &ClustererConfig,
 ) -> SparseVector {
     let mut frequencies: FxHashMap<TermId, f32> = FxHashMap::default();
-    for (text, weight, teaches_casing) in [(title, config.title_weight, false), (body, 1.0, true)] {
-        for_each_word(text, |word, shape| {
-            let id = vocabulary.id(word);
-            if vocabulary.is_stop_word(id) {
-                return;
-            }
-            // Titles are often in title case, so only body text says how a
-            // word is written in running prose.
-            if teaches_casing && !shape.sentence_initial && !shape.numeric {
-                vocabulary.observe_casing(id, shape.capitalised);
-            }
-            *frequencies.entry(id).or_insert(0.0) += weight;
-        });
+    for_each_word(title, |word, _| {
+        let id = vocabulary.id(word);
+        if !vocabulary.is_stop_word(id) {
+            *frequencies.entry(id).or_insert(0.0) += config.title_weight;
+        }
+    });
+    // Titles are often in title case, so only body text says how a word is
+    // written in running prose; and within the body, headlines and
+    // captions set in title case say nothing either.
+    let mut body_words: Vec<(TermId, Shape)> = Vec::new();
+    for_each_word(body, |word, shape| {
+        let id = vocabulary.id(word);
+        if !vocabulary.is_stop_word(id) {
+            *frequencies.entry(id).or_insert(0.0) += 1.0;
+            body_words.push((id, shape));
+        }
+    });
+    let title_case = title_case_runs(&body_words);
+    for (&(id, shape), in_run) in body_words.iter().zip(title_case) {
+        if !in_run && !shape.sentence_initial && !shape.numeric {
+            vocabulary.observe_casing(id, shape.capitalised);
+        }
     }
     vocabulary.observe_document(frequencies.keys().copied());
     weigh(frequencies, vocabulary, config)
 }
+
+/// Marks the words inside runs of at least `TITLE_CASE_RUN` capitalised
+/// content words in a row: a headline or caption set in title case, whose
+/// capitals say nothing about how its words are written in prose.
+fn title_case_runs(words: &[(TermId, Shape)]) -> Vec<bool> {
+    let mut marks = vec![false; words.len()];
+    let mut start = 0;
+    for end in 0..=words.len() {
+        let capitalised = words
+            .get(end)
+            .is_some_and(|(_, s)| s.capitalised && !s.numeric);
+        if !capitalised {
+            if end - start >= TITLE_CASE_RUN {
+                marks[start..end].iter_mut().for_each(|m| *m = true);
+            }
+            start = end + 1;
+        }
+    }
+    marks
+}
+
+const TITLE_CASE_RUN: usize = 5;
 
 /// Vectorises text against the vocabulary without teaching it (unknown
 /// words are left out), e.g. to compare a title with an event.
@@ -101,5 +132,20 @@ mod tests {
             v.iter().find(|(t, _)| *t == id).unwrap().1
         };
         assert!(weight("aliyev") > weight("held"));
+    }
+
+    #[test]
+    fn a_title_case_headline_in_the_body_does_not_make_its_words_names() {
+        let mut vocabulary = Vocabulary::default();
+        let config = ClustererConfig::default();
+        learn_document(
+            "",
+            "Sixers Hire New Head Coach Today the team said the coach met Cheeks",
+            &mut vocabulary,
+            &config,
+        );
+        let is_name = |term: &str| vocabulary.is_name(vocabulary.lookup(term).unwrap());
+        assert!(!is_name("coach") && !is_name("hire"));
+        assert!(is_name("cheeks"));
     }
 }
