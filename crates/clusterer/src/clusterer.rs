@@ -10,6 +10,7 @@ use crate::config::ClustererConfig;
 use crate::event::Event;
 use crate::features::learn_document;
 use crate::index::{EventIndex, PostingIndex};
+use crate::pace::JoinPace;
 use crate::vector::{
     add_scaled, heaviest_terms, idf_mass, idf_norm, idf_similarity, keep_heaviest, DenseQuery,
     Similarity, SparseVector,
@@ -46,6 +47,8 @@ pub struct Clusterer {
     arrivals: u64,
     /// Latest document time seen: stands in for documents without one.
     clock: Option<DateTime<Utc>>,
+    /// How many stories apart an event's members arrive in this stream.
+    pace: JoinPace,
 }
 
 impl Clusterer {
@@ -59,6 +62,7 @@ impl Clusterer {
             event_of_story: FxHashMap::default(),
             arrivals: 0,
             clock: None,
+            pace: JoinPace::default(),
         }
     }
 
@@ -230,7 +234,11 @@ impl Clusterer {
             .map(|k| k.capacity())
             .sum::<usize>()
             + self.event_of_story.capacity() * (std::mem::size_of::<String>() + 4 + 1);
-        events + story_map + self.vocabulary.heap_bytes() + self.index.heap_bytes()
+        events
+            + story_map
+            + self.vocabulary.heap_bytes()
+            + self.index.heap_bytes()
+            + self.pace.heap_bytes()
     }
 
     /// Candidate events with their decayed similarity, best first.
@@ -256,12 +264,14 @@ impl Clusterer {
             self.events[e as usize].refresh_mass_if_stale(&self.vocabulary);
         }
         self.dense_query.load(vector, &self.vocabulary);
+        let half_life_stories = self.half_life_stories();
         let mut scored: Vec<(f32, EventIndex)> = candidates
             .into_iter()
             .map(|e| {
                 let event = &self.events[e as usize];
                 let similarity = self.dense_query.similarity(&event.centroid, event.mass);
-                (self.affinity(similarity) * self.decay(event, time), e)
+                let decay = self.decay(event, time, half_life_stories);
+                (self.affinity(similarity) * decay, e)
             })
             .collect();
         scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -290,7 +300,7 @@ impl Clusterer {
     /// between the story and the event's time span when both have times
     /// (stories can arrive late, so a story older than the event is as far
     /// from it as a newer one), else by stories arrived since it last grew.
-    fn decay(&self, event: &Event, time: Option<DateTime<Utc>>) -> f32 {
+    fn decay(&self, event: &Event, time: Option<DateTime<Utc>>, half_life_stories: f64) -> f32 {
         let half_lives = match time {
             Some(t) if event.timed => {
                 let distance = if t < event.first_seen {
@@ -302,10 +312,26 @@ impl Clusterer {
             }
             _ => {
                 let age = self.arrivals.saturating_sub(event.last_arrival) as f64;
-                age / self.config.decay_half_life_stories.max(1) as f64
+                age / half_life_stories
             }
         };
         0.5f64.powf(half_lives) as f32
+    }
+
+    /// The half-life in stories: the configured one until the stream has
+    /// shown its pace, then one learned from it. Where each event's stories
+    /// come together, a same-kind event long after is a new event; where
+    /// stories are shuffled, an event's next member can come much later.
+    fn half_life_stories(&self) -> f64 {
+        let configured = self.config.decay_half_life_stories.max(1) as f64;
+        if self.pace.observed() < self.config.pace_min_joins {
+            return configured;
+        }
+        self.pace
+            .quantile(self.config.pace_quantile)
+            .map_or(configured, |gap| {
+                (gap * self.config.pace_factor).clamp(1.0, configured)
+            })
     }
 
     fn member_of(doc: Document, also_carried_by: Vec<String>) -> EventMember {
@@ -387,6 +413,8 @@ impl Clusterer {
             event.first_seen = event.first_seen.min(time);
             event.timed = true;
         }
+        self.pace
+            .observe(self.arrivals.saturating_sub(event.last_arrival));
         event.last_arrival = self.arrivals;
         event.members.push(Self::member_of(doc, also_carried_by));
         let newest = event.members.len() - 1;

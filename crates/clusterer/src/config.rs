@@ -18,8 +18,15 @@ pub struct ClustererConfig {
     /// Half-life of an event's attraction, in seconds of document time.
     pub decay_half_life_secs: u64,
     /// Half-life of an event's attraction, counted in stories that arrived
-    /// since it last grew; used when documents carry no time.
+    /// since it last grew; used when documents carry no time, until the
+    /// stream has shown its own pace, and as the upper bound after.
     pub decay_half_life_stories: u64,
+    /// Joins to see before the half-life in stories is learned from the
+    /// stream: `pace_factor` times the `pace_quantile` of the gaps, in
+    /// stories, between an event's consecutive members.
+    pub pace_min_joins: u64,
+    pub pace_quantile: f64,
+    pub pace_factor: f64,
     /// Weight of a title token relative to a body token.
     pub title_weight: f32,
     /// Extra weight of names (terms mostly written capitalised mid-sentence)
@@ -52,6 +59,9 @@ impl Default for ClustererConfig {
             late_arrival_secs: 14 * 24 * 3600,
             decay_half_life_secs: 48 * 3600,
             decay_half_life_stories: 3000,
+            pace_min_joins: 100,
+            pace_quantile: 0.95,
+            pace_factor: 8.0,
             title_weight: 2.0,
             name_weight: 1.5,
             name_evidence: 0.2,

@@ -17,6 +17,7 @@ mod error;
 mod event;
 mod features;
 mod index;
+mod pace;
 pub mod replay;
 pub mod scoring;
 mod stage;

@@ -244,3 +244,63 @@ fn the_same_input_twice_gives_the_same_assignments_and_records() {
     };
     assert_eq!(run(), run());
 }
+
+/// An untimed stream: an earthquake story, then 60 unrelated events of three
+/// stories each (grouped or interleaved), then the earthquake again.
+fn earthquake_after_fillers(clusterer: &mut Clusterer, interleaved: bool) -> (String, String) {
+    let first = clusterer.add(doc(
+        "quake-1",
+        "Earthquake strikes Iquique in northern Chile",
+        None,
+    ));
+    let filler = |event: usize, round: usize| {
+        doc(
+            &format!("filler-{event}-{round}"),
+            &format!("Storm{event} floods valley{event} near town{event} river{event}"),
+            None,
+        )
+    };
+    for outer in 0..if interleaved { 3 } else { 60 } {
+        for inner in 0..if interleaved { 60 } else { 3 } {
+            let (event, round) = if interleaved {
+                (inner, outer)
+            } else {
+                (outer, inner)
+            };
+            clusterer.add(filler(event, round));
+        }
+    }
+    let again = clusterer.add(doc(
+        "quake-2",
+        "Earthquake strikes Iquique in northern Chile again",
+        None,
+    ));
+    (first.event_id, again.event_id)
+}
+
+#[test]
+fn where_events_arrive_grouped_a_same_kind_story_long_after_opens_a_new_event() {
+    let config = ClustererConfig {
+        pace_min_joins: 50,
+        ..ClustererConfig::default()
+    };
+    let (first, again) = earthquake_after_fillers(&mut Clusterer::new(config.clone()), false);
+    assert_ne!(first, again, "the learned pace lets the old event fade");
+    // The fixed half-life alone would have kept the old event's pull.
+    let fixed = ClustererConfig {
+        pace_min_joins: u64::MAX,
+        ..config
+    };
+    let (first, again) = earthquake_after_fillers(&mut Clusterer::new(fixed), false);
+    assert_eq!(first, again);
+}
+
+#[test]
+fn where_events_arrive_interleaved_the_same_late_story_still_joins() {
+    let config = ClustererConfig {
+        pace_min_joins: 50,
+        ..ClustererConfig::default()
+    };
+    let (first, again) = earthquake_after_fillers(&mut Clusterer::new(config), true);
+    assert_eq!(first, again);
+}
