@@ -1,7 +1,8 @@
 //! Quality bench: replays every labelled set of the clustering benchmark
 //! with ONE configuration and prints one table (BCubed P/R/F1, NMI, against
 //! the bars). Scores are computed in Rust and, when python3 is
-//! available, cross-checked with the benchmark's own `score.py`.
+//! available, cross-checked with the benchmark's own `score.py`. The last
+//! row is the repository's Baku fixture, which needs no external data.
 //!
 //! `cargo bench -p newsflow-clusterer --bench quality`
 //! Data: `$NEWSFLOW_BENCH_DIR/clustering` (default `../shared/bench` from the
@@ -13,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use newsflow_clusterer::scoring::{score, Scores};
-use newsflow_clusterer::{replay, ClustererConfig};
+use newsflow_clusterer::{replay, Clusterer, ClustererConfig};
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
 
 struct Set {
     name: &'static str,
@@ -114,19 +119,66 @@ fn score_py(prediction: &Path, gold: &Path) -> Option<(f64, f64)> {
 
 fn main() {
     let dir = bench_dir();
-    if !dir.join("score.py").exists() {
-        println!(
-            "clustering benchmark data not found at {} (set NEWSFLOW_BENCH_DIR); skipping",
-            dir.display()
-        );
-        return;
-    }
     let config = config();
     println!("configuration: {config:?}\n");
     println!(
         "| set | docs | events (gold) | BCubed P | BCubed R | BCubed F1 | NMI | bar | score.py |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
+    if dir.join("score.py").exists() {
+        benchmark_sets(&dir, &config);
+    } else {
+        println!(
+            "| clustering benchmark data not found at {} (set NEWSFLOW_BENCH_DIR) | | | | | | | | |",
+            dir.display()
+        );
+    }
+    baku_fixture(&config);
+}
+
+/// The repository's fixture stories in publication order: the five Baku
+/// seeds must form one event with nothing else in it.
+fn baku_fixture(config: &ClustererConfig) {
+    const BAKU: &str = "baku-putin-aliyev";
+    let stories = common::fixture_stories();
+    let mut clusterer = Clusterer::new(config.clone());
+    for story in &stories {
+        clusterer.add(story.document.clone());
+    }
+    let predicted: Vec<&str> = stories
+        .iter()
+        .map(|s| clusterer.event_of(&s.document.id).expect("placed"))
+        .collect();
+    let gold: Vec<&str> = stories.iter().map(|s| s.gold_event.as_str()).collect();
+    let s = score(&gold, &predicted);
+    let baku_events: std::collections::BTreeSet<&str> = gold
+        .iter()
+        .zip(&predicted)
+        .filter(|(g, _)| **g == BAKU)
+        .map(|(_, p)| *p)
+        .collect();
+    let seeds = gold.iter().filter(|g| **g == BAKU).count();
+    let alone = baku_events.len() == 1
+        && predicted
+            .iter()
+            .zip(&gold)
+            .filter(|(p, _)| baku_events.contains(*p))
+            .all(|(_, g)| *g == BAKU);
+    println!(
+        "| Baku fixture (publication order) | {} | {} ({}) | {:.2} | {:.2} | {:.2} | {:.2} | {} seeds in one event, nothing else: {} | n/a |",
+        stories.len(),
+        s.predicted_clusters,
+        s.gold_clusters,
+        100.0 * s.bcubed_precision,
+        100.0 * s.bcubed_recall,
+        100.0 * s.bcubed_f1,
+        100.0 * s.nmi,
+        seeds,
+        pass(alone)
+    );
+}
+
+fn benchmark_sets(dir: &Path, config: &ClustererConfig) {
     let scratch = tempfile_dir();
     for set in SETS {
         let path = dir.join(set.file);
@@ -139,7 +191,7 @@ fn main() {
             &mut BufReader::new(file),
             &mut output,
             set.text_field,
-            &config,
+            config,
         )
         .expect("replay");
         let text = String::from_utf8(output).expect("utf-8 output");
