@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus};
+use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus, TopicKind};
 use newsflow_fetcher::{FeedSource, Fetcher};
 use newsflow_model::topics;
 use tokio::task::JoinSet;
@@ -27,6 +27,16 @@ use stage_loop::{run_stage, HandleError, StageHandler};
 
 /// Topics whose consumers want only the newest record per key.
 pub const COMPACTED_TOPICS: &[&str] = &[topics::EVENTS];
+/// Every topic on Kafka: the streams between stages, and the logs that hold
+/// a stage's state where its data directory alone does not.
+const KAFKA_TOPICS: &[(&str, TopicKind)] = &[
+    (topics::RAW, TopicKind::Stream),
+    (topics::ARTICLES, TopicKind::Stream),
+    (topics::UNIQUE, TopicKind::Stream),
+    (topics::DUPLICATES, TopicKind::Stream),
+    (topics::EVENTS, TopicKind::Compacted),
+    (topics::CLUSTERER_CHANGELOG, TopicKind::StateLog),
+];
 const EVENTS_FILE_GROUP: &str = "events-out";
 
 pub struct PipelineOptions {
@@ -64,7 +74,7 @@ pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
         BusKind::Kafka => {
             let bus =
                 KafkaBus::connect(settings.bus.kafka.clone()).context("connecting to Kafka")?;
-            bus.ensure_topics(&topics::ALL, COMPACTED_TOPICS)
+            bus.ensure_topics(KAFKA_TOPICS)
                 .await
                 .context("creating topics")?;
             Ok(OpenedBus {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use newsflow_bus::{CommittedHistory, Consumer, Producer};
+use newsflow_bus::{Consumer, Producer, TopicHistory};
 use newsflow_model::{decode, encode, Message};
 use tokio_util::sync::CancellationToken;
 
@@ -134,7 +134,7 @@ pub async fn run_stage<H: StageHandler>(
 /// after it was lost. Returns how many records were replayed.
 pub async fn rebuild_from_history<H: StageHandler>(
     handler: &mut H,
-    mut history: CommittedHistory,
+    mut history: TopicHistory,
 ) -> Result<u64, HandleError> {
     let mut replayed = 0;
     while let Some(delivery) = history
