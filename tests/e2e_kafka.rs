@@ -191,13 +191,14 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
         }
     }
     let mut rebuilt = Ok(());
-    if matched.is_some() {
+    if let Some(before) = &matched {
         rebuilt = stage_state_is_rebuilt_from_kafka(
             &runtime,
             &server,
             &brokers,
             work.path(),
             &mut stages,
+            before,
         );
     }
     for running in &mut stages {
@@ -218,23 +219,63 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
 }
 
 /// Dedup and clusterer stages that lost their local state (a new machine)
-/// rebuild it from the input their groups already processed: a verbatim
-/// copy of a story seen before the loss is still recognised as a copy and
-/// credited to the original's member in its one event, never a member or an
-/// event of its own.
+/// get it back from Kafka: dedup by replaying the input its group already
+/// processed, the clusterer from its changelog topic, where a record sent
+/// twice and an unreadable record wait. A verbatim copy of a story seen
+/// before the loss is still recognised as a copy and credited to the
+/// original's member in its one event, never a member or an event of its
+/// own; event ids and versions go on from where they were.
 fn stage_state_is_rebuilt_from_kafka(
     runtime: &tokio::runtime::Runtime,
     server: &FixtureServer,
     brokers: &str,
     work: &Path,
     stages: &mut [Running],
+    before: &[newsflow_model::EventRecord],
 ) -> Result<(), String> {
     // stages: cleaner, dedup, clusterer.
-    for (index, name) in [(1, "dedup"), (2, "clusterer")] {
+    for index in [1, 2] {
         stages[index].terminate();
-        std::fs::remove_dir_all(work.join(name)).unwrap();
-        stages[index] = stage(name, brokers, work, &[], work);
     }
+    let logged = changelog_records(runtime, brokers);
+    let last = logged
+        .last()
+        .ok_or("the clusterer published no changelog record")?;
+    let operations = last.seq;
+    let mut seqs: Vec<i64> = logged.iter().map(|r| r.seq).collect();
+    seqs.dedup();
+    if seqs.iter().copied().ne(1..=operations) {
+        return Err(format!(
+            "changelog sequence numbers are not 1..={operations}: {seqs:?}"
+        ));
+    }
+    // Records a producer retry may already have repeated, and the one
+    // repeat made here.
+    let repeats = (logged.len() - seqs.len()) as i64 + 1;
+    produce(
+        runtime,
+        brokers,
+        CHANGELOG,
+        "clusterer",
+        newsflow_model::encode(last),
+    );
+    produce(
+        runtime,
+        brokers,
+        CHANGELOG,
+        "clusterer",
+        b"{\"seq\":".to_vec(),
+    );
+    for (index, name) in [(1, "dedup"), (2, "clusterer")] {
+        std::fs::remove_dir_all(work.join(name)).unwrap();
+        let extra: &[&str] = if name == "clusterer" {
+            &["--log-format", "json"]
+        } else {
+            &[]
+        };
+        stages[index] = stage(name, brokers, work, extra, work);
+    }
+    clusterer_restored_from_changelog(work, operations, repeats)?;
 
     let original = expected()
         .duplicates
@@ -306,6 +347,16 @@ fn stage_state_is_rebuilt_from_kafka(
                 && m.also_carried_by.iter().any(|o| o == "Injected Outlet")
         });
         if credited {
+            events_continue(before, &events, &original)?;
+            let published = changelog_records(runtime, brokers);
+            let newest = published.last().map(|r| r.seq);
+            if newest != Some(operations + 1) {
+                return Err(format!(
+                    "after the restore the credit should be operation {} on the changelog, \
+                     the newest there is {newest:?}",
+                    operations + 1
+                ));
+            }
             return Ok(());
         }
         last = format!("{} events, copy not credited yet", events.len());
@@ -313,6 +364,128 @@ fn stage_state_is_rebuilt_from_kafka(
     Err(format!(
         "the injected copy was never credited to its original: {last}"
     ))
+}
+
+const CHANGELOG: &str = newsflow_model::topics::CLUSTERER_CHANGELOG;
+
+/// Every readable record on the clusterer's changelog, in order.
+fn changelog_records(
+    runtime: &tokio::runtime::Runtime,
+    brokers: &str,
+) -> Vec<newsflow_clusterer::ChangelogRecord> {
+    runtime.block_on(async {
+        let bus = newsflow_bus::KafkaBus::connect(kafka_config(brokers)).unwrap();
+        let mut records: Vec<newsflow_clusterer::ChangelogRecord> = Vec::new();
+        let Some(mut history) = bus.written_history(CHANGELOG).unwrap() else {
+            return records;
+        };
+        while let Some(delivery) = history.next().await.unwrap() {
+            if let Ok(record) =
+                newsflow_model::decode::<newsflow_clusterer::ChangelogRecord>(&delivery.payload)
+            {
+                records.push(record);
+            }
+        }
+        records
+    })
+}
+
+/// The restarted clusterer's log says it restored every operation from the
+/// changelog, ignoring the repeated records and skipping the unreadable
+/// one, and never fell back to replaying its input.
+fn clusterer_restored_from_changelog(
+    work: &Path,
+    operations: i64,
+    repeats: i64,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = std::fs::read_to_string(work.join("clusterer.log")).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let message =
+            |line: &serde_json::Value| line["fields"]["message"].as_str().map(str::to_string);
+        if lines
+            .iter()
+            .any(|l| message(l).as_deref() == Some("state rebuilt from committed input"))
+        {
+            return Err("the clusterer replayed its input instead of its changelog".into());
+        }
+        let restored = lines
+            .iter()
+            .find(|l| message(l).as_deref() == Some("clusterer state restored from the changelog"));
+        if let Some(restored) = restored {
+            let fields = &restored["fields"];
+            let counts = (
+                fields["operations"].as_i64(),
+                fields["duplicates"].as_i64(),
+                fields["unreadable"].as_i64(),
+                fields["missing"].as_i64(),
+            );
+            return if counts == (Some(operations), Some(repeats), Some(1), Some(0)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "clusterer restore counted (operations, duplicates, unreadable, missing) = \
+                     {counts:?}, expected ({operations}, {repeats}, 1, 0)"
+                ))
+            };
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the clusterer never said it restored its state:\n{log}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// After the restore, every event is still there under its id at the
+/// version it had, but for the original's event, one version on for the
+/// credit; and no story is in two events.
+fn events_continue(
+    before: &[newsflow_model::EventRecord],
+    after: &[newsflow_model::EventRecord],
+    original: &ExpectedDuplicate,
+) -> Result<(), String> {
+    let holds_original = |e: &newsflow_model::EventRecord| {
+        let paths = member_paths(e);
+        paths.contains(&original.duplicate_of) || paths.contains(&original.article)
+    };
+    let versions =
+        |events: &[newsflow_model::EventRecord]| -> std::collections::BTreeMap<String, u64> {
+            events
+                .iter()
+                .map(|e| (e.event_id.clone(), e.version))
+                .collect()
+        };
+    let mut expected = versions(before);
+    for event in before.iter().filter(|e| holds_original(e)) {
+        *expected.get_mut(&event.event_id).unwrap() += 1;
+    }
+    let found = versions(after);
+    if found != expected {
+        return Err(format!(
+            "event ids and versions after the restore are {found:?}, expected {expected:?}"
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for member in after.iter().flat_map(|e| e.members.iter()) {
+        if !seen.insert(&member.story_id) {
+            return Err(format!("story {} is in two events", member.story_id));
+        }
+    }
+    Ok(())
+}
+
+fn kafka_config(brokers: &str) -> newsflow_bus::KafkaConfig {
+    newsflow_bus::KafkaConfig {
+        brokers: brokers.to_string(),
+        topic_prefix: "e2e.".into(),
+        ..Default::default()
+    }
 }
 
 /// Produces one record with newsflow's own Kafka bus, as a stage would.
@@ -325,12 +498,7 @@ fn produce(
 ) {
     runtime.block_on(async {
         use newsflow_bus::Producer;
-        let config = newsflow_bus::KafkaConfig {
-            brokers: brokers.to_string(),
-            topic_prefix: "e2e.".into(),
-            ..Default::default()
-        };
-        let bus = newsflow_bus::KafkaBus::connect(config).unwrap();
+        let bus = newsflow_bus::KafkaBus::connect(kafka_config(brokers)).unwrap();
         bus.send(topic, key, payload).await.unwrap();
     });
 }

@@ -11,6 +11,10 @@
 # so one member sees every story, in order; more members of those groups
 # stand by for failover. `events` is compacted: keyed by event id, it keeps
 # each event's latest state for consumers that start late.
+# `clusterer-changelog` is the clusterer's state (its operation log, read
+# back by a clusterer that starts without its data directory): one
+# partition for one order, and never deleted, since a lost record is lost
+# state.
 set -euo pipefail
 BOOTSTRAP=${BOOTSTRAP:-127.0.0.1:9092}
 PREFIX=${PREFIX:-newsflow.}
@@ -30,3 +34,4 @@ create articles 1 --config retention.ms=604800000
 create unique 1 --config retention.ms=2592000000
 create duplicates 1 --config retention.ms=2592000000
 create events 1 --config cleanup.policy=compact --config min.compaction.lag.ms=60000
+create clusterer-changelog 1 --config cleanup.policy=delete --config retention.ms=-1 --config retention.bytes=-1

@@ -18,7 +18,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use crate::kafka_history::CommittedHistory;
+use crate::kafka_history::TopicHistory;
 use crate::{Bus, BusError, Consumer, Delivery, KafkaConfig, Producer};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,6 +26,19 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) fn kafka_error(context: impl Into<String>) -> impl FnOnce(KafkaError) -> BusError {
     let context = context.into();
     move |source| BusError::Kafka { context, source }
+}
+
+/// How a topic the bus creates keeps its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind {
+    /// A stream between stages: the broker's retention, the configured
+    /// number of partitions.
+    Stream,
+    /// `cleanup.policy=compact`: the newest record per key is kept.
+    Compacted,
+    /// A stage's state as a log: one partition, so one order, and nothing
+    /// ever deleted (`retention.ms=-1`), since a lost record is lost state.
+    StateLog,
 }
 
 #[derive(Clone)]
@@ -49,29 +62,34 @@ impl KafkaBus {
         format!("{}{}", self.config.topic_prefix, logical)
     }
 
-    /// Creates the given logical topics when missing. Compacted ones get
-    /// `cleanup.policy=compact` so the newest record per key is kept.
-    pub async fn ensure_topics(&self, topics: &[&str], compacted: &[&str]) -> Result<(), BusError> {
+    /// Creates the given logical topics when missing, each kept as its
+    /// kind asks.
+    pub async fn ensure_topics(&self, topics: &[(&str, TopicKind)]) -> Result<(), BusError> {
         if !self.config.create_topics {
             return Ok(());
         }
         let admin: AdminClient<DefaultClientContext> = client_config(&self.config)
             .create()
             .map_err(kafka_error("creating admin client"))?;
-        let names: Vec<String> = topics.iter().map(|t| self.physical_topic(t)).collect();
+        let names: Vec<String> = topics
+            .iter()
+            .map(|(logical, _)| self.physical_topic(logical))
+            .collect();
         let new_topics: Vec<NewTopic> = names
             .iter()
             .zip(topics)
-            .map(|(name, logical)| {
-                let topic = NewTopic::new(
-                    name,
-                    self.config.partitions,
-                    TopicReplication::Fixed(self.config.replication_factor),
-                );
-                if compacted.contains(logical) {
-                    topic.set("cleanup.policy", "compact")
-                } else {
-                    topic
+            .map(|(name, (_, kind))| {
+                let replication = TopicReplication::Fixed(self.config.replication_factor);
+                match kind {
+                    TopicKind::Stream => NewTopic::new(name, self.config.partitions, replication),
+                    TopicKind::Compacted => {
+                        NewTopic::new(name, self.config.partitions, replication)
+                            .set("cleanup.policy", "compact")
+                    }
+                    TopicKind::StateLog => NewTopic::new(name, 1, replication)
+                        .set("cleanup.policy", "delete")
+                        .set("retention.ms", "-1")
+                        .set("retention.bytes", "-1"),
                 }
             })
             .collect();
@@ -101,8 +119,14 @@ impl KafkaBus {
         &self,
         group: &str,
         topic: &str,
-    ) -> Result<Option<CommittedHistory>, BusError> {
-        CommittedHistory::open(&self.config, group, topic, &self.physical_topic(topic))
+    ) -> Result<Option<TopicHistory>, BusError> {
+        TopicHistory::committed(&self.config, group, topic, &self.physical_topic(topic))
+    }
+
+    /// Everything `topic` holds now, for a stage restoring its state from
+    /// its changelog; `None` when the topic holds nothing.
+    pub fn written_history(&self, topic: &str) -> Result<Option<TopicHistory>, BusError> {
+        TopicHistory::written(&self.config, topic, &self.physical_topic(topic))
     }
 
     /// A consumer that reads `topic` from the start without committing, for

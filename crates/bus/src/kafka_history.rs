@@ -1,8 +1,9 @@
-//! What a consumer group has already processed, read back from the topic:
-//! a stage that lost its local state (a new machine, a wiped disk) rebuilds
-//! it by replaying its input up to the group's committed positions, the
-//! input log standing in for a changelog. The topic's retention must cover
-//! the stage's state window.
+//! A topic read back from the broker, from its earliest retained record up
+//! to end positions fixed when reading began. Two uses: a stage that lost
+//! its local state rebuilds it by replaying its input up to what its group
+//! committed (the topic's retention must then cover the stage's state
+//! window), and a stage whose state is a log on its own changelog topic
+//! restores it by reading everything that topic holds.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -15,28 +16,78 @@ use crate::{BusError, Delivery, KafkaConfig};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest wait for the next record of a partition that is not yet read to
-/// its end; past it the rebuild stops with what it has, rather than hang.
+/// its end; past it the reading stops with what it has, rather than hang.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
 
-/// Records of one topic from the earliest retained one up to the positions
-/// a group committed.
-pub struct CommittedHistory {
+/// Records of one topic from the earliest retained one up to fixed
+/// per-partition end offsets.
+pub struct TopicHistory {
     consumer: StreamConsumer,
     logical_topic: String,
-    /// Per partition, the first offset the group has not processed.
+    /// Per partition, the first offset not to read.
     ends: BTreeMap<i32, i64>,
 }
 
-impl CommittedHistory {
-    pub(crate) fn open(
+/// Where each partition of a topic ends for a history.
+enum EndAt<'a> {
+    /// The group's committed offset: what it already processed.
+    Committed { group_id: &'a str },
+    /// The high watermark: everything written so far.
+    Written,
+}
+
+impl TopicHistory {
+    /// What `group` already processed; `None` when it committed nothing
+    /// that is still retained.
+    pub(crate) fn committed(
         config: &KafkaConfig,
         group: &str,
         logical_topic: &str,
         physical_topic: &str,
     ) -> Result<Option<Self>, BusError> {
         let group_id = format!("{}{}", config.group_prefix, group);
+        let end_at = EndAt::Committed {
+            group_id: &group_id,
+        };
+        Self::open(
+            config,
+            end_at,
+            &format!("{group_id}-rebuild"),
+            logical_topic,
+            physical_topic,
+        )
+    }
+
+    /// Everything the topic holds now; `None` when it holds nothing (or
+    /// does not exist). Records written after this call are not read.
+    pub(crate) fn written(
+        config: &KafkaConfig,
+        logical_topic: &str,
+        physical_topic: &str,
+    ) -> Result<Option<Self>, BusError> {
+        let reader_group = format!("{}{}-reader", config.group_prefix, logical_topic);
+        Self::open(
+            config,
+            EndAt::Written,
+            &reader_group,
+            logical_topic,
+            physical_topic,
+        )
+    }
+
+    fn open(
+        config: &KafkaConfig,
+        end_at: EndAt,
+        reader_group: &str,
+        logical_topic: &str,
+        physical_topic: &str,
+    ) -> Result<Option<Self>, BusError> {
+        let probe_group = match end_at {
+            EndAt::Committed { group_id } => group_id,
+            EndAt::Written => reader_group,
+        };
         let probe: BaseConsumer = client_config(config)
-            .set("group.id", &group_id)
+            .set("group.id", probe_group)
             .set("enable.auto.commit", "false")
             .create()
             .map_err(kafka_error("creating offset probe"))?;
@@ -49,26 +100,36 @@ impl CommittedHistory {
                 partitions.add_partition(physical_topic, partition.id());
             }
         }
-        let committed = probe
-            .committed_offsets(partitions, METADATA_TIMEOUT)
-            .map_err(kafka_error(format!(
-                "reading {group_id}'s offsets on {physical_topic}"
-            )))?;
+        let candidate_ends: Vec<(i32, i64)> = match end_at {
+            EndAt::Committed { group_id } => probe
+                .committed_offsets(partitions, METADATA_TIMEOUT)
+                .map_err(kafka_error(format!(
+                    "reading {group_id}'s offsets on {physical_topic}"
+                )))?
+                .elements_for_topic(physical_topic)
+                .into_iter()
+                .filter_map(|element| match element.offset() {
+                    Offset::Offset(end) => Some((element.partition(), end)),
+                    _ => None,
+                })
+                .collect(),
+            EndAt::Written => {
+                let mut highs = Vec::new();
+                for element in partitions.elements_for_topic(physical_topic) {
+                    let (_, high) = watermarks(&probe, physical_topic, element.partition())?;
+                    highs.push((element.partition(), high));
+                }
+                highs
+            }
+        };
         let mut ends = BTreeMap::new();
         let mut assignment = TopicPartitionList::new();
-        for element in committed.elements_for_topic(physical_topic) {
-            let Offset::Offset(end) = element.offset() else {
-                continue;
-            };
-            let (low, _) = probe
-                .fetch_watermarks(physical_topic, element.partition(), METADATA_TIMEOUT)
-                .map_err(kafka_error(format!(
-                    "reading watermarks of {physical_topic}"
-                )))?;
+        for (partition, end) in candidate_ends {
+            let (low, _) = watermarks(&probe, physical_topic, partition)?;
             if end > low {
-                ends.insert(element.partition(), end);
+                ends.insert(partition, end);
                 assignment
-                    .add_partition_offset(physical_topic, element.partition(), Offset::Beginning)
+                    .add_partition_offset(physical_topic, partition, Offset::Beginning)
                     .map_err(kafka_error("building assignment"))?;
             }
         }
@@ -76,7 +137,7 @@ impl CommittedHistory {
             return Ok(None);
         }
         let consumer: StreamConsumer = client_config(config)
-            .set("group.id", format!("{group_id}-rebuild"))
+            .set("group.id", reader_group)
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .create()
@@ -91,8 +152,8 @@ impl CommittedHistory {
         }))
     }
 
-    /// The next already-processed record, `None` once every partition was
-    /// read to its committed position (or stalled past the limit).
+    /// The next record, `None` once every partition was read to its end (or
+    /// stalled past the limit).
     pub async fn next(&mut self) -> Result<Option<Delivery>, BusError> {
         let started = Instant::now();
         while !self.ends.is_empty() {
@@ -100,7 +161,7 @@ impl CommittedHistory {
             let message = match tokio::time::timeout(remaining, self.consumer.recv()).await {
                 Err(_) => {
                     tracing::warn!(topic = %self.logical_topic, unread = ?self.ends,
-                        "history stalled; rebuilding from what was read");
+                        "history stalled; going on with what was read");
                     return Ok(None);
                 }
                 Ok(Err(source)) => {
@@ -133,4 +194,16 @@ impl CommittedHistory {
         }
         Ok(None)
     }
+}
+
+fn watermarks(
+    probe: &BaseConsumer,
+    physical_topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), BusError> {
+    probe
+        .fetch_watermarks(physical_topic, partition, METADATA_TIMEOUT)
+        .map_err(kafka_error(format!(
+            "reading watermarks of {physical_topic}"
+        )))
 }

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig};
 pub use embedded::EmbeddedBus;
 pub use error::BusError;
-pub use kafka::KafkaBus;
-pub use kafka_history::CommittedHistory;
+pub use kafka::{KafkaBus, TopicKind};
+pub use kafka_history::TopicHistory;
 
 /// One record read from a topic.
 #[derive(Debug, Clone)]

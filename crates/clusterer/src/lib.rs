@@ -7,10 +7,12 @@
 //!   one (with time decay) or opens a new event. Events that converge are
 //!   merged; events that stay quiet are closed.
 //! - [`ClusterStage`] is the runner: the core plus crash-safe state in SQLite
-//!   (an operation log replayed on open).
+//!   (an operation log replayed on open). The same log, as
+//!   [`ChangelogRecord`]s, can be published elsewhere and restored from.
 //! - [`replay`] runs the core over a JSON-lines file, for `newsflow cluster`
 //!   and the quality benchmarks.
 
+mod changelog;
 mod clusterer;
 mod config;
 mod error;
@@ -25,8 +27,9 @@ mod tokenize;
 mod vector;
 mod vocabulary;
 
+pub use changelog::ChangelogRecord;
 pub use clusterer::{Assignment, Clusterer, Document};
 pub use config::ClustererConfig;
 pub use error::ClusterError;
-pub use stage::{document_of_story, ClusterStage};
+pub use stage::{document_of_story, ClusterStage, Restored};
 pub use tokenize::{tokenize, Token};

@@ -3,41 +3,53 @@
 //! an SQLite log before its output is returned; opening the database replays
 //! the log through a fresh core. The core is deterministic, so the replay
 //! rebuilds exactly the same events, ids and versions.
+//!
+//! Where the local database can be lost (a stage on Kafka moving machines),
+//! the log is also published, entry by entry, as [`ChangelogRecord`]s: the
+//! stage tells which entries the changelog does not hold yet, and a stage
+//! with an empty database restores from the changelog's records. Moving
+//! them is the binary's job; this crate knows no bus.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use newsflow_model::{EventRecord, UniqueStory};
-use rusqlite::{params, Connection};
-use serde::{Deserialize, Serialize};
+use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::changelog::{apply, ChangelogRecord, Operation};
 use crate::{ClusterError, Clusterer, ClustererConfig, Document};
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Operation {
-    Story {
-        id: String,
-        title: String,
-        body: String,
-        time: Option<DateTime<Utc>>,
-        outlet: String,
-        url: String,
-        also_carried_by: Vec<String>,
-    },
-    Update {
-        id: String,
-        title: String,
-        also_carried_by: Vec<String>,
-    },
-    Tick {
-        now: DateTime<Utc>,
-    },
-}
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS clusterer_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clusterer_changelog_position (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    published_through INTEGER NOT NULL
+);
+";
 
 pub struct ClusterStage {
     connection: Connection,
     clusterer: Clusterer,
+    /// `seq` of the newest logged operation; 0 while the log is empty.
+    last_seq: i64,
+    /// Every operation up to this `seq` is known to be on the changelog.
+    published_through: i64,
+}
+
+/// What restoring one changelog record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restored {
+    /// The record was the next operation: logged and applied.
+    Applied,
+    /// Logged and applied, but `missing` operations before it never came
+    /// (records that could not be read): the state may differ from the one
+    /// that wrote the changelog.
+    AppliedAfterGap { missing: i64 },
+    /// An operation already in the log (a record sent twice): ignored.
+    AlreadyApplied,
 }
 
 /// The document the clusterer sees for a story: its time is when it was
@@ -70,13 +82,9 @@ impl ClusterStage {
         let connection = Connection::open(db_path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.execute_batch(
-            "CREATE TABLE IF NOT EXISTS clusterer_log (
-                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                 operation TEXT NOT NULL
-             );",
-        )?;
+        connection.execute_batch(SCHEMA)?;
         let mut clusterer = Clusterer::new(config);
+        let mut last_seq = 0;
         {
             let mut statement =
                 connection.prepare("SELECT seq, operation FROM clusterer_log ORDER BY seq")?;
@@ -88,14 +96,30 @@ impl ClusterStage {
                 let operation: Operation = serde_json::from_str(&text)
                     .map_err(|source| ClusterError::CorruptLog { seq, source })?;
                 apply(&mut clusterer, operation);
+                last_seq = seq;
                 replayed += 1;
             }
             tracing::info!(replayed, path = %db_path.display(), "clusterer state restored");
         }
+        let published_through = connection
+            .query_row(
+                "SELECT published_through FROM clusterer_changelog_position WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
         Ok(Self {
             connection,
             clusterer,
+            last_seq,
+            published_through,
         })
+    }
+
+    /// Whether no operation was ever logged: a new or lost state.
+    pub fn is_empty(&self) -> bool {
+        self.last_seq == 0
     }
 
     /// Places a story. Returns the records of every event that changed. A
@@ -150,47 +174,83 @@ impl ClusterStage {
         &self.clusterer
     }
 
-    fn log(&self, operation: &Operation) -> Result<(), ClusterError> {
+    /// The logged operations after `seq`, oldest first, as changelog records.
+    pub fn operations_since(&self, seq: i64) -> Result<Vec<ChangelogRecord>, ClusterError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT seq, operation FROM clusterer_log WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let mut rows = statement.query([seq])?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let text: String = row.get(1)?;
+            let operation = serde_json::from_str(&text)
+                .map_err(|source| ClusterError::CorruptLog { seq, source })?;
+            records.push(ChangelogRecord::new(seq, operation));
+        }
+        Ok(records)
+    }
+
+    /// Every operation up to this `seq` is on the changelog (0: none is).
+    pub fn published_through(&self) -> i64 {
+        self.published_through
+    }
+
+    /// Records that the changelog now holds every operation up to `seq`.
+    pub fn mark_published(&mut self, seq: i64) -> Result<(), ClusterError> {
+        if seq <= self.published_through {
+            return Ok(());
+        }
+        store_published_through(&self.connection, seq)?;
+        self.published_through = seq;
+        Ok(())
+    }
+
+    /// Takes one record read back from the changelog, in changelog order:
+    /// logs it under its own `seq` (as published, since it came from there)
+    /// and applies it through the same path as the local log's replay. A
+    /// record at or below the newest logged `seq` is one already applied.
+    pub fn restore(&mut self, record: ChangelogRecord) -> Result<Restored, ClusterError> {
+        if record.seq <= self.last_seq {
+            return Ok(Restored::AlreadyApplied);
+        }
+        let missing = record.seq - self.last_seq - 1;
+        let text =
+            serde_json::to_string(&record.operation).expect("operations serialise infallibly");
+        let transaction = self.connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)",
+            params![record.seq, text],
+        )?;
+        store_published_through(&transaction, record.seq)?;
+        transaction.commit()?;
+        self.last_seq = record.seq;
+        self.published_through = record.seq;
+        apply(&mut self.clusterer, record.operation);
+        Ok(if missing > 0 {
+            Restored::AppliedAfterGap { missing }
+        } else {
+            Restored::Applied
+        })
+    }
+
+    fn log(&mut self, operation: &Operation) -> Result<(), ClusterError> {
         // Serialising our own enum of strings and times cannot fail.
         let text = serde_json::to_string(operation).expect("operations serialise infallibly");
         self.connection.execute(
             "INSERT INTO clusterer_log (operation) VALUES (?1)",
             params![text],
         )?;
+        self.last_seq = self.connection.last_insert_rowid();
         Ok(())
     }
 }
 
-/// Applies one logged operation to the core, returning the changed records.
-fn apply(clusterer: &mut Clusterer, operation: Operation) -> Vec<EventRecord> {
-    match operation {
-        Operation::Story {
-            id,
-            title,
-            body,
-            time,
-            outlet,
-            url,
-            also_carried_by,
-        } => {
-            let doc = Document {
-                id,
-                title,
-                body,
-                time,
-                outlet,
-                url,
-            };
-            clusterer.add_with_carriers(doc, also_carried_by).changed
-        }
-        Operation::Update {
-            id,
-            title,
-            also_carried_by,
-        } => clusterer
-            .update_member(&id, &title, &also_carried_by)
-            .into_iter()
-            .collect(),
-        Operation::Tick { now } => clusterer.close_quiet(now),
-    }
+fn store_published_through(connection: &Connection, seq: i64) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT INTO clusterer_changelog_position (id, published_through) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET published_through = excluded.published_through",
+        [seq],
+    )?;
+    Ok(())
 }

@@ -21,5 +21,7 @@ pub mod topics {
     pub const UNIQUE: &str = "unique";
     pub const DUPLICATES: &str = "duplicates";
     pub const EVENTS: &str = "events";
-    pub const ALL: [&str; 5] = [RAW, ARTICLES, UNIQUE, DUPLICATES, EVENTS];
+    /// Not a message between stages: the clusterer's operation log, which
+    /// is its state on Kafka (read back by a clusterer that lost its own).
+    pub const CLUSTERER_CHANGELOG: &str = "clusterer-changelog";
 }

@@ -1,9 +1,11 @@
-//! The clusterer as a stage: `unique` stories in, `events` out.
+//! The clusterer as a stage: `unique` stories in, `events` out (and, on
+//! Kafka, its logged operations out to its changelog topic first).
 
 use chrono::{DateTime, Utc};
-use newsflow_clusterer::ClusterStage;
-use newsflow_model::UniqueStory;
+use newsflow_clusterer::{ClusterError, ClusterStage};
+use newsflow_model::{EventRecord, UniqueStory};
 
+use super::cluster_changelog::ChangelogOutbox;
 use super::stage_loop::{HandleError, Output, StageHandler};
 
 pub struct ClusterHandler {
@@ -11,6 +13,24 @@ pub struct ClusterHandler {
     /// Event time runs on the stories' own clock, not the wall clock, so
     /// that a replay of old stories closes events exactly as it did live.
     pub latest_story_time: Option<DateTime<Utc>>,
+    /// Set where the stage's database alone does not keep its state (Kafka).
+    pub changelog: Option<ChangelogOutbox>,
+}
+
+impl ClusterHandler {
+    /// The changelog records of operations not yet handed out, then `events`.
+    fn outputs(&mut self, records: &[EventRecord]) -> Result<Vec<Output>, HandleError> {
+        let mut outputs = match &mut self.changelog {
+            Some(outbox) => outbox.take(&self.stage).map_err(state_failed)?,
+            None => Vec::new(),
+        };
+        outputs.extend(records.iter().map(Output::of));
+        Ok(outputs)
+    }
+}
+
+fn state_failed(error: ClusterError) -> HandleError {
+    HandleError::Fatal(format!("clusterer state: {error}"))
 }
 
 impl StageHandler for ClusterHandler {
@@ -21,27 +41,34 @@ impl StageHandler for ClusterHandler {
     }
 
     fn lacks_state(&self) -> bool {
-        self.stage.clusterer().records_count() == 0
+        self.stage.is_empty()
     }
 
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
         let story_time = story.article.published.unwrap_or(story.article.fetched_at);
         self.latest_story_time = self.latest_story_time.max(Some(story_time));
-        let records = self
-            .stage
-            .add_story(&story)
-            .map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
-        Ok(records.iter().map(Output::of).collect())
+        let records = self.stage.add_story(&story).map_err(state_failed)?;
+        self.outputs(&records)
     }
 
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
-        let Some(now) = self.latest_story_time else {
-            return Ok(Vec::new());
+        let records = match self.latest_story_time {
+            Some(now) => self.stage.tick(now).map_err(state_failed)?,
+            None => Vec::new(),
         };
-        let records = self
-            .stage
-            .tick(now)
-            .map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
-        Ok(records.iter().map(Output::of).collect())
+        self.outputs(&records)
+    }
+
+    fn outputs_delivered(&mut self) -> Result<(), HandleError> {
+        match &mut self.changelog {
+            Some(outbox) => outbox.confirm(&mut self.stage).map_err(state_failed),
+            None => Ok(()),
+        }
+    }
+
+    fn outputs_discarded(&mut self) {
+        if let Some(outbox) = &mut self.changelog {
+            outbox.rewind();
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Wires stage runners to the bus. The only place that knows both.
 
 mod cleaner_handler;
+mod cluster_changelog;
 mod cluster_handler;
 mod dedup_handler;
 mod events_file;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus};
+use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus, TopicKind};
 use newsflow_fetcher::{FeedSource, Fetcher};
 use newsflow_model::topics;
 use tokio::task::JoinSet;
@@ -27,6 +28,16 @@ use stage_loop::{run_stage, HandleError, StageHandler};
 
 /// Topics whose consumers want only the newest record per key.
 pub const COMPACTED_TOPICS: &[&str] = &[topics::EVENTS];
+/// Every topic on Kafka: the streams between stages, and the logs that hold
+/// a stage's state where its data directory alone does not.
+const KAFKA_TOPICS: &[(&str, TopicKind)] = &[
+    (topics::RAW, TopicKind::Stream),
+    (topics::ARTICLES, TopicKind::Stream),
+    (topics::UNIQUE, TopicKind::Stream),
+    (topics::DUPLICATES, TopicKind::Stream),
+    (topics::EVENTS, TopicKind::Compacted),
+    (topics::CLUSTERER_CHANGELOG, TopicKind::StateLog),
+];
 const EVENTS_FILE_GROUP: &str = "events-out";
 
 pub struct PipelineOptions {
@@ -64,7 +75,7 @@ pub async fn open_bus(settings: &Settings) -> anyhow::Result<OpenedBus> {
         BusKind::Kafka => {
             let bus =
                 KafkaBus::connect(settings.bus.kafka.clone()).context("connecting to Kafka")?;
-            bus.ensure_topics(&topics::ALL, COMPACTED_TOPICS)
+            bus.ensure_topics(KAFKA_TOPICS)
                 .await
                 .context("creating topics")?;
             Ok(OpenedBus {
@@ -91,8 +102,12 @@ struct RunningStages {
 impl RunningStages {
     /// A stateful stage whose local state is empty (first start, or a new
     /// machine) replays what its group already processed, so its state
-    /// matches the committed positions it resumes from. The embedded bus
-    /// keeps stage state beside its log, so there is nothing to rebuild.
+    /// matches the committed positions it resumes from: dedup's way back.
+    /// The clusterer restores from its changelog before this, and comes here
+    /// only when that held nothing while its group had committed input (a
+    /// deployment from before the changelog; what this replay logs is then
+    /// published to the changelog). The embedded bus keeps stage state
+    /// beside its log, so there is nothing to rebuild.
     async fn rebuild<H: StageHandler>(
         &self,
         handler: &mut H,
@@ -196,11 +211,18 @@ pub async fn run(
     }
     if options.stages.contains(&StageName::Clusterer) {
         let path = settings.data_dir.join("clusterer.db");
-        let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
+        let mut stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
             .with_context(|| format!("opening clusterer state {}", path.display()))?;
+        if let (Some(kafka), true) = (&opened.kafka, stage.is_empty()) {
+            restore_clusterer(kafka, &mut stage).await?;
+        }
         let handler = cluster_handler::ClusterHandler {
             stage,
             latest_story_time: None,
+            changelog: opened
+                .kafka
+                .is_some()
+                .then(cluster_changelog::ChangelogOutbox::default),
         };
         stages
             .start(handler, &groups.clusterer_group, topics::UNIQUE)
@@ -285,6 +307,29 @@ pub async fn run(
         }
     }
     outcome
+}
+
+/// Gives a clusterer without local state the state its changelog holds.
+async fn restore_clusterer(
+    kafka: &KafkaBus,
+    stage: &mut newsflow_clusterer::ClusterStage,
+) -> anyhow::Result<()> {
+    let summary = cluster_changelog::restore(kafka, stage).await?;
+    if summary.operations == 0 {
+        tracing::info!(
+            unreadable = summary.unreadable,
+            "the clusterer changelog holds no operations: nothing to restore from it"
+        );
+        return Ok(());
+    }
+    tracing::info!(
+        operations = summary.operations,
+        duplicates = summary.duplicates,
+        unreadable = summary.unreadable,
+        missing = summary.missing,
+        "clusterer state restored from the changelog"
+    );
+    Ok(())
 }
 
 fn report_stage_end(

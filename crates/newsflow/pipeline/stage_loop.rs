@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use newsflow_bus::{CommittedHistory, Consumer, Producer};
+use newsflow_bus::{Consumer, Producer, TopicHistory};
 use newsflow_model::{decode, encode, Message};
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +47,8 @@ pub trait StageHandler: Send {
     fn name(&self) -> &'static str;
     fn handle(&mut self, input: Self::Input) -> Result<Vec<Output>, HandleError>;
     /// Whether the stage keeps state and has none: a stage on Kafka then
-    /// rebuilds it from the input its group already processed.
+    /// rebuilds it from the input its group already processed (unless it
+    /// restored it from a changelog of its own first).
     fn lacks_state(&self) -> bool {
         false
     }
@@ -55,6 +56,14 @@ pub trait StageHandler: Send {
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
         Ok(Vec::new())
     }
+    /// The bus confirmed every output of the last `handle` or `on_idle`;
+    /// called before the input that caused them is acknowledged.
+    fn outputs_delivered(&mut self) -> Result<(), HandleError> {
+        Ok(())
+    }
+    /// The outputs returned so far were dropped, never sent (a rebuild from
+    /// history discards what it recomputes).
+    fn outputs_discarded(&mut self) {}
 }
 
 const POLL_WAIT: Duration = Duration::from_millis(500);
@@ -84,6 +93,7 @@ pub async fn run_stage<H: StageHandler>(
                 if !send_all(stage, producer.as_ref(), outputs, &shutdown).await {
                     break Ok(());
                 }
+                handler.outputs_delivered()?;
                 continue;
             }
             Err(error) => {
@@ -118,6 +128,9 @@ pub async fn run_stage<H: StageHandler>(
             // unacknowledged so it is processed again after a restart.
             break Ok(());
         }
+        if let Err(fatal) = handler.outputs_delivered() {
+            break Err(fatal);
+        }
         if let Err(error) = consumer.ack(&delivery) {
             tracing::error!(stage, %error, "acknowledging input failed");
         }
@@ -134,7 +147,7 @@ pub async fn run_stage<H: StageHandler>(
 /// after it was lost. Returns how many records were replayed.
 pub async fn rebuild_from_history<H: StageHandler>(
     handler: &mut H,
-    mut history: CommittedHistory,
+    mut history: TopicHistory,
 ) -> Result<u64, HandleError> {
     let mut replayed = 0;
     while let Some(delivery) = history
@@ -149,6 +162,7 @@ pub async fn rebuild_from_history<H: StageHandler>(
             }
         }
     }
+    handler.outputs_discarded();
     Ok(replayed)
 }
 
