@@ -164,17 +164,12 @@ fn baku_fixture(config: &ClustererConfig) {
             .zip(&gold)
             .filter(|(p, _)| baku_events.contains(*p))
             .all(|(_, g)| *g == BAKU);
-    println!(
-        "| Baku fixture (publication order) | {} | {} ({}) | {:.2} | {:.2} | {:.2} | {:.2} | {} seeds in one event, nothing else: {} | n/a |",
+    print_row(
+        "Baku fixture (publication order)",
         stories.len(),
-        s.predicted_clusters,
-        s.gold_clusters,
-        100.0 * s.bcubed_precision,
-        100.0 * s.bcubed_recall,
-        100.0 * s.bcubed_f1,
-        100.0 * s.nmi,
-        seeds,
-        pass(alone)
+        &s,
+        &format!("{seeds} seeds in one event, nothing else: {}", pass(alone)),
+        "n/a",
     );
 }
 
@@ -224,20 +219,24 @@ fn benchmark_sets(dir: &Path, config: &ClustererConfig) {
             (Some(f), None) => format!("F1≥{:.1}: {}", f * 100.0, pass(s.bcubed_f1 >= f)),
             _ => String::new(),
         };
-        println!(
-            "| {} | {} | {} ({}) | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
-            set.name,
-            gold.len(),
-            s.predicted_clusters,
-            s.gold_clusters,
-            100.0 * s.bcubed_precision,
-            100.0 * s.bcubed_recall,
-            100.0 * s.bcubed_f1,
-            100.0 * s.nmi,
-            bar,
-            agreement
-        );
+        print_row(set.name, gold.len(), &s, &bar, agreement);
     }
+}
+
+fn print_row(name: &str, docs: usize, s: &Scores, bar: &str, agreement: &str) {
+    println!(
+        "| {} | {} | {} ({}) | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+        name,
+        docs,
+        s.predicted_clusters,
+        s.gold_clusters,
+        100.0 * s.bcubed_precision,
+        100.0 * s.bcubed_recall,
+        100.0 * s.bcubed_f1,
+        100.0 * s.nmi,
+        bar,
+        agreement
+    );
 }
 
 fn pass(ok: bool) -> &'static str {
