@@ -37,6 +37,9 @@ pub struct ClusterStage {
     last_seq: i64,
     /// Every operation up to this `seq` is known to be on the changelog.
     published_through: i64,
+    /// Once a caller takes operations for a changelog: those this process
+    /// logged since the last take, so handing them out needs no read back.
+    unpublished: Option<Vec<ChangelogRecord>>,
 }
 
 /// What restoring one changelog record did.
@@ -114,6 +117,7 @@ impl ClusterStage {
             clusterer,
             last_seq,
             published_through,
+            unpublished: None,
         })
     }
 
@@ -191,6 +195,26 @@ impl ClusterStage {
         Ok(records)
     }
 
+    /// The logged operations after `seq`, oldest first, as changelog records,
+    /// for a caller that publishes them: from memory when they are all held
+    /// there (the usual case, one call per input), else read back from the
+    /// log (the first call, or when the caller starts over from an earlier
+    /// `seq`). Operations are held only from the first call on.
+    pub fn take_unpublished(&mut self, seq: i64) -> Result<Vec<ChangelogRecord>, ClusterError> {
+        if seq >= self.last_seq {
+            return Ok(Vec::new());
+        }
+        let held = self.unpublished.take().unwrap_or_default();
+        let from_memory = held.first().is_some_and(|r| r.seq == seq + 1)
+            && held.last().is_some_and(|r| r.seq == self.last_seq);
+        self.unpublished = Some(Vec::new());
+        if from_memory {
+            Ok(held)
+        } else {
+            self.operations_since(seq)
+        }
+    }
+
     /// Every operation up to this `seq` is on the changelog (0: none is).
     pub fn published_through(&self) -> i64 {
         self.published_through
@@ -242,6 +266,9 @@ impl ClusterStage {
             params![text],
         )?;
         self.last_seq = self.connection.last_insert_rowid();
+        if let Some(held) = &mut self.unpublished {
+            held.push(ChangelogRecord::new(self.last_seq, operation.clone()));
+        }
         Ok(())
     }
 }

@@ -301,3 +301,28 @@ fn what_the_changelog_holds_is_remembered_across_a_restart() {
         vec![3]
     );
 }
+
+#[test]
+fn operations_taken_for_the_changelog_are_those_the_log_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stage =
+        ClusterStage::open(&dir.path().join("c.db"), ClustererConfig::default()).unwrap();
+    let stories = fixture_stories();
+    let mut taken = Vec::new();
+    let mut after = 0;
+    for story in &stories[..4] {
+        stage
+            .add_story(&unique_story(&story.document, &[]))
+            .unwrap();
+        let records = stage.take_unpublished(after).unwrap();
+        after = records.last().map_or(after, |r| r.seq);
+        taken.extend(records);
+    }
+    assert!(stage.take_unpublished(after).unwrap().is_empty());
+    assert_eq!(taken, stage.operations_since(0).unwrap());
+    // Starting over from an earlier point reads the log back.
+    assert_eq!(
+        stage.take_unpublished(1).unwrap(),
+        stage.operations_since(1).unwrap()
+    );
+}

@@ -25,9 +25,9 @@ pub struct ChangelogOutbox {
 impl ChangelogOutbox {
     /// The operations logged since the last call, or since the changelog's
     /// known end on the first call (what a crash left unsent goes first).
-    pub fn take(&mut self, stage: &ClusterStage) -> Result<Vec<Output>, ClusterError> {
+    pub fn take(&mut self, stage: &mut ClusterStage) -> Result<Vec<Output>, ClusterError> {
         let after = self.handed_out.unwrap_or_else(|| stage.published_through());
-        let records = stage.operations_since(after)?;
+        let records = stage.take_unpublished(after)?;
         if let Some(last) = records.last() {
             self.handed_out = Some(last.seq);
             self.unconfirmed = Some(last.seq);
@@ -220,15 +220,15 @@ mod tests {
         stage
             .add_story(&story("s1", "Putin arrives in Baku"))
             .unwrap();
-        let first = outbox.take(&stage).unwrap();
+        let first = outbox.take(&mut stage).unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].topic, topics::CLUSTERER_CHANGELOG);
-        assert!(outbox.take(&stage).unwrap().is_empty());
+        assert!(outbox.take(&mut stage).unwrap().is_empty());
 
         // Handed out but never confirmed (a rebuild dropped it): it must
         // go out again.
         outbox.rewind();
-        assert_eq!(outbox.take(&stage).unwrap().len(), 1);
+        assert_eq!(outbox.take(&mut stage).unwrap().len(), 1);
         outbox.confirm(&mut stage).unwrap();
         assert_eq!(stage.published_through(), 1);
 
@@ -237,9 +237,9 @@ mod tests {
             .add_story(&story("s2", "Floods close the port of Lankaran"))
             .unwrap();
         drop(stage);
-        let stage = open(&dir, "c.db");
+        let mut stage = open(&dir, "c.db");
         let mut outbox = ChangelogOutbox::default();
-        let pending = outbox.take(&stage).unwrap();
+        let pending = outbox.take(&mut stage).unwrap();
         assert_eq!(pending.len(), 1);
         let record: ChangelogRecord = decode(&pending[0].payload).unwrap();
         assert_eq!(record.seq, 2);

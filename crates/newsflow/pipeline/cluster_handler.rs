@@ -21,7 +21,7 @@ impl ClusterHandler {
     /// The changelog records of operations not yet handed out, then `events`.
     fn outputs(&mut self, records: &[EventRecord]) -> Result<Vec<Output>, HandleError> {
         let mut outputs = match &mut self.changelog {
-            Some(outbox) => outbox.take(&self.stage).map_err(state_failed)?,
+            Some(outbox) => outbox.take(&mut self.stage).map_err(state_failed)?,
             None => Vec::new(),
         };
         outputs.extend(records.iter().map(Output::of));
