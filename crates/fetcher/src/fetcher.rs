@@ -17,7 +17,7 @@ use crate::host_limiter::HostLimiter;
 use crate::http::{HttpClient, HttpError, HttpResponse, Validators};
 use crate::parse::{parse_feed, FeedError, ParsedFeed, ParsedItem};
 use crate::schedule::{backoff, next_interval, FreshnessHints};
-use crate::sink::PageSink;
+use crate::sink::{PageSink, SinkError};
 use crate::state::{FeedRow, FeedStatus, StateError, StateStore};
 
 const FEED_ACCEPT: &str =
@@ -461,7 +461,14 @@ impl Fetcher {
                             tracing::error!(item = %item.identity, error = %e, "page delivered but not marked seen; it will be delivered again");
                         }
                     }
-                    Err(e) => {
+                    Err(SinkError::Rejected(message)) => {
+                        // Dead-lettered by the sink: this item is done with,
+                        // the rest of the feed is not held up by it.
+                        summary.pages_failed += 1;
+                        tracing::warn!(feed = %source.url, item = %item.identity, error = %message, "page can never be delivered; dead-lettered");
+                        self.page_failed(&item.identity, &source.url, &message, true);
+                    }
+                    Err(e @ SinkError::Unavailable(_)) => {
                         // The sink is down: leave the rest for the next poll.
                         tracing::error!(feed = %source.url, item = %item.identity, error = %e, "sink refused page; stopping this feed's pass");
                         summary.pages_failed += 1;

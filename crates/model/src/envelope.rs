@@ -1,9 +1,15 @@
-//! Every message is a JSON object carrying `schema_version`; a reader refuses
-//! versions it does not know instead of guessing at their fields.
+//! Every message is a JSON object carrying `schema_version`.
+//!
+//! Compatibility: `schema_version` names a major version, optionally with a
+//! minor part (`1`, `1.2` or `"1.2"`). Within one major version writers only
+//! add optional fields, so a reader accepts every minor version of its major
+//! and ignores fields it does not know; a different major version is
+//! refused instead of guessed at.
 
 use serde::{de::DeserializeOwned, Serialize};
 
-/// The version written by this build. Readers accept exactly this version.
+/// The major version written by this build. Readers accept any minor
+/// version of it.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A message that travels on one topic, and the key it is partitioned by.
@@ -39,14 +45,14 @@ pub fn encode<M: Message>(message: &M) -> Vec<u8> {
 }
 
 pub fn decode<M: Message>(payload: &[u8]) -> Result<M, DecodeError> {
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(payload).map_err(|source| DecodeError::Json {
             topic: M::TOPIC,
             source,
         })?;
     let found = value
         .get("schema_version")
-        .and_then(|v| v.as_u64())
+        .and_then(major_version)
         .unwrap_or(0);
     if found != u64::from(SCHEMA_VERSION) {
         return Err(DecodeError::SchemaVersion {
@@ -55,8 +61,62 @@ pub fn decode<M: Message>(payload: &[u8]) -> Result<M, DecodeError> {
             expected: SCHEMA_VERSION,
         });
     }
+    // The typed field holds the major version; a minor part was only a
+    // promise that nothing this reader knows has changed.
+    if let Some(object) = value.as_object_mut() {
+        object.insert("schema_version".into(), found.into());
+    }
     serde_json::from_value(value).map_err(|source| DecodeError::Json {
         topic: M::TOPIC,
         source,
     })
+}
+
+/// The major part of a `schema_version`: `1`, `1.2` and `"1.2"` are all 1.
+fn major_version(value: &serde_json::Value) -> Option<u64> {
+    match value {
+        serde_json::Value::Number(number) => number.as_u64().or_else(|| {
+            number
+                .as_f64()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v.trunc() as u64)
+        }),
+        serde_json::Value::String(text) => text.split('.').next()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EventRecord;
+
+    fn event_json(version: &str) -> String {
+        format!(
+            r#"{{"schema_version":{version},"event_id":"ev-1","version":3,"status":"active",
+            "headline":"h","keywords":[],"members":[],"first_seen":"2024-08-19T14:05:00Z",
+            "last_updated":"2024-08-19T14:05:00Z","a_field_from_the_future":{{"x":[1,2]}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_newer_minor_version_with_an_extra_field_is_read() {
+        for version in ["1", "1.3", "\"1.3\"", "\"1\""] {
+            let event: EventRecord = decode(event_json(version).as_bytes())
+                .unwrap_or_else(|e| panic!("version {version}: {e}"));
+            assert_eq!(event.schema_version, 1);
+            assert_eq!(event.version, 3);
+        }
+    }
+
+    #[test]
+    fn another_major_version_is_refused() {
+        for version in ["2", "2.0", "\"2.1\"", "0", "null", "\"x\""] {
+            let refused = decode::<EventRecord>(event_json(version).as_bytes());
+            assert!(
+                matches!(refused, Err(DecodeError::SchemaVersion { .. })),
+                "version {version} must be refused"
+            );
+        }
+    }
 }

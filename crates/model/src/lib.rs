@@ -2,12 +2,14 @@
 //! envelope rules every message follows (JSON, `schema_version`, keys).
 
 mod bytes_base64;
+mod dead_letter;
 mod envelope;
 mod event;
 mod raw;
 mod story;
 mod url_canon;
 
+pub use dead_letter::{DeadLetter, DeadLetterReason, DEAD_LETTER_PAYLOAD_CAP};
 pub use envelope::{decode, encode, DecodeError, Message, SCHEMA_VERSION};
 pub use event::{EventMember, EventRecord, EventStatus};
 pub use raw::RawPage;
@@ -24,4 +26,6 @@ pub mod topics {
     /// Not a message between stages: the clusterer's operation log, which
     /// is its state on Kafka (read back by a clusterer that lost its own).
     pub const CLUSTERER_CHANGELOG: &str = "clusterer-changelog";
+    /// Records a stage could not process or deliver, with their payloads.
+    pub const DEAD_LETTERS: &str = "dead-letters";
 }

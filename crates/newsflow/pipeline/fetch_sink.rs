@@ -17,6 +17,6 @@ impl PageSink for BusPageSink {
         self.producer
             .send(RawPage::TOPIC, &page.key(), encode(&page))
             .await
-            .map_err(|e| SinkError(e.to_string()))
+            .map_err(|e| SinkError::Unavailable(e.to_string()))
     }
 }

@@ -206,7 +206,7 @@ impl CollectingSink {
 impl PageSink for CollectingSink {
     async fn deliver(&self, page: RawPage) -> Result<(), SinkError> {
         if self.refuse.load(Ordering::SeqCst) {
-            return Err(SinkError("bus unavailable".into()));
+            return Err(SinkError::Unavailable("bus unavailable".into()));
         }
         self.pages.lock().unwrap().push(page);
         Ok(())
