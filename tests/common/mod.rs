@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use newsflow_model::{EventRecord, EventStatus};
 use serde::Deserialize;
 
+pub mod bounded_child;
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
