@@ -1,0 +1,461 @@
+//! The whole pipeline, fast or not: real pages served from 20 loopback hosts
+//! with feeds, the real `newsflow run` over them, and in the same run the
+//! yardstick of html5ever parsing the same pages alone on one thread.
+//!
+//! `cargo bench -p newsflow --bench pipeline`
+//!
+//! Pages come from `../shared/bench/extraction` and
+//! `../shared/bench/extraction-general` (or `$NEWSFLOW_PIPELINE_PAGES`, a
+//! colon-separated list of folders holding `*.html`). Prints, for the
+//! embedded bus: stories/s from the first page fetched to the last story
+//! placed, page fetched -> event visible (p50, p99) under full load and at a
+//! trickle (one new page every 100 ms), CPU seconds and peak RSS of the
+//! service; every rate also as a ratio to the yardstick.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+
+const HOSTS: usize = 20;
+const TRICKLE_GAP: Duration = Duration::from_millis(100);
+const TRICKLE_PAGES: usize = 120;
+
+struct Page {
+    id: String,
+    html: Vec<u8>,
+}
+
+/// What one host serves, and when each page was first served.
+struct Host {
+    pages: Vec<Arc<Page>>,
+    /// How many of `pages` the feed lists now (the trickle raises it).
+    listed: AtomicUsize,
+    served: Mutex<HashMap<String, Instant>>,
+}
+
+fn main() {
+    let pages = load_pages();
+    if pages.is_empty() {
+        println!("no bench pages found (../shared/bench/extraction*): pipeline bench skipped");
+        return;
+    }
+    let bytes: usize = pages.iter().map(|p| p.html.len()).sum();
+    println!(
+        "{} pages, {:.1} MB, served from {HOSTS} loopback hosts; machine load {}",
+        pages.len(),
+        bytes as f64 / 1e6,
+        load_average()
+    );
+    let parse_rate = parse_only_rate(&pages);
+    println!("yardstick: html5ever parse-only, one thread: {parse_rate:.0} pages/s\n");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let full = runtime.block_on(full_load_embedded(&pages));
+    println!("| bus | load | stories/s | ratio to parse-only | fetched -> visible p50 | p99 | CPU s | peak RSS |");
+    println!("|---|---|---|---|---|---|---|---|");
+    full.print_row("embedded", "full", parse_rate);
+    let trickle = runtime.block_on(trickle_embedded(&pages));
+    trickle.print_row("embedded", "trickle (1 page / 100 ms)", parse_rate);
+    println!("\nKafka rows: not measured by this bench yet (see README: issue 11 is open).");
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn page_dirs() -> Vec<PathBuf> {
+    if let Some(list) = std::env::var_os("NEWSFLOW_PIPELINE_PAGES") {
+        return std::env::split_paths(&list).collect();
+    }
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench");
+    vec![
+        shared.join("extraction/html"),
+        shared.join("extraction-general/html"),
+    ]
+}
+
+/// Every distinct page of the sets, in a stable order.
+fn load_pages() -> Vec<Arc<Page>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut pages = Vec::new();
+    for dir in page_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "html"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let Ok(html) = std::fs::read(&path) else {
+                continue;
+            };
+            if !seen.insert(html.clone()) {
+                continue;
+            }
+            let id = path.file_stem().unwrap().to_string_lossy().into_owned();
+            pages.push(Arc::new(Page { id, html }));
+        }
+    }
+    pages
+}
+
+/// html5ever over every page, one thread, fastest of three rounds.
+fn parse_only_rate(pages: &[Arc<Page>]) -> f64 {
+    let texts: Vec<String> = pages
+        .iter()
+        .map(|p| String::from_utf8_lossy(&p.html).into_owned())
+        .collect();
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        for text in &texts {
+            std::hint::black_box(scraper::Html::parse_document(text));
+        }
+        best = best.min(started.elapsed());
+    }
+    texts.len() as f64 / best.as_secs_f64()
+}
+
+/// One measured run of the service.
+struct RunFigures {
+    stories: usize,
+    span: Duration,
+    latencies: Vec<Duration>,
+    cpu_seconds: f64,
+    peak_rss_bytes: u64,
+}
+
+impl RunFigures {
+    fn print_row(&self, bus: &str, load: &str, parse_rate: f64) {
+        let rate = self.stories as f64 / self.span.as_secs_f64().max(1e-9);
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let quantile = |q: f64| {
+            if sorted.is_empty() {
+                "-".to_string()
+            } else {
+                let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+                format!("{:.0} ms", sorted[index].as_secs_f64() * 1000.0)
+            }
+        };
+        println!(
+            "| {bus} | {load} | {rate:.0} ({} stories in {:.2} s) | {:.2}x | {} | {} | {:.1} | {} MiB |",
+            self.stories,
+            self.span.as_secs_f64(),
+            rate / parse_rate,
+            quantile(0.5),
+            quantile(0.99),
+            self.cpu_seconds,
+            self.peak_rss_bytes >> 20
+        );
+    }
+}
+
+/// Splits the pages over the hosts and serves each host on its own
+/// loopback address; returns each host's base URL.
+async fn serve_hosts(pages: &[Arc<Page>], listed_at_start: bool) -> Vec<(String, Arc<Host>)> {
+    let mut hosts = Vec::new();
+    for h in 0..HOSTS {
+        let host_pages: Vec<Arc<Page>> = pages.iter().skip(h).step_by(HOSTS).cloned().collect();
+        let listed = if listed_at_start { host_pages.len() } else { 0 };
+        let host = Arc::new(Host {
+            pages: host_pages,
+            listed: AtomicUsize::new(listed),
+            served: Mutex::new(HashMap::new()),
+        });
+        let ip = format!("127.0.0.{}", h + 2);
+        let listener = tokio::net::TcpListener::bind((ip.as_str(), 0))
+            .await
+            .expect("binding a loopback host");
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/feed.xml", axum::routing::get(feed))
+            .route("/p/{id}", axum::routing::get(page))
+            .with_state(host.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        hosts.push((format!("http://{address}"), host));
+    }
+    hosts
+}
+
+async fn feed(State(host): State<Arc<Host>>) -> impl IntoResponse {
+    let listed = host.listed.load(Ordering::SeqCst).min(host.pages.len());
+    let items: String = host.pages[..listed]
+        .iter()
+        .map(|p| {
+            format!(
+                "<item><title>{id}</title><link>/p/{id}.html</link><guid isPermaLink=\"false\">{id}</guid>\
+                 <pubDate>Mon, 19 Aug 2024 10:00:00 GMT</pubDate></item>",
+                id = p.id
+            )
+        })
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml")],
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Bench host</title>\
+             <link>http://bench.example/</link><description>d</description><ttl>0</ttl>{items}</channel></rss>"
+        ),
+    )
+}
+
+async fn page(State(host): State<Arc<Host>>, UrlPath(file): UrlPath<String>) -> impl IntoResponse {
+    let id = file.trim_end_matches(".html");
+    let Some(page) = host.pages.iter().find(|p| p.id == id) else {
+        return (axum::http::StatusCode::NOT_FOUND, Vec::new()).into_response();
+    };
+    host.served
+        .lock()
+        .unwrap()
+        .entry(page.id.clone())
+        .or_insert_with(Instant::now);
+    ([(header::CONTENT_TYPE, "text/html")], page.html.clone()).into_response()
+}
+
+fn write_feed_list(dir: &Path, hosts: &[(String, Arc<Host>)]) -> PathBuf {
+    let list: String = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, (base, _))| {
+            format!("[[feeds]]\nurl = \"{base}/feed.xml\"\noutlet = \"Bench {i}\"\n\n")
+        })
+        .collect();
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, list).unwrap();
+    path
+}
+
+fn write_config(dir: &Path, poll_secs: u64) -> PathBuf {
+    let path = dir.join("newsflow.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[fetcher]\nper_host_min_gap_ms = 0\nmin_interval_secs = {poll_secs}\n\
+             default_interval_secs = {poll_secs}\nmax_interval_secs = {poll_secs}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn service(config: &Path, feeds: &Path, data_dir: &Path, events: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_newsflow"));
+    command
+        .current_dir(data_dir.parent().unwrap())
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--feeds")
+        .arg(feeds)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--events-out")
+        .arg(events)
+        .arg("--allow-private-addresses")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+/// Follows the events file as the service appends to it, noting when each
+/// member page first became visible.
+struct EventsWatcher {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+    visible: HashMap<String, Instant>,
+}
+
+impl EventsWatcher {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            offset: 0,
+            partial: String::new(),
+            visible: HashMap::new(),
+        }
+    }
+
+    fn poll(&mut self) {
+        let Ok(mut file) = std::fs::File::open(&self.path) else {
+            return;
+        };
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let now = Instant::now();
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        while let Ok(read) = reader.read_line(&mut line) {
+            if read == 0 {
+                break;
+            }
+            self.offset += read as u64;
+            if !line.ends_with('\n') {
+                self.partial.push_str(&line);
+                line.clear();
+                continue;
+            }
+            let whole = std::mem::take(&mut self.partial) + &line;
+            line.clear();
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(&whole) else {
+                continue;
+            };
+            for member in record["members"].as_array().into_iter().flatten() {
+                if let Some(url) = member["url"].as_str() {
+                    let id = url
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(url)
+                        .trim_end_matches(".html")
+                        .to_string();
+                    self.visible.entry(id).or_insert(now);
+                }
+            }
+        }
+    }
+}
+
+fn child_cost(child: &mut Child) -> (f64, u64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter; pid is our unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        usage.ru_maxrss as u64 * 1024,
+    )
+}
+
+fn figures(
+    hosts: &[(String, Arc<Host>)],
+    watcher: &EventsWatcher,
+    cpu_seconds: f64,
+    peak_rss_bytes: u64,
+) -> RunFigures {
+    let mut served: HashMap<String, Instant> = HashMap::new();
+    for (_, host) in hosts {
+        served.extend(
+            host.served
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v)),
+        );
+    }
+    let first = served.values().min().copied();
+    let last = watcher.visible.values().max().copied();
+    let span = match (first, last) {
+        (Some(first), Some(last)) if last > first => last - first,
+        _ => Duration::ZERO,
+    };
+    let latencies = watcher
+        .visible
+        .iter()
+        .filter_map(|(id, seen)| served.get(id).map(|s| seen.saturating_duration_since(*s)))
+        .collect();
+    RunFigures {
+        stories: watcher.visible.len(),
+        span,
+        latencies,
+        cpu_seconds,
+        peak_rss_bytes,
+    }
+}
+
+/// Every page listed from the start; `run --until-idle` drains them.
+async fn full_load_embedded(pages: &[Arc<Page>]) -> RunFigures {
+    let hosts = serve_hosts(pages, true).await;
+    let work = tempfile::tempdir().unwrap();
+    let feeds = write_feed_list(work.path(), &hosts);
+    let config = write_config(work.path(), 900);
+    let data_dir = work.path().join("data");
+    let events = work.path().join("events.jsonl");
+    let mut child = service(&config, &feeds, &data_dir, &events)
+        .arg("--until-idle")
+        .spawn()
+        .expect("starting newsflow");
+    let mut watcher = EventsWatcher::new(events.clone());
+    let mut cost = None;
+    let mut waiting = tokio::task::spawn_blocking(move || {
+        let figures = child_cost(&mut child);
+        (child, figures)
+    });
+    loop {
+        tokio::select! {
+            done = &mut waiting => {
+                cost = Some(done.unwrap().1);
+                break;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(5)) => watcher.poll(),
+        }
+    }
+    watcher.poll();
+    let (cpu, rss) = cost.unwrap_or_default();
+    figures(&hosts, &watcher, cpu, rss)
+}
+
+/// The feeds reveal one more page every 100 ms while the service runs and
+/// polls every second; latency is from the page's fetch, not its listing.
+async fn trickle_embedded(pages: &[Arc<Page>]) -> RunFigures {
+    let pages: Vec<Arc<Page>> = pages.iter().take(TRICKLE_PAGES).cloned().collect();
+    let hosts = serve_hosts(&pages, false).await;
+    let work = tempfile::tempdir().unwrap();
+    let feeds = write_feed_list(work.path(), &hosts);
+    let config = write_config(work.path(), 1);
+    let data_dir = work.path().join("data");
+    let events = work.path().join("events.jsonl");
+    let mut child = service(&config, &feeds, &data_dir, &events)
+        .spawn()
+        .expect("starting newsflow");
+    let mut watcher = EventsWatcher::new(events.clone());
+    // Round-robin over the hosts: page i goes live on host i % HOSTS.
+    for i in 0..pages.len() {
+        hosts[i % HOSTS].1.listed.fetch_add(1, Ordering::SeqCst);
+        let until = Instant::now() + TRICKLE_GAP;
+        while Instant::now() < until {
+            watcher.poll();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    // Let the last pages through: until nothing new shows for 5 s.
+    let mut quiet_since = Instant::now();
+    let mut known = watcher.visible.len();
+    while quiet_since.elapsed() < Duration::from_secs(5) {
+        watcher.poll();
+        if watcher.visible.len() != known {
+            known = watcher.visible.len();
+            quiet_since = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let (cpu, rss) = tokio::task::spawn_blocking(move || child_cost(&mut child))
+        .await
+        .unwrap();
+    figures(&hosts, &watcher, cpu, rss)
+}
