@@ -351,5 +351,11 @@ async fn retry_after_of_any_size_or_syntax_waits_at_most_the_backoff_maximum() {
             .await;
         assert_eq!(again.feeds_skipped, 1, "{retry_after:?}");
         assert_eq!(server.hits("/feed.xml"), 1);
+        let status = &fetcher.feed_statuses().unwrap()[0];
+        let wait = (status.next_poll.unwrap() - chrono::Utc::now()).num_seconds();
+        assert!(
+            wait <= backoff_max as i64 + 1,
+            "Retry-After {retry_after:?}: host paused for {wait}s"
+        );
     }
 }
