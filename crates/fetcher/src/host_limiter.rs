@@ -258,22 +258,26 @@ mod tests {
         }
         let busy = limiter.acquire("busy.example").await;
         limiter.pause("paused.example", Duration::from_secs(60));
-        assert_eq!(limiter.hosts_tracked(), 1002);
+        // A pause of any length is representable (saturates, no overflow).
+        limiter.pause("paused-for-ever.example", Duration::MAX);
+        limiter.pause("paused-briefly.example", Duration::from_millis(50));
+        assert_eq!(limiter.hosts_tracked(), 1004);
         assert!(limiter.paused_until("never-asked.example").is_none());
-        assert_eq!(limiter.hosts_tracked(), 1002, "a lookup adds nothing");
+        assert_eq!(limiter.hosts_tracked(), 1004, "a lookup adds nothing");
         tokio::time::sleep(idle + Duration::from_millis(20)).await;
         // The sweep runs by itself as the map is used.
         drop(limiter.acquire("fresh.example").await);
         assert_eq!(
             limiter.hosts_tracked(),
-            3,
-            "busy, paused and fresh hosts remain"
+            4,
+            "busy, paused and fresh hosts remain; a pause that ended does not keep its host"
         );
+        assert!(limiter.paused_until("paused-briefly.example").is_none());
         assert!(limiter.paused_until("paused.example").is_some());
         drop(busy);
         tokio::time::sleep(idle + Duration::from_millis(20)).await;
         limiter.evict_idle();
-        assert_eq!(limiter.hosts_tracked(), 1, "only the paused host remains");
+        assert_eq!(limiter.hosts_tracked(), 2, "only the paused hosts remain");
         assert_eq!(limiter.peak_per_host(), 1, "peaks survive eviction");
     }
 }
