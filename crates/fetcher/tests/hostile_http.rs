@@ -359,3 +359,127 @@ async fn retry_after_of_any_size_or_syntax_waits_at_most_the_backoff_maximum() {
         );
     }
 }
+
+/// A server that writes `bytes` and then either holds the connection open
+/// (`then_hold`) or closes it.
+async fn scripted(bytes: &'static [u8], then_hold: bool) -> String {
+    raw_server(move |mut stream, _| async move {
+        let _ = stream.write_all(bytes).await;
+        if then_hold {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_broken_or_hostile_server_ends_in_a_failed_fetch_within_the_budget() {
+    let mut hostile = vec![
+        // Accepts, never answers.
+        scripted(b"", true).await,
+        // Not HTTP at all.
+        scripted(b"SSH-2.0-OpenSSH_9.6\r\n", false).await,
+        scripted(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", false).await,
+        // Closes in the middle of the body it announced.
+        scripted(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\ncontent-type: application/rss+xml\r\n\r\n<rss>",
+            false,
+        )
+        .await,
+        // Announces a body far over the cap.
+        scripted(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999\r\ncontent-type: application/rss+xml\r\n\r\n<rss>",
+            true,
+        )
+        .await,
+        // Contradicts itself about the body's length.
+        scripted(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\n<rss/>",
+            false,
+        )
+        .await,
+        scripted(
+            b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n<rss/>",
+            false,
+        )
+        .await,
+        // Broken chunked framing.
+        scripted(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n<rss/>\r\n0\r\n\r\n",
+            false,
+        )
+        .await,
+        // A chunk size beyond any integer.
+        scripted(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffffffffffff\r\n<rss/>",
+            true,
+        )
+        .await,
+        // A status no server means.
+        scripted(b"HTTP/1.1 999 Whatever\r\ncontent-length: 0\r\n\r\n", false).await,
+        // Compressed in a way the client did not offer, or not compressed
+        // at all though it says so.
+        scripted(
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 12\r\n\r\nnot gzip!!!!",
+            false,
+        )
+        .await,
+    ];
+    // Informational responses, one after another, for ever.
+    hostile.push(
+        raw_server(|mut stream, _| async move {
+            loop {
+                if stream
+                    .write_all(b"HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await,
+    );
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok("application/rss+xml", rss("Fine", &[])),
+    );
+    let fetcher = Fetcher::in_memory(FetcherConfig {
+        request_timeout_secs: 2,
+        max_body_bytes: 1 << 20,
+        ..test_config()
+    })
+    .unwrap();
+    let sink = CollectingSink::default();
+    let mut feeds: Vec<FeedSource> = hostile
+        .iter()
+        .map(|base| source(format!("{base}/feed.xml")))
+        .collect();
+    feeds.push(source(server.url("/feed.xml")));
+    let started = Instant::now();
+    let summary = fetcher.poll_once(&feeds, &sink).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(summary.feeds_polled, feeds.len(), "{summary:?}");
+    let statuses = fetcher.feed_statuses().unwrap();
+    for feed in &feeds[..hostile.len()] {
+        let status = statuses.iter().find(|s| s.url == feed.url).unwrap();
+        assert!(
+            status.last_error.is_some() && status.consecutive_failures == 1,
+            "{status:?}"
+        );
+    }
+    let fine = statuses
+        .iter()
+        .find(|s| s.url == server.url("/feed.xml"))
+        .unwrap();
+    assert_eq!(
+        (fine.title.as_deref(), fine.last_error.as_deref()),
+        (Some("Fine"), None)
+    );
+}
