@@ -139,7 +139,11 @@ impl HttpClient {
                     }
                 })?),
             };
-        if !config.allow_private_addresses {
+        // Through a proxy the fetcher resolves only the proxy's own name
+        // (the proxy resolves the targets), and an operator's proxy may well
+        // sit on a private address: the resolver guard stays out, and
+        // literal target addresses are still checked in `get`.
+        if !config.allow_private_addresses && config.proxy.is_none() {
             builder = builder.dns_resolver(Arc::new(GuardedResolver));
         }
         let client = builder

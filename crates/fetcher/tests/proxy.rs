@@ -63,6 +63,45 @@ async fn proxy_environment_variables_are_ignored_and_the_configured_proxy_is_use
     let seen = proxy.last_request("/feed.xml").unwrap();
     assert_eq!(seen.headers.get("host").unwrap(), "feeds.newsflow.invalid");
 
+    // With the SSRF guard on, a proxy named by a name that resolves to a
+    // private address (as operators' proxies do) still works; target URLs
+    // whose host is a non-public address literal are still refused.
+    let guarded = Fetcher::in_memory(FetcherConfig {
+        proxy: Some(format!("http://localhost:{}", proxy.addr.port())),
+        allow_private_addresses: false,
+        ..test_config()
+    })
+    .unwrap();
+    let feeds = [
+        FeedSource {
+            url: "http://feeds.newsflow.invalid/feed.xml".into(),
+            outlet: None,
+        },
+        FeedSource {
+            url: "http://169.254.169.254/feed.xml".into(),
+            outlet: None,
+        },
+        FeedSource {
+            url: "http://[::ffff:10.0.0.1]/feed.xml".into(),
+            outlet: None,
+        },
+    ];
+    let hits_before = proxy.hits("/feed.xml");
+    let summary = guarded.poll_once(&feeds, &sink).await;
+    assert_eq!(
+        (summary.feeds_polled, summary.feeds_failed),
+        (3, 2),
+        "{summary:?}"
+    );
+    assert_eq!(proxy.hits("/feed.xml"), hits_before + 1);
+    for status in guarded.feed_statuses().unwrap() {
+        if status.url.contains("newsflow.invalid") {
+            assert_eq!(status.last_error, None);
+        } else {
+            assert!(status.last_error.unwrap().contains("refused"));
+        }
+    }
+
     // An unusable proxy setting is a configuration error, not a silent
     // direct connection.
     assert!(Fetcher::in_memory(FetcherConfig {
