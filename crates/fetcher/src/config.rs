@@ -4,12 +4,24 @@
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FetcherConfig {
     /// SSRF guard: feeds and article links that resolve to loopback, private,
     /// link-local or metadata addresses are refused unless this is set.
     pub allow_private_addresses: bool,
+    /// Proxy every request goes through (`http://proxy.internal:3128`).
+    /// Without it, `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` in the environment
+    /// are ignored: the SSRF guard must check the address the fetcher
+    /// really connects to, and through an unnamed proxy that would be the
+    /// proxy, not the target. With it, the guard still refuses target URLs
+    /// whose host is a non-public IP literal; names are resolved by the
+    /// proxy, which the operator trusts to filter them.
+    pub proxy: Option<String>,
     pub user_agent: String,
+    /// Time budget of one fetch, from the first connection to the last byte
+    /// of the body, over every redirect hop together (waiting for the host's
+    /// turn does not count). Cuts servers that drip headers or body a byte
+    /// at a time (slowloris) however steady the drip.
     pub request_timeout_secs: u64,
     pub connect_timeout_secs: u64,
     /// Bodies larger than this are cut off and the fetch counts as failed.
@@ -31,6 +43,8 @@ pub struct FetcherConfig {
     pub default_interval_secs: u64,
     /// Backoff after failures: base * 2^(failures-1), capped, with jitter.
     pub backoff_base_secs: u64,
+    /// Also the longest a server's `Retry-After` can make us wait, whatever
+    /// its size or syntax.
     pub backoff_max_secs: u64,
     /// An item whose page keeps failing is given up after this many tries.
     pub max_page_attempts: u32,
@@ -46,12 +60,30 @@ pub struct FetcherConfig {
     /// it the fetcher does not subscribe to hubs.
     pub websub_callback_url: Option<String>,
     pub websub_lease_secs: u64,
+    /// A subscription request the hub has not verified within this time
+    /// is forgotten: its verification is refused, and the next poll asks
+    /// again.
+    pub websub_pending_secs: u64,
+    /// How long an item is remembered (seen, failed or given up) after it
+    /// was last listed in its feed's document. An item still listed is
+    /// never forgotten, whatever its age, so nothing a feed still carries is
+    /// fetched again; the window only has to outlast feeds that drop an item
+    /// and list it again later (flapping caches, paged or truncated views),
+    /// hence weeks, far beyond the hours to days a feed keeps an item.
+    pub item_window_secs: u64,
+    /// How often the fetch state is pruned to its window while running.
+    pub prune_interval_secs: u64,
+    /// A host with nothing in flight, no pause and no request for this long
+    /// is dropped from the per-host politeness map (its minimum gap has long
+    /// passed, so forgetting it changes nothing).
+    pub host_idle_secs: u64,
 }
 
 impl Default for FetcherConfig {
     fn default() -> Self {
         Self {
             allow_private_addresses: false,
+            proxy: None,
             user_agent: concat!("newsflow/", env!("CARGO_PKG_VERSION"), " (+feed fetcher)")
                 .to_string(),
             request_timeout_secs: 30,
@@ -73,6 +105,10 @@ impl Default for FetcherConfig {
             websub_fallback_interval_secs: 6 * 3600,
             websub_callback_url: None,
             websub_lease_secs: 7 * 86_400,
+            websub_pending_secs: 3600,
+            item_window_secs: 30 * 86_400,
+            prune_interval_secs: 3600,
+            host_idle_secs: 600,
         }
     }
 }

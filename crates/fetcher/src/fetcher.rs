@@ -14,19 +14,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::FetcherConfig;
 use crate::feed_list::FeedSource;
 use crate::host_limiter::HostLimiter;
-use crate::http::{HttpClient, HttpError, HttpResponse, Validators};
+use crate::http::{FetchTarget, HttpClient, HttpError, HttpResponse, Validators};
 use crate::parse::{parse_feed, FeedError, ParsedFeed, ParsedItem};
 use crate::schedule::{backoff, next_interval, FreshnessHints};
 use crate::sink::{PageSink, SinkError};
-use crate::state::{FeedRow, FeedStatus, StateError, StateStore};
+use crate::state::{FeedRow, FeedStatus, PruneSummary, StateError, StateSizes, StateStore};
 
-const FEED_ACCEPT: &str =
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
-const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1";
 /// How long to pause a host that said 429/503 without a `Retry-After`.
 const DEFAULT_HOST_PAUSE: Duration = Duration::from_secs(60);
-/// Longest pause a host may impose on us through `Retry-After`.
-const MAX_HOST_PAUSE: Duration = Duration::from_secs(6 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -82,12 +77,13 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// A host that answered 429 or 503 gets no request, feed or page, for
-    /// as long as it asked (capped), or a default pause when it did not say.
+    /// as long as it asked (capped at the backoff maximum), or a default
+    /// pause when it did not say.
     fn pause_host(&self, response: &HttpResponse) -> Duration {
         let pause = response
             .retry_after
             .unwrap_or(DEFAULT_HOST_PAUSE)
-            .min(MAX_HOST_PAUSE);
+            .min(Duration::from_secs(self.config.backoff_max_secs.max(1)));
         self.http
             .limiter()
             .pause(&host_of(&response.final_url), pause);
@@ -109,6 +105,7 @@ impl Fetcher {
             config.per_host_concurrency,
             Duration::from_millis(config.per_host_min_gap_ms),
             config.global_concurrency,
+            Duration::from_secs(config.host_idle_secs),
         ));
         let http = HttpClient::new(&config, limiter)?;
         Ok(Self {
@@ -142,7 +139,8 @@ impl Fetcher {
     }
 
     /// Subscribes to the feed's hub when WebSub is configured and there is
-    /// no live (or recently requested) subscription.
+    /// no live subscription nor a recent request. The request is recorded
+    /// as pending before it is sent, since a hub may verify it at once.
     async fn maybe_subscribe(&self, row: &mut FeedRow, parsed: &ParsedFeed) {
         let (Some(base), Some(hub)) = (self.config.websub_callback_url.as_deref(), row.hub.clone())
         else {
@@ -151,23 +149,52 @@ impl Fetcher {
         let now = Utc::now().timestamp();
         // Renew while at least one fallback poll remains before the lease
         // ends, since that poll is the next chance to do it.
-        let renew_margin = self.config.websub_fallback_interval_secs as i64 + 3600;
+        let renew_margin = i64::try_from(self.config.websub_fallback_interval_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_add(3600);
         let live = row
             .websub_lease_until
-            .is_some_and(|until| until > now + renew_margin);
-        let pending = row.websub_requested_at.is_some_and(|at| at > now - 3600)
-            && row.websub_lease_until.is_none();
-        if live || pending {
+            .is_some_and(|until| until > now.saturating_add(renew_margin));
+        let pending_for = i64::try_from(self.config.websub_pending_secs).unwrap_or(i64::MAX);
+        let recently_requested = row
+            .websub_requested_at
+            .is_some_and(|at| at > now.saturating_sub(pending_for));
+        if live || recently_requested {
             return;
         }
         let topic = parsed
             .self_link
             .clone()
             .unwrap_or_else(|| row.current_url.clone());
-        let callback = crate::websub::callback_id(&row.url);
-        let secret = crate::websub::new_secret();
+        // The callback stays the feed's across renewals (a hub keys its
+        // subscriptions by topic and callback); the secret is new each time.
+        let ids = match (&row.websub_callback, crate::websub::new_secret()) {
+            (Some(callback), Ok(secret)) => Ok((callback.clone(), secret)),
+            (None, Ok(secret)) => crate::websub::new_callback_id().map(|c| (c, secret)),
+            (_, Err(e)) => Err(e),
+        };
+        let (callback, secret) = match ids {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::error!(feed = %row.url, %error, "no randomness for a WebSub secret; not subscribing");
+                return;
+            }
+        };
         let callback_url = format!("{}/{}", base.trim_end_matches('/'), callback);
         let lease = self.config.websub_lease_secs.to_string();
+        let request = crate::state::WebSubRequest {
+            mode: "subscribe",
+            topic: &topic,
+            secret: Some(&secret),
+            callback: &callback,
+            at: now,
+        };
+        if let Err(error) = self.state.websub_request(&row.url, &request) {
+            tracing::error!(feed = %row.url, %error, "cannot record the WebSub request; not subscribing");
+            return;
+        }
+        row.websub_requested_at = Some(now);
+        row.websub_callback = Some(callback.clone());
         let fields = [
             ("hub.mode", "subscribe"),
             ("hub.topic", topic.as_str()),
@@ -175,21 +202,72 @@ impl Fetcher {
             ("hub.secret", secret.as_str()),
             ("hub.lease_seconds", lease.as_str()),
         ];
-        row.websub_requested_at = Some(now);
-        match self.http.post_form(&hub, &fields).await {
+        let failed = match self.http.post_form(&hub, &fields).await {
             Ok(status) if (200..300).contains(&status) => {
                 tracing::info!(feed = %row.url, %hub, "WebSub subscription requested");
-                row.websub_topic = Some(topic);
-                row.websub_secret = Some(secret);
-                row.websub_callback = Some(callback);
+                false
             }
             Ok(status) => {
-                tracing::warn!(feed = %row.url, %hub, status, "WebSub hub refused the subscription")
+                tracing::warn!(feed = %row.url, %hub, status, "WebSub hub refused the subscription");
+                true
             }
             Err(error) => {
-                tracing::warn!(feed = %row.url, %hub, %error, "WebSub subscription failed")
+                tracing::warn!(feed = %row.url, %hub, %error, "WebSub subscription failed");
+                true
+            }
+        };
+        if failed {
+            if let Err(error) = self.state.websub_request_failed(&row.url) {
+                tracing::error!(feed = %row.url, %error, "cannot clear the failed WebSub request");
             }
         }
+    }
+
+    /// Forgets state past its window (see [`FetcherConfig::item_window_secs`]):
+    /// items and page failures no longer listed by their feed, feeds no
+    /// longer in `feeds`, expired WebSub requests, and idle hosts.
+    pub fn prune_state(&self, feeds: &[FeedSource]) -> Result<PruneSummary, FetchError> {
+        let live: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
+        let summary = self.state.prune(
+            Utc::now().timestamp(),
+            i64::try_from(self.config.item_window_secs).unwrap_or(i64::MAX),
+            i64::try_from(self.config.websub_pending_secs).unwrap_or(i64::MAX),
+            &live,
+        )?;
+        self.http.limiter().evict_idle();
+        for (table, count) in [
+            ("items", summary.items),
+            ("page_failures", summary.page_failures),
+            ("feeds", summary.feeds),
+            ("websub_pending", summary.websub_pending),
+        ] {
+            metrics::counter!("newsflow_fetcher_state_pruned_total", "table" => table)
+                .increment(count as u64);
+        }
+        if let Ok(sizes) = self.state.sizes() {
+            for (table, rows) in [
+                ("items", sizes.items),
+                ("page_failures", sizes.page_failures),
+                ("feeds", sizes.feeds),
+                ("websub_pending", sizes.websub_pending),
+            ] {
+                metrics::gauge!("newsflow_fetcher_state_rows", "table" => table).set(rows as f64);
+            }
+        }
+        if summary != PruneSummary::default() {
+            tracing::info!(?summary, "fetch state pruned");
+        }
+        Ok(summary)
+    }
+
+    /// Rows in the fetch state's bounded tables.
+    pub fn state_sizes(&self) -> Result<StateSizes, FetchError> {
+        Ok(self.state.sizes()?)
+    }
+
+    /// Hosts in the per-host politeness map.
+    pub fn hosts_tracked(&self) -> usize {
+        self.http.limiter().hosts_tracked()
     }
 
     /// The largest number of requests ever in flight to one host.
@@ -231,7 +309,15 @@ impl Fetcher {
         let mut busy: HashSet<usize> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
         let tick = Duration::from_millis(500);
+        let prune_every = Duration::from_secs(self.config.prune_interval_secs.max(1));
+        let mut next_prune = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_prune {
+                next_prune = tokio::time::Instant::now() + prune_every;
+                if let Err(error) = self.prune_state(&feeds) {
+                    tracing::error!(%error, "cannot prune the fetch state");
+                }
+            }
             let now = Utc::now().timestamp();
             for (index, feed) in feeds.iter().enumerate() {
                 if in_flight.len() >= self.config.feed_concurrency.max(1) {
@@ -276,7 +362,7 @@ impl Fetcher {
     pub async fn fetch_feed(&self, url: &str) -> Result<ParsedFeed, FeedFetchError> {
         let response = self
             .http
-            .get(url, &Validators::default(), FEED_ACCEPT)
+            .get(url, &Validators::default(), FetchTarget::Feed)
             .await?;
         if !(200..300).contains(&response.status) {
             return Err(FeedFetchError::Status(response.status));
@@ -290,6 +376,21 @@ impl Fetcher {
 
     /// Polls one feed now, whatever its schedule.
     pub async fn poll_feed(&self, source: &FeedSource, sink: &dyn PageSink) -> PollSummary {
+        let summary = self.poll_feed_inner(source, sink).await;
+        let outcome = if summary.feeds_skipped > 0 {
+            "skipped"
+        } else if summary.feeds_failed > 0 {
+            "failed"
+        } else if summary.feeds_not_modified > 0 {
+            "not_modified"
+        } else {
+            "updated"
+        };
+        metrics::counter!("newsflow_fetcher_polls_total", "outcome" => outcome).increment(1);
+        summary
+    }
+
+    async fn poll_feed_inner(&self, source: &FeedSource, sink: &dyn PageSink) -> PollSummary {
         let mut summary = PollSummary::default();
         let mut row = match self.state.feed(&source.url) {
             Ok(row) => row,
@@ -306,10 +407,12 @@ impl Fetcher {
         let host = host_of(&row.current_url);
         if let Some(until) = self.http.limiter().paused_until(&host) {
             tracing::debug!(feed = %source.url, "host asked us to wait; skipping");
+            let wait = until.duration_since(tokio::time::Instant::now()).as_secs();
             row.next_poll_at = row.next_poll_at.max(
-                Utc::now().timestamp()
-                    + until.duration_since(tokio::time::Instant::now()).as_secs() as i64
-                    + 1,
+                Utc::now()
+                    .timestamp()
+                    .saturating_add(i64::try_from(wait).unwrap_or(i64::MAX))
+                    .saturating_add(1),
             );
             self.save(&row);
             summary.feeds_skipped = 1;
@@ -322,13 +425,13 @@ impl Fetcher {
         };
         let result = self
             .http
-            .get(&row.current_url, &validators, FEED_ACCEPT)
+            .get(&row.current_url, &validators, FetchTarget::Feed)
             .await;
         row.last_fetch_at = Some(Utc::now().timestamp());
         match result {
             Err(error) => {
                 row.last_status = None;
-                self.record_feed_failure(&mut row, &error.to_string(), None);
+                self.record_feed_failure(&mut row, error.kind(), &error.to_string(), None);
                 summary.feeds_failed = 1;
             }
             Ok(response) => {
@@ -373,6 +476,7 @@ impl Fetcher {
                         });
                         self.maybe_subscribe(row, &parsed).await;
                         let pages = self.deliver_new_items(source, row, &parsed, sink).await;
+                        self.mark_listed(&source.url, &parsed);
                         summary.add(&pages);
                         let dates: Vec<_> =
                             parsed.items.iter().filter_map(|i| i.published).collect();
@@ -387,6 +491,7 @@ impl Fetcher {
                         summary.feeds_failed = 1;
                         self.record_feed_failure(
                             row,
+                            "parse",
                             &format!("feed could not be parsed: {error}"),
                             None,
                         );
@@ -395,6 +500,8 @@ impl Fetcher {
             }
             410 => {
                 summary.feeds_failed = 1;
+                metrics::counter!("newsflow_fetcher_feed_failures_total", "kind" => "gone")
+                    .increment(1);
                 row.disabled = true;
                 row.last_error =
                     Some("HTTP 410 Gone: the feed was removed; polling disabled".into());
@@ -405,6 +512,7 @@ impl Fetcher {
                 let pause = self.pause_host(&response);
                 self.record_feed_failure(
                     row,
+                    "throttled",
                     &format!(
                         "HTTP {} (asked to wait {}s)",
                         response.status,
@@ -415,7 +523,7 @@ impl Fetcher {
             }
             status => {
                 summary.feeds_failed = 1;
-                self.record_feed_failure(row, &format!("HTTP {status}"), None);
+                self.record_feed_failure(row, "http_status", &format!("HTTP {status}"), None);
             }
         }
     }
@@ -454,6 +562,7 @@ impl Fetcher {
                 PageResult::Page(page) => match sink.deliver(*page).await {
                     Ok(()) => {
                         summary.pages_delivered += 1;
+                        page_outcome("delivered");
                         if let Err(e) =
                             self.state
                                 .mark_seen(&item.identity, &source.url, item.published)
@@ -465,6 +574,7 @@ impl Fetcher {
                         // Dead-lettered by the sink: this item is done with,
                         // the rest of the feed is not held up by it.
                         summary.pages_failed += 1;
+                        page_outcome("rejected");
                         tracing::warn!(feed = %source.url, item = %item.identity, error = %message, "page can never be delivered; dead-lettered");
                         self.page_failed(&item.identity, &source.url, &message, true);
                     }
@@ -472,26 +582,42 @@ impl Fetcher {
                         // The sink is down: leave the rest for the next poll.
                         tracing::error!(feed = %source.url, item = %item.identity, error = %e, "sink refused page; stopping this feed's pass");
                         summary.pages_failed += 1;
+                        page_outcome("sink_unavailable");
                         break;
                     }
                 },
                 PageResult::NotHtml(content_type) => {
                     summary.pages_not_html += 1;
+                    page_outcome("not_html");
                     let message = format!("not an HTML page (Content-Type {content_type})");
                     tracing::warn!(feed = %source.url, url = %link, "{message}; skipped");
                     self.page_failed(&item.identity, &source.url, &message, true);
                 }
                 PageResult::Failed { message, permanent } => {
                     summary.pages_failed += 1;
+                    page_outcome("failed");
                     tracing::warn!(feed = %source.url, url = %link, error = %message, "page fetch failed");
                     self.page_failed(&item.identity, &source.url, &message, permanent);
                 }
                 PageResult::Deferred => {
+                    page_outcome("deferred");
                     tracing::debug!(feed = %source.url, url = %link, "page host asked us to wait; next poll");
                 }
             }
         }
         summary
+    }
+
+    /// Records that the feed's document, just read whole, lists its items
+    /// now (what `prune` keeps them by).
+    fn mark_listed(&self, feed_url: &str, parsed: &ParsedFeed) {
+        let ids: Vec<&str> = parsed.items.iter().map(|i| i.identity.as_str()).collect();
+        if let Err(error) = self
+            .state
+            .mark_listed(feed_url, &ids, Utc::now().timestamp())
+        {
+            tracing::error!(feed = %feed_url, %error, "cannot record the items the feed lists");
+        }
     }
 
     fn page_failed(&self, item_id: &str, feed_url: &str, message: &str, permanent: bool) {
@@ -502,7 +628,10 @@ impl Fetcher {
             self.config.max_page_attempts,
             permanent,
         ) {
-            Ok(true) => tracing::info!(item = %item_id, "giving up on this item's page"),
+            Ok(true) => {
+                metrics::counter!("newsflow_fetcher_pages_given_up_total").increment(1);
+                tracing::info!(item = %item_id, "giving up on this item's page")
+            }
             Ok(false) => {}
             Err(e) => tracing::error!(item = %item_id, error = %e, "cannot record page failure"),
         }
@@ -520,7 +649,7 @@ impl Fetcher {
         }
         let response = match self
             .http
-            .get(link, &Validators::default(), PAGE_ACCEPT)
+            .get(link, &Validators::default(), FetchTarget::Page)
             .await
         {
             Ok(r) => r,
@@ -619,15 +748,25 @@ impl Fetcher {
                 self.config.websub_fallback_interval_secs,
             ));
         }
-        row.interval_secs = Some(interval.as_secs() as i64);
-        row.next_poll_at = Utc::now().timestamp() + interval.as_secs() as i64;
+        let interval_secs = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+        row.interval_secs = Some(interval_secs);
+        row.next_poll_at = Utc::now().timestamp().saturating_add(interval_secs);
     }
 
-    fn record_feed_failure(&self, row: &mut FeedRow, message: &str, retry_after: Option<Duration>) {
-        row.consecutive_failures += 1;
+    fn record_feed_failure(
+        &self,
+        row: &mut FeedRow,
+        kind: &'static str,
+        message: &str,
+        retry_after: Option<Duration>,
+    ) {
+        metrics::counter!("newsflow_fetcher_feed_failures_total", "kind" => kind).increment(1);
+        row.consecutive_failures = row.consecutive_failures.saturating_add(1);
         row.last_error = Some(message.to_string());
         let delay = backoff(&self.config, row.consecutive_failures, retry_after);
-        row.next_poll_at = Utc::now().timestamp() + delay.as_secs().max(1) as i64;
+        row.next_poll_at = Utc::now()
+            .timestamp()
+            .saturating_add(i64::try_from(delay.as_secs().max(1)).unwrap_or(i64::MAX));
         tracing::warn!(feed = %row.url, url = %row.current_url, failures = row.consecutive_failures, retry_in_secs = delay.as_secs(), error = %message, "feed poll failed");
     }
 
@@ -636,6 +775,11 @@ impl Fetcher {
             tracing::error!(feed = %row.url, error = %e, "cannot save fetch state");
         }
     }
+}
+
+/// Counts what became of one new item's page.
+fn page_outcome(outcome: &'static str) {
+    metrics::counter!("newsflow_fetcher_pages_total", "outcome" => outcome).increment(1);
 }
 
 enum PageResult {

@@ -65,13 +65,17 @@ fn median_gap(dates: &[DateTime<Utc>]) -> Option<Duration> {
 
 /// Delay before retrying a feed that failed `failures` times in a row:
 /// base·2^(n−1), capped, ±20 % jitter so failing feeds do not retry in step.
+/// A server's `Retry-After` lengthens it, never beyond the maximum.
 pub fn backoff(config: &FetcherConfig, failures: u32, retry_after: Option<Duration>) -> Duration {
+    let max = Duration::from_secs(config.backoff_max_secs.max(1));
     let base = config.backoff_base_secs.max(1) as f64;
     let exponent = failures.saturating_sub(1).min(30) as i32;
-    let raw = (base * 2f64.powi(exponent)).min(config.backoff_max_secs.max(1) as f64);
+    let raw = (base * 2f64.powi(exponent)).min(max.as_secs_f64());
     let jittered = raw * (0.8 + 0.4 * fastrand::f64());
-    let delay = Duration::from_secs_f64(jittered);
-    retry_after.map_or(delay, |asked| delay.max(asked))
+    let delay = Duration::try_from_secs_f64(jittered)
+        .unwrap_or(max)
+        .min(max);
+    retry_after.map_or(delay, |asked| delay.max(asked.min(max)))
 }
 
 /// `sy:updatePeriod` × `sy:updateFrequency` (RSS syndication module) as an interval.
@@ -166,5 +170,14 @@ mod tests {
         );
         assert!(backoff(&c, 40, None).as_secs() <= (6 * 3600) as u64 * 12 / 10);
         assert!(backoff(&c, 1, Some(Duration::from_secs(600))) >= Duration::from_secs(600));
+        assert_eq!(
+            backoff(&c, 1, Some(Duration::MAX)),
+            Duration::from_secs(6 * 3600),
+            "Retry-After is clamped to the backoff maximum"
+        );
+        assert_eq!(
+            backoff(&c, u32::MAX, Some(Duration::MAX)),
+            Duration::from_secs(6 * 3600)
+        );
     }
 }

@@ -1,6 +1,11 @@
 //! Fetch state in SQLite: per feed its validators, schedule and failures;
 //! per item whether it has been handed on. WAL mode, so a crash loses at most
 //! the transaction in progress, never a handed-on item's `seen` mark.
+//!
+//! Bounded: every table is keyed by input (feeds, item identities), so
+//! `prune` forgets items no longer listed in their feed's document for the
+//! window (`item_window_secs`), feeds dropped from the feed list for as
+//! long, and WebSub requests left unverified past their time.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -49,6 +54,49 @@ CREATE TABLE IF NOT EXISTS page_failures (
 );
 ";
 
+/// Columns added after the first release: (table, column, type). Added to
+/// an older database when it is opened.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // When the feed's document was last fetched and read whole (a 200).
+    ("feeds", "last_document_at", "INTEGER"),
+    // The WebSub (un)subscription asked for and not yet verified; its time
+    // is `websub_requested_at`.
+    ("feeds", "websub_pending_mode", "TEXT"),
+    ("feeds", "websub_pending_topic", "TEXT"),
+    ("feeds", "websub_pending_secret", "TEXT"),
+    // When a feed's document last listed the item.
+    ("items", "last_listed_at", "INTEGER"),
+    ("page_failures", "last_listed_at", "INTEGER"),
+];
+
+/// What one prune forgot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneSummary {
+    pub items: usize,
+    pub page_failures: usize,
+    pub feeds: usize,
+    pub websub_pending: usize,
+}
+
+/// Row counts of the tables `prune` bounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StateSizes {
+    pub feeds: u64,
+    pub items: u64,
+    pub page_failures: u64,
+    pub websub_pending: u64,
+}
+
+/// A WebSub (un)subscription newsflow asked a hub for.
+#[derive(Debug, Clone)]
+pub struct WebSubRequest<'a> {
+    pub mode: &'a str,
+    pub topic: &'a str,
+    pub secret: Option<&'a str>,
+    pub callback: &'a str,
+    pub at: i64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct FeedRow {
     pub url: String,
@@ -71,6 +119,9 @@ pub struct FeedRow {
     pub websub_lease_until: Option<i64>,
     pub websub_callback: Option<String>,
     pub websub_requested_at: Option<i64>,
+    pub websub_pending_mode: Option<String>,
+    pub websub_pending_topic: Option<String>,
+    pub websub_pending_secret: Option<String>,
 }
 
 /// What `newsflow feeds list` shows for one feed.
@@ -118,6 +169,16 @@ impl StateStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, kind) in ADDED_COLUMNS {
+            let present: bool = conn
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                ))?
+                .exists(params![column])?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+            }
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -137,7 +198,8 @@ impl StateStore {
         let row = conn.query_row(
             "SELECT url, current_url, title, etag, last_modified, last_fetch_at, last_status, last_error, next_poll_at,
                     interval_secs, consecutive_failures, disabled, redirect_target, redirect_seen, hub, websub_topic,
-                    websub_secret, websub_lease_until, websub_callback, websub_requested_at FROM feeds WHERE url = ?1",
+                    websub_secret, websub_lease_until, websub_callback, websub_requested_at, websub_pending_mode,
+                    websub_pending_topic, websub_pending_secret FROM feeds WHERE url = ?1",
             params![url],
             |r| {
                 Ok(FeedRow {
@@ -161,18 +223,23 @@ impl StateStore {
                     websub_lease_until: r.get(17)?,
                     websub_callback: r.get(18)?,
                     websub_requested_at: r.get(19)?,
+                    websub_pending_mode: r.get(20)?,
+                    websub_pending_topic: r.get(21)?,
+                    websub_pending_secret: r.get(22)?,
                 })
             },
         )?;
         Ok(row)
     }
 
+    /// Saves the poll's columns. The WebSub subscription's columns are
+    /// written only by the `websub_*` methods, the moment they change, so a
+    /// poll that read the row before a hub's verification cannot undo it.
     pub fn save_feed(&self, row: &FeedRow) -> Result<(), StateError> {
         self.conn().execute(
             "UPDATE feeds SET current_url=?2, title=?3, etag=?4, last_modified=?5, last_fetch_at=?6, last_status=?7,
                 last_error=?8, next_poll_at=?9, interval_secs=?10, consecutive_failures=?11, disabled=?12,
-                redirect_target=?13, redirect_seen=?14, hub=?15, websub_topic=?16, websub_secret=?17,
-                websub_lease_until=?18, websub_callback=?19, websub_requested_at=?20 WHERE url=?1",
+                redirect_target=?13, redirect_seen=?14, hub=?15 WHERE url=?1",
             params![
                 row.url,
                 row.current_url,
@@ -189,14 +256,174 @@ impl StateStore {
                 row.redirect_target,
                 row.redirect_seen,
                 row.hub,
-                row.websub_topic,
-                row.websub_secret,
-                row.websub_lease_until,
-                row.websub_callback,
-                row.websub_requested_at,
             ],
         )?;
         Ok(())
+    }
+
+    /// Records a WebSub request before it is sent (a hub may verify before
+    /// it answers): until verified or expired, this is the one request a
+    /// verification can match.
+    pub fn websub_request(
+        &self,
+        feed_url: &str,
+        request: &WebSubRequest,
+    ) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE feeds SET websub_pending_mode=?2, websub_pending_topic=?3, websub_pending_secret=?4,
+                websub_callback=?5, websub_requested_at=?6 WHERE url=?1",
+            params![feed_url, request.mode, request.topic, request.secret, request.callback, request.at],
+        )?;
+        Ok(())
+    }
+
+    /// The hub refused or could not be reached: nothing is pending any more
+    /// (`websub_requested_at` stays, so the next request waits its turn).
+    pub fn websub_request_failed(&self, feed_url: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE feeds SET websub_pending_mode=NULL, websub_pending_topic=NULL, websub_pending_secret=NULL WHERE url=?1",
+            params![feed_url],
+        )?;
+        Ok(())
+    }
+
+    /// The hub verified the pending request: a subscription becomes live
+    /// (its secret replaces the old one), an unsubscription ends it.
+    pub fn websub_verified(
+        &self,
+        feed_url: &str,
+        mode: &str,
+        lease_until: Option<i64>,
+    ) -> Result<(), StateError> {
+        let conn = self.conn();
+        if mode == "subscribe" {
+            conn.execute(
+                "UPDATE feeds SET websub_topic=websub_pending_topic, websub_secret=websub_pending_secret,
+                    websub_lease_until=?2 WHERE url=?1",
+                params![feed_url, lease_until],
+            )?;
+        } else {
+            conn.execute(
+                "UPDATE feeds SET websub_topic=NULL, websub_secret=NULL, websub_lease_until=NULL WHERE url=?1",
+                params![feed_url],
+            )?;
+        }
+        conn.execute(
+            "UPDATE feeds SET websub_pending_mode=NULL, websub_pending_topic=NULL, websub_pending_secret=NULL WHERE url=?1",
+            params![feed_url],
+        )?;
+        Ok(())
+    }
+
+    /// The hub denied the subscription: no lease, and the reason is shown.
+    pub fn websub_denied(&self, feed_url: &str, reason: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE feeds SET websub_lease_until=NULL, websub_pending_mode=NULL, websub_pending_topic=NULL,
+                websub_pending_secret=NULL, last_error=?2 WHERE url=?1",
+            params![feed_url, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the items a feed document listed as listed at `at`, and the
+    /// document itself as read at `at` (the same instant, which is how
+    /// `prune` tells an item still listed from one that dropped out).
+    pub fn mark_listed(
+        &self,
+        feed_url: &str,
+        item_ids: &[&str],
+        at: i64,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut items =
+                tx.prepare_cached("UPDATE items SET last_listed_at=?2 WHERE item_id=?1")?;
+            let mut failures =
+                tx.prepare_cached("UPDATE page_failures SET last_listed_at=?2 WHERE item_id=?1")?;
+            for id in item_ids {
+                items.execute(params![id, at])?;
+                failures.execute(params![id, at])?;
+            }
+            tx.execute(
+                "UPDATE feeds SET last_document_at=?2 WHERE url=?1",
+                params![feed_url, at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets what is past its window at `now`:
+    /// - items and page failures last listed before `now - window` and not
+    ///   listed in their feed's latest document (listed at an earlier time
+    ///   than it was read, or their feed is gone);
+    /// - feeds not in `live_feeds` and not fetched within the window;
+    /// - WebSub requests pending for longer than `pending_ttl`.
+    pub fn prune(
+        &self,
+        now: i64,
+        window: i64,
+        pending_ttl: i64,
+        live_feeds: &[&str],
+    ) -> Result<PruneSummary, StateError> {
+        let cutoff = now.saturating_sub(window);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS live_feeds(url TEXT PRIMARY KEY); DELETE FROM live_feeds;")?;
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT OR IGNORE INTO live_feeds(url) VALUES (?1)")?;
+            for url in live_feeds {
+                insert.execute(params![url])?;
+            }
+        }
+        let feeds = tx.execute(
+            "DELETE FROM feeds WHERE url NOT IN (SELECT url FROM live_feeds)
+                AND COALESCE(last_fetch_at, 0) < ?1",
+            params![cutoff],
+        )?;
+        // A feed whose document was never read whole (only 304s since this
+        // column was added) says nothing about what it lists: keep its items.
+        let dropped_out = |table: &str, fallback: &str| {
+            format!(
+                "DELETE FROM {table} WHERE COALESCE(last_listed_at, {fallback}) < ?1
+                    AND (NOT EXISTS (SELECT 1 FROM feeds f WHERE f.url = {table}.feed_url)
+                        OR COALESCE(last_listed_at, {fallback})
+                            < (SELECT last_document_at FROM feeds f WHERE f.url = {table}.feed_url))"
+            )
+        };
+        let items = tx.execute(&dropped_out("items", "seen_at"), params![cutoff])?;
+        let page_failures = tx.execute(&dropped_out("page_failures", "0"), params![cutoff])?;
+        let websub_pending = tx.execute(
+            "UPDATE feeds SET websub_pending_mode=NULL, websub_pending_topic=NULL, websub_pending_secret=NULL
+                WHERE websub_pending_mode IS NOT NULL AND COALESCE(websub_requested_at, 0) < ?1",
+            params![now.saturating_sub(pending_ttl)],
+        )?;
+        tx.execute_batch("DELETE FROM live_feeds;")?;
+        tx.commit()?;
+        Ok(PruneSummary {
+            items,
+            page_failures,
+            feeds,
+            websub_pending,
+        })
+    }
+
+    pub fn sizes(&self) -> Result<StateSizes, StateError> {
+        let conn = self.conn();
+        let count = |sql: &str| {
+            conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        };
+        Ok(StateSizes {
+            feeds: count("SELECT COUNT(*) FROM feeds")?,
+            items: count("SELECT COUNT(*) FROM items")?,
+            page_failures: count("SELECT COUNT(*) FROM page_failures")?,
+            websub_pending: count(
+                "SELECT COUNT(*) FROM feeds WHERE websub_pending_mode IS NOT NULL",
+            )?,
+        })
     }
 
     pub fn is_seen(&self, item_id: &str) -> Result<bool, StateError> {
@@ -221,7 +448,7 @@ impl StateStore {
     ) -> Result<(), StateError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT OR IGNORE INTO items(item_id, feed_url, seen_at, published_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO items(item_id, feed_url, seen_at, published_at, last_listed_at) VALUES (?1, ?2, ?3, ?4, ?3)",
             params![item_id, feed_url, Utc::now().timestamp(), published.map(|p| p.timestamp())],
         )?;
         conn.execute(
@@ -243,9 +470,9 @@ impl StateStore {
     ) -> Result<bool, StateError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO page_failures(item_id, feed_url, attempts, last_error) VALUES (?1, ?2, 1, ?3)
+            "INSERT INTO page_failures(item_id, feed_url, attempts, last_error, last_listed_at) VALUES (?1, ?2, 1, ?3, ?4)
              ON CONFLICT(item_id) DO UPDATE SET attempts = attempts + 1, last_error = ?3",
-            params![item_id, feed_url, error],
+            params![item_id, feed_url, error, Utc::now().timestamp()],
         )?;
         conn.execute(
             "UPDATE page_failures SET given_up = 1 WHERE item_id = ?1 AND (attempts >= ?2 OR ?3)",
@@ -342,5 +569,164 @@ mod tests {
         assert!(store.is_seen("item-1").unwrap());
         assert!(store.is_given_up("item-2").unwrap());
         assert_eq!(store.statuses().unwrap()[0].items_seen, 1);
+    }
+
+    #[test]
+    fn prune_forgets_only_what_dropped_out_of_its_feed_for_the_window() {
+        let store = StateStore::in_memory().unwrap();
+        let day = 86_400;
+        let window = 30 * day;
+        let live = store.feed("https://live.example/rss").unwrap().url;
+        let mut gone_row = store.feed("https://gone.example/rss").unwrap();
+        gone_row.last_fetch_at = Some(Utc::now().timestamp());
+        store.save_feed(&gone_row).unwrap();
+        let gone = gone_row.url;
+        for id in ["kept-listed", "dropped-out", "dropped-recently"] {
+            store.mark_seen(id, &live, None).unwrap();
+        }
+        store
+            .record_page_failure("failed-dropped", &live, "404", 3, true)
+            .unwrap();
+        store
+            .record_page_failure("failed-listed", &live, "404", 3, true)
+            .unwrap();
+        store.mark_seen("of-gone-feed", &gone, None).unwrap();
+        let t0 = Utc::now().timestamp();
+        // Document at t0 lists everything; at t0 + 10 days, "dropped-out"
+        // and "failed-dropped" are gone; at t0 + 35 days "dropped-recently"
+        // is gone too.
+        store
+            .mark_listed(
+                &live,
+                &[
+                    "kept-listed",
+                    "dropped-out",
+                    "dropped-recently",
+                    "failed-dropped",
+                    "failed-listed",
+                ],
+                t0,
+            )
+            .unwrap();
+        store
+            .mark_listed(
+                &live,
+                &["kept-listed", "dropped-recently", "failed-listed"],
+                t0 + 10 * day,
+            )
+            .unwrap();
+        store.mark_listed(&gone, &["of-gone-feed"], t0).unwrap();
+        let before = store.sizes().unwrap();
+        assert_eq!(
+            (before.feeds, before.items, before.page_failures),
+            (2, 4, 2)
+        );
+
+        let nothing = store.prune(t0 + 20 * day, window, 3600, &[&live]).unwrap();
+        assert_eq!(nothing, PruneSummary::default(), "all within the window");
+
+        // Still listed at t0 + 10 days only: its last listing is under the
+        // window at t0 + 35 days, but it is in the latest document.
+        store
+            .mark_listed(&live, &["kept-listed", "failed-listed"], t0 + 35 * day)
+            .unwrap();
+        let pruned = store.prune(t0 + 35 * day, window, 3600, &[&live]).unwrap();
+        assert_eq!(
+            pruned,
+            PruneSummary {
+                items: 2,
+                page_failures: 1,
+                feeds: 1,
+                websub_pending: 0
+            }
+        );
+        assert!(
+            store.is_seen("kept-listed").unwrap(),
+            "still listed: kept, however old"
+        );
+        assert!(
+            store.is_seen("dropped-recently").unwrap(),
+            "dropped out within the window"
+        );
+        assert!(!store.is_seen("dropped-out").unwrap());
+        assert!(!store.is_seen("of-gone-feed").unwrap());
+        assert!(store.is_given_up("failed-listed").unwrap());
+        assert!(!store.is_given_up("failed-dropped").unwrap());
+        let after = store.sizes().unwrap();
+        assert_eq!((after.feeds, after.items, after.page_failures), (1, 2, 1));
+    }
+
+    #[test]
+    fn websub_requests_expire_and_verification_promotes_the_secret() {
+        let store = StateStore::in_memory().unwrap();
+        let url = store.feed("https://a.example/rss").unwrap().url;
+        let now = Utc::now().timestamp();
+        let request = WebSubRequest {
+            mode: "subscribe",
+            topic: "https://a.example/rss",
+            secret: Some("s1"),
+            callback: "cb",
+            at: now,
+        };
+        store.websub_request(&url, &request).unwrap();
+        let row = store.feed_for_callback("cb").unwrap().unwrap();
+        assert_eq!(row.websub_pending_mode.as_deref(), Some("subscribe"));
+        assert_eq!(row.websub_secret, None, "not live before verification");
+        store
+            .websub_verified(&url, "subscribe", Some(now + 60))
+            .unwrap();
+        let row = store.feed(&url).unwrap();
+        assert_eq!(row.websub_secret.as_deref(), Some("s1"));
+        assert_eq!(row.websub_pending_mode, None);
+        store
+            .websub_request(
+                &url,
+                &WebSubRequest {
+                    secret: Some("s2"),
+                    ..request
+                },
+            )
+            .unwrap();
+        assert_eq!(store.sizes().unwrap().websub_pending, 1);
+        assert_eq!(
+            store
+                .prune(now + 10, 86_400, 3600, &[&url])
+                .unwrap()
+                .websub_pending,
+            0
+        );
+        let expired = store.prune(now + 3601, 86_400, 3600, &[&url]).unwrap();
+        assert_eq!(expired.websub_pending, 1);
+        assert_eq!(store.sizes().unwrap().websub_pending, 0);
+        assert_eq!(
+            store.feed(&url).unwrap().websub_secret.as_deref(),
+            Some("s1"),
+            "the live subscription is untouched"
+        );
+    }
+
+    #[test]
+    fn an_older_database_gains_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO items(item_id, feed_url, seen_at) VALUES ('old', 'https://a.example/rss', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = StateStore::open(&path).unwrap();
+        assert!(store.is_seen("old").unwrap());
+        store.feed("https://a.example/rss").unwrap();
+        // The feed exists but its document was never read since the
+        // upgrade: its old item is kept.
+        let live = ["https://a.example/rss"];
+        assert_eq!(
+            store.prune(10 * 86_400, 86_400, 3600, &live).unwrap().items,
+            0
+        );
     }
 }

@@ -2,6 +2,12 @@
 //! URL and a secret; answer the hub's intent verification; accept pushed
 //! content only with a valid HMAC signature. Polling continues as a
 //! fallback at a long interval while a subscription is live.
+//!
+//! Only what newsflow asked for is confirmed: a verification must match the
+//! mode and topic of the request pending for that callback (one per feed,
+//! forgotten after `websub_pending_secs`), so nobody can subscribe or
+//! unsubscribe newsflow on its behalf. Callback ids and secrets come from
+//! the operating system's random source; lease seconds are clamped.
 
 use std::sync::Arc;
 
@@ -9,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::fetcher::{Fetcher, PollSummary};
 use crate::sink::PageSink;
@@ -27,6 +33,8 @@ pub enum WebSubError {
     },
     #[error("unsupported hub.mode {0:?}")]
     BadMode(String),
+    #[error("no {0} request pending for this callback")]
+    NotPending(String),
     #[error("push signature missing or invalid")]
     BadSignature,
     #[error("pushed content could not be parsed: {0}")]
@@ -35,14 +43,38 @@ pub enum WebSubError {
     State(#[from] crate::state::StateError),
 }
 
-/// The path segment that identifies one feed's subscription.
-pub fn callback_id(feed_url: &str) -> String {
-    hex::encode(&Sha256::digest(feed_url.as_bytes())[..12])
+/// Longest lease a hub's verification can set (a year; hubs grant days).
+pub(crate) const MAX_LEASE_SECS: u64 = 366 * 86_400;
+
+/// `n` bytes from the operating system's random source, in hex.
+fn os_random_hex(n: usize) -> Result<String, getrandom::Error> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
-/// A fresh random secret for `hub.secret`.
-pub(crate) fn new_secret() -> String {
-    (0..32).map(|_| fastrand::alphanumeric()).collect()
+/// A fresh path segment for a feed's callback: unguessable, so only the
+/// hub learns where to push.
+pub(crate) fn new_callback_id() -> Result<String, getrandom::Error> {
+    os_random_hex(16)
+}
+
+/// A fresh secret for `hub.secret` (256 bits).
+pub(crate) fn new_secret() -> Result<String, getrandom::Error> {
+    os_random_hex(32)
+}
+
+/// `hub.lease_seconds` as a hub may send it: digits of any length saturate,
+/// anything else counts as absent (the configured lease applies).
+fn saturating_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let raw: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(raw.and_then(|value| {
+        let value = value.trim();
+        (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| value.parse::<u64>().unwrap_or(u64::MAX))
+    }))
 }
 
 /// Checks `X-Hub-Signature: method=hexdigest` over `body`.
@@ -77,7 +109,11 @@ pub struct VerifyQuery {
     pub topic: String,
     #[serde(rename = "hub.challenge", default)]
     pub challenge: String,
-    #[serde(rename = "hub.lease_seconds", default)]
+    #[serde(
+        rename = "hub.lease_seconds",
+        default,
+        deserialize_with = "saturating_seconds"
+    )]
     pub lease_seconds: Option<u64>,
     #[serde(rename = "hub.reason", default)]
     pub reason: Option<String>,
@@ -110,6 +146,7 @@ async fn verify(
     match state.fetcher.websub_verify(&id, &query) {
         Ok(challenge) => (StatusCode::OK, challenge).into_response(),
         Err(e) => {
+            metrics::counter!("newsflow_fetcher_websub_verifications_total", "outcome" => "refused").increment(1);
             tracing::warn!(callback = %id, error = %e, "WebSub verification refused");
             (StatusCode::NOT_FOUND, e.to_string()).into_response()
         }
@@ -135,12 +172,16 @@ async fn push(
         .await
     {
         Ok(summary) => {
+            metrics::counter!("newsflow_fetcher_websub_pushes_total", "outcome" => "accepted")
+                .increment(1);
             tracing::info!(callback = %id, delivered = summary.pages_delivered, "WebSub push handled");
             StatusCode::ACCEPTED.into_response()
         }
         // The spec wants a 2xx for a bad signature (the content is ignored),
         // so a forger learns nothing.
         Err(WebSubError::BadSignature) => {
+            metrics::counter!("newsflow_fetcher_websub_pushes_total", "outcome" => "bad_signature")
+                .increment(1);
             tracing::warn!(callback = %id, "WebSub push with a bad signature ignored");
             StatusCode::ACCEPTED.into_response()
         }
@@ -156,48 +197,72 @@ async fn push(
 
 impl Fetcher {
     /// Answers a hub's intent verification: the challenge to echo, when the
-    /// mode and topic match a subscription we asked for.
+    /// mode and topic match the request newsflow has pending for this
+    /// callback. Anything else (a forged unsubscription for a public feed, a
+    /// replay after the request was verified or expired) is refused.
     pub fn websub_verify(
         &self,
         callback: &str,
         query: &VerifyQuery,
     ) -> Result<String, WebSubError> {
-        let mut row = self
+        let row = self
             .state()
             .feed_for_callback(callback)?
             .ok_or_else(|| WebSubError::UnknownCallback(callback.into()))?;
-        if row.websub_topic.as_deref() != Some(query.topic.as_str()) {
-            return Err(WebSubError::TopicMismatch {
-                expected: row.websub_topic.clone(),
-                got: query.topic.clone(),
-            });
-        }
         let now = chrono::Utc::now().timestamp();
+        let pending_for = i64::try_from(self.config().websub_pending_secs).unwrap_or(i64::MAX);
+        let pending_mode = row.websub_pending_mode.as_deref().filter(|_| {
+            row.websub_requested_at
+                .is_some_and(|at| now.saturating_sub(at) <= pending_for)
+        });
         match query.mode.as_str() {
-            "subscribe" => {
-                let lease = query
-                    .lease_seconds
-                    .unwrap_or(self.config().websub_lease_secs);
-                row.websub_lease_until = Some(now + lease as i64);
-                tracing::info!(feed = %row.url, lease_secs = lease, "WebSub subscription verified");
-            }
-            "unsubscribe" => {
-                row.websub_lease_until = None;
-                row.websub_topic = None;
+            mode @ ("subscribe" | "unsubscribe") => {
+                if pending_mode != Some(mode) {
+                    return Err(WebSubError::NotPending(mode.to_string()));
+                }
+                if row.websub_pending_topic.as_deref() != Some(query.topic.as_str()) {
+                    return Err(WebSubError::TopicMismatch {
+                        expected: row.websub_pending_topic.clone(),
+                        got: query.topic.clone(),
+                    });
+                }
+                let lease_until = (mode == "subscribe").then(|| {
+                    let lease = query
+                        .lease_seconds
+                        .unwrap_or(self.config().websub_lease_secs)
+                        .clamp(1, MAX_LEASE_SECS);
+                    tracing::info!(feed = %row.url, lease_secs = lease, "WebSub subscription verified");
+                    now.saturating_add(lease as i64)
+                });
+                self.state().websub_verified(&row.url, mode, lease_until)?;
+                metrics::counter!("newsflow_fetcher_websub_verifications_total", "outcome" => "verified").increment(1);
+                Ok(query.challenge.clone())
             }
             "denied" => {
-                row.websub_lease_until = None;
-                row.last_error = Some(format!(
-                    "WebSub hub denied the subscription: {}",
-                    query.reason.clone().unwrap_or_default()
-                ));
-                self.state().save_feed(&row)?;
-                return Ok(String::new());
+                let ours = [&row.websub_pending_topic, &row.websub_topic]
+                    .iter()
+                    .any(|t| t.as_deref() == Some(query.topic.as_str()));
+                if !ours {
+                    return Err(WebSubError::TopicMismatch {
+                        expected: row.websub_topic.clone(),
+                        got: query.topic.clone(),
+                    });
+                }
+                let reason: String = query
+                    .reason
+                    .as_deref()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(500)
+                    .collect();
+                self.state().websub_denied(
+                    &row.url,
+                    &format!("WebSub hub denied the subscription: {reason}"),
+                )?;
+                Ok(String::new())
             }
-            other => return Err(WebSubError::BadMode(other.into())),
+            other => Err(WebSubError::BadMode(other.chars().take(64).collect())),
         }
-        self.state().save_feed(&row)?;
-        Ok(query.challenge.clone())
     }
 
     /// Takes content a hub pushed: checks the signature (required when we
@@ -214,10 +279,14 @@ impl Fetcher {
             .state()
             .feed_for_callback(callback)?
             .ok_or_else(|| WebSubError::UnknownCallback(callback.into()))?;
-        if let Some(secret) = &row.websub_secret {
-            if !signature_is_valid(secret, signature, body) {
-                return Err(WebSubError::BadSignature);
-            }
+        // Every subscription newsflow makes has a secret; content signed
+        // with neither the live one nor a renewal's pending one is ignored.
+        let signed = [&row.websub_secret, &row.websub_pending_secret]
+            .into_iter()
+            .flatten()
+            .any(|secret| signature_is_valid(secret, signature, body));
+        if !signed {
+            return Err(WebSubError::BadSignature);
         }
         let parsed = crate::parse::parse_feed(body, content_type, &row.current_url)?;
         let source = crate::feed_list::FeedSource {
@@ -242,5 +311,32 @@ mod tests {
         assert!(!signature_is_valid("other", Some(&good), b"body"));
         assert!(!signature_is_valid("s3cret", None, b"body"));
         assert!(!signature_is_valid("s3cret", Some("md5=00"), b"body"));
+    }
+
+    #[test]
+    fn random_ids_and_secrets_differ_and_lease_seconds_saturate() {
+        let a = new_secret().unwrap();
+        let b = new_secret().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_ne!(new_callback_id().unwrap(), new_callback_id().unwrap());
+        let parse = |lease: &str| -> Option<u64> {
+            let query: VerifyQuery = serde_urlencoded_query(&format!(
+                "hub.mode=subscribe&hub.topic=t&hub.challenge=c&hub.lease_seconds={lease}"
+            ));
+            query.lease_seconds
+        };
+        assert_eq!(parse("86400"), Some(86_400));
+        assert_eq!(parse("99999999999999999999999999999"), Some(u64::MAX));
+        assert_eq!(parse("-5"), None);
+        assert_eq!(parse("1e9"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    fn serde_urlencoded_query(query: &str) -> VerifyQuery {
+        let uri: axum::http::Uri = format!("http://x/?{query}").parse().unwrap();
+        axum::extract::Query::<VerifyQuery>::try_from_uri(&uri)
+            .unwrap()
+            .0
     }
 }

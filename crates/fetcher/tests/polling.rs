@@ -254,3 +254,93 @@ async fn run_polls_until_cancelled() {
         .unwrap();
     assert_eq!(sink.pages().len(), 1);
 }
+
+/// Dead-letters (refuses for good) the pages whose item title is listed,
+/// delivers the rest, and counts every delivery attempt per title.
+#[derive(Default)]
+struct RejectingSink {
+    reject: Vec<String>,
+    delivered: std::sync::Mutex<Vec<String>>,
+    attempts: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+#[async_trait::async_trait]
+impl newsflow_fetcher::PageSink for RejectingSink {
+    async fn deliver(
+        &self,
+        page: newsflow_model::RawPage,
+    ) -> Result<(), newsflow_fetcher::SinkError> {
+        let title = page.item_title.clone().unwrap_or_default();
+        *self
+            .attempts
+            .lock()
+            .unwrap()
+            .entry(title.clone())
+            .or_default() += 1;
+        if self.reject.contains(&title) {
+            return Err(newsflow_fetcher::SinkError::Rejected(format!(
+                "{title} is too large for the bus"
+            )));
+        }
+        self.delivered.lock().unwrap().push(title);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_page_the_sink_rejects_never_blocks_the_rest_of_its_feed() {
+    let server = TestServer::start().await;
+    let titles = ["A", "B", "Huge", "C", "D"];
+    let items: Vec<(String, String)> = titles
+        .iter()
+        .map(|t| (t.to_string(), format!("{{{{BASE}}}}/{t}.html")))
+        .collect();
+    let items: Vec<(&str, &str)> = items
+        .iter()
+        .map(|(t, l)| (t.as_str(), l.as_str()))
+        .collect();
+    server.route(
+        "/feed.xml",
+        Route::ok("application/rss+xml", rss("N", &items)),
+    );
+    for title in titles {
+        server.route(&format!("/{title}.html"), html_page(title));
+    }
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = RejectingSink {
+        reject: vec!["Huge".into()],
+        ..Default::default()
+    };
+    let feeds = vec![feed(&server, "/feed.xml", None)];
+    let first = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(
+        (first.pages_delivered, first.pages_failed),
+        (4, 1),
+        "{first:?}"
+    );
+    assert_eq!(*sink.delivered.lock().unwrap(), vec!["A", "B", "C", "D"]);
+    for _ in 0..3 {
+        let later = fetcher.poll_once(&feeds, &sink).await;
+        assert_eq!(
+            (later.items_new, later.pages_delivered),
+            (0, 0),
+            "{later:?}"
+        );
+    }
+    assert_eq!(
+        sink.attempts.lock().unwrap()["Huge"],
+        1,
+        "a dead-lettered page is not offered again at every poll"
+    );
+    assert_eq!(server.hits("/Huge.html"), 1, "nor fetched again");
+    // A new item after it is delivered as usual.
+    let mut more = items.clone();
+    more.push(("E", "{{BASE}}/E.html"));
+    server.route(
+        "/feed.xml",
+        Route::ok("application/rss+xml", rss("N", &more)),
+    );
+    server.route("/E.html", html_page("E"));
+    let with_new = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(with_new.pages_delivered, 1, "{with_new:?}");
+}

@@ -233,3 +233,39 @@ pub fn rss(title: &str, items: &[(&str, &str)]) -> String {
         .collect();
     format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><link>{{{{BASE}}}}/</link>{items}</channel></rss>")
 }
+
+/// A bare TCP server for behaviour no well-behaved HTTP server has (bytes
+/// dripped one a second, endless or oversized headers): `handler` gets each
+/// connection after its request head was read. Returns the base URL.
+pub async fn raw_server<F, Fut>(handler: F) -> String
+where
+    F: Fn(tokio::net::TcpStream, String) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let path = String::from_utf8_lossy(&head)
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_string();
+                handler(stream, path).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
