@@ -12,6 +12,8 @@ mod message_limits;
 mod operator_http;
 pub mod shutdown;
 pub mod stage_loop;
+#[cfg(test)]
+mod stateful_recovery_tests;
 mod websub_endpoint;
 
 use std::path::PathBuf;
