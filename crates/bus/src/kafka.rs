@@ -326,3 +326,49 @@ impl Consumer for KafkaConsumer {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_record_above_the_limit_is_refused_before_it_is_sent() {
+        // No broker listens there: the refusal must come before any send.
+        let config = KafkaConfig {
+            brokers: "127.0.0.1:1".into(),
+            max_message_bytes: 1_000,
+            ..Default::default()
+        };
+        let bus = KafkaBus::connect(config).unwrap();
+        let refused = tokio::time::timeout(
+            Duration::from_secs(5),
+            bus.send("raw", "key", vec![b'x'; 1_000]),
+        )
+        .await
+        .expect("refused at once")
+        .unwrap_err();
+        assert!(refused.is_too_large(), "{refused}");
+    }
+
+    #[test]
+    fn producer_topics_and_consumers_agree_on_the_batch_size() {
+        let config = KafkaConfig::default();
+        let batch = config.max_batch_bytes().to_string();
+        let producer = producer_sizes(&config);
+        assert!(producer.contains(&("message.max.bytes", batch.clone())));
+        assert!(producer.contains(&("compression.type", "lz4".to_string())));
+        let consumer = consumer_sizes(&config);
+        assert!(consumer.contains(&("max.partition.fetch.bytes", batch)));
+        let value = |key: &str| -> usize {
+            consumer
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap()
+                .1
+                .parse()
+                .unwrap()
+        };
+        assert!(value("fetch.max.bytes") >= config.max_batch_bytes());
+        assert!(value("receive.message.max.bytes") >= value("fetch.max.bytes") + 512);
+    }
+}
