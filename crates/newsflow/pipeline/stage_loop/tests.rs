@@ -465,3 +465,62 @@ async fn a_letter_larger_than_the_bus_takes_is_cut_until_it_fits() {
         "the letter still tells the full size"
     );
 }
+
+/// Panics in its first idle tick, then behaves.
+struct IdlePanicker {
+    ticks: u32,
+    recoveries: Arc<Mutex<u32>>,
+    handled: Arc<Mutex<Vec<String>>>,
+}
+
+impl StageHandler for IdlePanicker {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "idle-panicker"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        self.handled.lock().unwrap().push(page.item_id);
+        Ok(Vec::new())
+    }
+    fn on_idle(&mut self, _now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Output>, HandleError> {
+        self.ticks += 1;
+        if self.ticks == 1 {
+            panic!("tick went wrong");
+        }
+        Ok(Vec::new())
+    }
+    fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        *self.recoveries.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_an_idle_tick_does_not_end_the_stage() {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    // Empty at first, so the first poll is an idle tick (which panics).
+    let consumer = FakeConsumer {
+        queue: VecDeque::new(),
+        log: log.clone(),
+    };
+    let recoveries = Arc::new(Mutex::new(0));
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let handler = IdlePanicker {
+        ticks: 0,
+        recoveries: recoveries.clone(),
+        handled: handled.clone(),
+    };
+    let producer = FakeProducer::new(1_000_000, 0);
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        producer,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stage.is_finished(), "the stage went on after the panic");
+    shutdown.cancel();
+    assert!(stage.await.unwrap().is_ok());
+    assert_eq!(*recoveries.lock().unwrap(), 1);
+}
