@@ -79,6 +79,9 @@ pub enum Command {
     /// Manage and inspect the feed list.
     #[command(subcommand)]
     Feeds(FeedsCommand),
+    /// Records the stages could not process or deliver: list and replay them.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
 }
 
 #[derive(Debug, Args)]
@@ -201,4 +204,36 @@ pub struct FeedsParseArgs {
     pub content_type: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Print the dead letters, oldest first (text: one line each; json: one
+    /// object per line, the letter with its own position and whether it was
+    /// replayed).
+    List(DeadLettersListArgs),
+    /// Re-inject each letter's payload into its topic, with its key (after
+    /// the fix that lets it through). Letters replayed before and letters
+    /// whose payload was cut are skipped.
+    Replay(DeadLettersReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeadLettersListArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Only letters of this stage (fetcher, cleaner, dedup, clusterer, events-out).
+    #[arg(long)]
+    pub stage: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadLettersReplayArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Only letters of this stage (fetcher, cleaner, dedup, clusterer, events-out).
+    #[arg(long)]
+    pub stage: Option<String>,
 }

@@ -29,9 +29,8 @@ impl LatestEvents {
             .filter(|e| e.status != EventStatus::Merged)
             .collect();
         events.sort_by(|a, b| {
-            b.members
-                .len()
-                .cmp(&a.members.len())
+            b.total_members()
+                .cmp(&a.total_members())
                 .then_with(|| a.first_seen.cmp(&b.first_seen))
                 .then_with(|| a.event_id.cmp(&b.event_id))
         });
@@ -46,7 +45,7 @@ pub fn render(event: &EventRecord) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "Event {} v{} [{}] — {} stories from {} outlets",
+        "Event {} v{} [{}] — {} stories from {} outlets{}",
         event.event_id,
         event.version,
         match event.status {
@@ -54,8 +53,13 @@ pub fn render(event: &EventRecord) -> String {
             EventStatus::Closed => "closed",
             EventStatus::Merged => "merged",
         },
-        event.members.len(),
+        event.total_members(),
         outlets.len(),
+        if event.total_members() > event.members.len() as u64 {
+            format!(" (newest {} listed)", event.members.len())
+        } else {
+            String::new()
+        },
     );
     let _ = writeln!(text, "  {}", event.headline);
     if !event.keywords.is_empty() {

@@ -15,23 +15,35 @@
 # back by a clusterer that starts without its data directory): one
 # partition for one order, and never deleted, since a lost record is lost
 # state.
+# `dead-letters` holds the records a stage could not process or deliver
+# (with their payloads, for `newsflow dead-letters list|replay`), and
+# `dead-letters-replayed` what replay re-injected already: one partition,
+# kept 90 days.
+# Sizes: every topic takes a record batch of MAX_MESSAGE_BYTES (the same
+# value as bus.kafka.max_message_bytes) plus 64 KiB of batch framing, the
+# same `max.message.bytes` newsflow sets when it creates topics itself and
+# the `message.max.bytes` its producer uses.
 set -euo pipefail
 BOOTSTRAP=${BOOTSTRAP:-127.0.0.1:9092}
 PREFIX=${PREFIX:-newsflow.}
 REPLICATION=${REPLICATION:-3}
 RAW_PARTITIONS=${RAW_PARTITIONS:-12}
 TOPICS=${KAFKA_TOPICS:-kafka-topics.sh}
+MAX_MESSAGE_BYTES=${MAX_MESSAGE_BYTES:-16777216}
+MAX_BATCH_BYTES=$((MAX_MESSAGE_BYTES + 65536))
 
 create() {
   local name=$1 partitions=$2; shift 2
   "$TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
     --topic "${PREFIX}${name}" --partitions "$partitions" \
-    --replication-factor "$REPLICATION" "$@"
+    --replication-factor "$REPLICATION" --config "max.message.bytes=$MAX_BATCH_BYTES" "$@"
 }
 
-create raw "$RAW_PARTITIONS" --config retention.ms=604800000 --config max.message.bytes=16777216
+create raw "$RAW_PARTITIONS" --config retention.ms=604800000
 create articles 1 --config retention.ms=604800000
 create unique 1 --config retention.ms=2592000000
 create duplicates 1 --config retention.ms=2592000000
 create events 1 --config cleanup.policy=compact --config min.compaction.lag.ms=60000
 create clusterer-changelog 1 --config cleanup.policy=delete --config retention.ms=-1 --config retention.bytes=-1
+create dead-letters 1 --config cleanup.policy=delete --config retention.ms=7776000000
+create dead-letters-replayed 1 --config cleanup.policy=delete --config retention.ms=7776000000

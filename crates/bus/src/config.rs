@@ -26,13 +26,23 @@ pub struct EmbeddedConfig {
     /// How many records one topic may hold that its slowest group has not
     /// acknowledged; producers wait beyond that (backpressure).
     pub max_backlog: u64,
+    /// The largest record (key and payload) the log takes; a larger one is
+    /// refused for good (`BusError::TooLarge`) and goes to the dead letters,
+    /// as on Kafka, so both buses treat one page alike.
+    pub max_message_bytes: usize,
 }
+
+/// The largest record newsflow sends, on either bus, unless configured:
+/// a page the fetcher took at its default 10 MiB body cap is 13.4 MiB once
+/// base64-encoded in its `raw` record (4 bytes per 3), plus its metadata.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for EmbeddedConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("bus.db"),
             max_backlog: 1_000,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -49,8 +59,32 @@ pub struct KafkaConfig {
     pub partitions: i32,
     pub replication_factor: i32,
     pub create_topics: bool,
-    /// Extra librdkafka properties for every client (security, tuning).
+    /// The largest record (key and payload, before compression) newsflow
+    /// produces. A larger one is refused before sending (`BusError::TooLarge`)
+    /// and goes to the dead letters. The producer's `message.max.bytes` and
+    /// the topics' `max.message.bytes` are this plus
+    /// [`KafkaConfig::BATCH_OVERHEAD_BYTES`] (room for the record batch's own
+    /// framing); consumers fetch at least that much per partition.
+    pub max_message_bytes: usize,
+    /// The producer's `compression.type`: `lz4` (the default; what every
+    /// broker, tansu included, reads), `zstd`, `gzip`, `snappy` or `none`.
+    /// Pages are HTML and compress several-fold, so the limit above is
+    /// rarely what the broker stores.
+    pub compression: String,
+    /// Extra librdkafka properties for every client (security, tuning);
+    /// they override the ones newsflow derives from the settings above.
     pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    /// Framing a record batch adds around its one record, at most.
+    pub const BATCH_OVERHEAD_BYTES: usize = 64 * 1024;
+
+    /// The producer's `message.max.bytes` and the topics' `max.message.bytes`.
+    pub fn max_batch_bytes(&self) -> usize {
+        self.max_message_bytes
+            .saturating_add(Self::BATCH_OVERHEAD_BYTES)
+    }
 }
 
 impl Default for KafkaConfig {
@@ -62,6 +96,8 @@ impl Default for KafkaConfig {
             partitions: 1,
             replication_factor: 1,
             create_topics: true,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            compression: "lz4".into(),
             properties: Default::default(),
         }
     }

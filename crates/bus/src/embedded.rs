@@ -52,6 +52,7 @@ struct Shared {
     path: PathBuf,
     connection: Mutex<Connection>,
     max_backlog: u64,
+    max_message_bytes: usize,
     compacted: Vec<String>,
     new_records: Notify,
     capacity_freed: Notify,
@@ -107,6 +108,7 @@ impl EmbeddedBus {
                 path,
                 connection: Mutex::new(connection),
                 max_backlog: config.max_backlog.max(1),
+                max_message_bytes: config.max_message_bytes,
                 compacted: compacted.iter().map(|t| t.to_string()).collect(),
                 new_records: Notify::new(),
                 capacity_freed: Notify::new(),
@@ -196,6 +198,14 @@ fn read_batch(
 #[async_trait]
 impl Producer for EmbeddedBus {
     async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        let size = key.len() + payload.len();
+        if size > self.shared.max_message_bytes {
+            return Err(BusError::TooLarge {
+                topic: topic.to_string(),
+                size,
+                limit: self.shared.max_message_bytes,
+            });
+        }
         loop {
             // Register interest before checking, so a commit that frees room
             // between the check and the wait still wakes this producer.
@@ -361,6 +371,7 @@ mod tests {
         let config = EmbeddedConfig {
             path: "bus.db".into(),
             max_backlog,
+            ..Default::default()
         };
         EmbeddedBus::open(dir, &config, &["events"]).unwrap()
     }
@@ -423,6 +434,32 @@ mod tests {
             .collect();
         assert_eq!(payloads, vec![b"w1".to_vec(), b"v2".to_vec()]);
         assert!(reader.read_available().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_record_above_the_size_limit_is_refused_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmbeddedConfig {
+            max_message_bytes: 100,
+            ..Default::default()
+        };
+        let bus = EmbeddedBus::open(dir.path(), &config, &[]).unwrap();
+        bus.send("t", "k", vec![0; 99]).await.unwrap();
+        let refused = bus.send("t", "k", vec![0; 100]).await.unwrap_err();
+        assert!(refused.is_permanent(), "{refused}");
+        assert!(matches!(
+            refused,
+            BusError::TooLarge {
+                size: 101,
+                limit: 100,
+                ..
+            }
+        ));
+        assert_eq!(
+            bus.head("t").unwrap(),
+            1,
+            "the refused record is not in the log"
+        );
     }
 
     #[tokio::test]

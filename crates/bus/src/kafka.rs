@@ -39,7 +39,13 @@ pub enum TopicKind {
     /// A stage's state as a log: one partition, so one order, and nothing
     /// ever deleted (`retention.ms=-1`), since a lost record is lost state.
     StateLog,
+    /// Records stages gave up on: one partition (one order for listing and
+    /// replay), kept for 90 days so an operator has time to look and fix.
+    DeadLetters,
 }
+
+/// How long the dead-letter topic keeps a letter: 90 days.
+const DEAD_LETTER_RETENTION_MS: &str = "7776000000";
 
 #[derive(Clone)]
 pub struct KafkaBus {
@@ -49,7 +55,7 @@ pub struct KafkaBus {
 
 impl KafkaBus {
     pub fn connect(config: KafkaConfig) -> Result<Self, BusError> {
-        let producer: FutureProducer = client_config(&config)
+        let producer: FutureProducer = client_config_with(&config, &producer_sizes(&config))
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
@@ -71,6 +77,7 @@ impl KafkaBus {
         let admin: AdminClient<DefaultClientContext> = client_config(&self.config)
             .create()
             .map_err(kafka_error("creating admin client"))?;
+        let max_batch_bytes = self.config.max_batch_bytes().to_string();
         let names: Vec<String> = topics
             .iter()
             .map(|(logical, _)| self.physical_topic(logical))
@@ -80,7 +87,7 @@ impl KafkaBus {
             .zip(topics)
             .map(|(name, (_, kind))| {
                 let replication = TopicReplication::Fixed(self.config.replication_factor);
-                match kind {
+                let topic = match kind {
                     TopicKind::Stream => NewTopic::new(name, self.config.partitions, replication),
                     TopicKind::Compacted => {
                         NewTopic::new(name, self.config.partitions, replication)
@@ -90,7 +97,12 @@ impl KafkaBus {
                         .set("cleanup.policy", "delete")
                         .set("retention.ms", "-1")
                         .set("retention.bytes", "-1"),
-                }
+                    TopicKind::DeadLetters => NewTopic::new(name, 1, replication)
+                        .set("cleanup.policy", "delete")
+                        .set("retention.ms", DEAD_LETTER_RETENTION_MS),
+                };
+                // Every topic takes the largest record a producer may send.
+                topic.set("max.message.bytes", &max_batch_bytes)
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -142,16 +154,17 @@ impl KafkaBus {
         commit: bool,
     ) -> Result<Box<dyn Consumer>, BusError> {
         let physical = self.physical_topic(topic);
-        let consumer: StreamConsumer = client_config(&self.config)
-            .set("group.id", format!("{}{}", self.config.group_prefix, group))
-            .set("enable.auto.commit", if commit { "true" } else { "false" })
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("auto.commit.interval.ms", "1000")
-            .set("session.timeout.ms", "30000")
-            .set("enable.partition.eof", "false")
-            .create()
-            .map_err(kafka_error("creating consumer"))?;
+        let consumer: StreamConsumer =
+            client_config_with(&self.config, &consumer_sizes(&self.config))
+                .set("group.id", format!("{}{}", self.config.group_prefix, group))
+                .set("enable.auto.commit", if commit { "true" } else { "false" })
+                .set("enable.auto.offset.store", "false")
+                .set("auto.offset.reset", "earliest")
+                .set("auto.commit.interval.ms", "1000")
+                .set("session.timeout.ms", "30000")
+                .set("enable.partition.eof", "false")
+                .create()
+                .map_err(kafka_error("creating consumer"))?;
         consumer
             .subscribe(&[&physical])
             .map_err(kafka_error(format!("subscribing to {physical}")))?;
@@ -164,18 +177,69 @@ impl KafkaBus {
 }
 
 pub(crate) fn client_config(config: &KafkaConfig) -> ClientConfig {
+    client_config_with(config, &[])
+}
+
+/// A client for `config.brokers` with `derived` settings, which the
+/// operator's `properties` override.
+fn client_config_with(config: &KafkaConfig, derived: &[(&str, String)]) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.brokers);
+    for (key, value) in derived {
+        client.set(*key, value);
+    }
     for (key, value) in &config.properties {
         client.set(key, value);
     }
     client
 }
 
+/// librdkafka's own default `fetch.max.bytes` (50 MiB): kept unless one
+/// record batch is larger.
+const DEFAULT_FETCH_MAX_BYTES: usize = 52_428_800;
+/// librdkafka's default `receive.message.max.bytes` (100 MB).
+const DEFAULT_RECEIVE_MAX_BYTES: usize = 100_000_000;
+
+/// The producer compresses, and takes a batch as large as the largest
+/// record newsflow sends (its own size check, before sending, keeps the
+/// payload to `max_message_bytes`; librdkafka checks the same on the
+/// uncompressed record and reports `MSG_SIZE_TOO_LARGE`).
+fn producer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("compression.type", config.compression.clone()),
+        ("message.max.bytes", config.max_batch_bytes().to_string()),
+    ]
+}
+
+/// A consumer fetches at least one whole batch of the largest size per
+/// partition; librdkafka wants its receive buffer above the fetch size.
+fn consumer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)> {
+    let batch = config.max_batch_bytes();
+    let fetch = batch.max(DEFAULT_FETCH_MAX_BYTES);
+    vec![
+        ("max.partition.fetch.bytes", batch.to_string()),
+        ("fetch.max.bytes", fetch.to_string()),
+        (
+            "receive.message.max.bytes",
+            (fetch + 1024 * 1024)
+                .max(DEFAULT_RECEIVE_MAX_BYTES)
+                .to_string(),
+        ),
+    ]
+}
+
 #[async_trait]
 impl Producer for KafkaBus {
     async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
         let physical = self.physical_topic(topic);
+        let size = key.len() + payload.len();
+        if size > self.config.max_message_bytes {
+            return Err(BusError::TooLarge {
+                topic: topic.to_string(),
+                size,
+                limit: self.config.max_message_bytes,
+            });
+        }
         let record = FutureRecord::to(&physical).key(key).payload(&payload);
         self.producer
             .send(record, SEND_TIMEOUT)
@@ -260,5 +324,51 @@ impl Consumer for KafkaConsumer {
 
     async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_record_above_the_limit_is_refused_before_it_is_sent() {
+        // No broker listens there: the refusal must come before any send.
+        let config = KafkaConfig {
+            brokers: "127.0.0.1:1".into(),
+            max_message_bytes: 1_000,
+            ..Default::default()
+        };
+        let bus = KafkaBus::connect(config).unwrap();
+        let refused = tokio::time::timeout(
+            Duration::from_secs(5),
+            bus.send("raw", "key", vec![b'x'; 1_000]),
+        )
+        .await
+        .expect("refused at once")
+        .unwrap_err();
+        assert!(refused.is_too_large(), "{refused}");
+    }
+
+    #[test]
+    fn producer_topics_and_consumers_agree_on_the_batch_size() {
+        let config = KafkaConfig::default();
+        let batch = config.max_batch_bytes().to_string();
+        let producer = producer_sizes(&config);
+        assert!(producer.contains(&("message.max.bytes", batch.clone())));
+        assert!(producer.contains(&("compression.type", "lz4".to_string())));
+        let consumer = consumer_sizes(&config);
+        assert!(consumer.contains(&("max.partition.fetch.bytes", batch)));
+        let value = |key: &str| -> usize {
+            consumer
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap()
+                .1
+                .parse()
+                .unwrap()
+        };
+        assert!(value("fetch.max.bytes") >= config.max_batch_bytes());
+        assert!(value("receive.message.max.bytes") >= value("fetch.max.bytes") + 512);
     }
 }

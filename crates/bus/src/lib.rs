@@ -15,8 +15,8 @@ mod kafka_history;
 
 use async_trait::async_trait;
 
-pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig};
-pub use embedded::EmbeddedBus;
+pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig, DEFAULT_MAX_MESSAGE_BYTES};
+pub use embedded::{EmbeddedBus, TopicReader};
 pub use error::BusError;
 pub use kafka::{KafkaBus, TopicKind};
 pub use kafka_history::TopicHistory;

@@ -48,6 +48,11 @@ pub struct ClustererConfig {
     pub max_event_terms: usize,
     /// Keywords listed on an event record.
     pub keywords: usize,
+    /// Members listed on an event record at most: the newest to join. A
+    /// record lists about 300 bytes per member, so the default of 500 keeps
+    /// it near 150 KB, far below the bus's message limit, however many
+    /// stories the event gathers (`member_count` gives the total).
+    pub max_record_members: usize,
 }
 
 impl Default for ClustererConfig {
@@ -71,6 +76,7 @@ impl Default for ClustererConfig {
             max_postings_per_term: 128,
             max_event_terms: 200,
             keywords: 10,
+            max_record_members: 500,
         }
     }
 }

@@ -99,12 +99,21 @@ impl Event {
                 .into_iter()
                 .map(|(t, _)| vocabulary.display(t))
                 .collect(),
-            members: self.members.clone(),
+            members: self.record_members(config).to_vec(),
+            member_count: Some(self.members.len() as u64),
             first_seen: self.first_seen,
             last_updated: self.last_updated,
             merged_into: self.merged_into.clone(),
             absorbed: self.absorbed.clone(),
         }
+    }
+
+    /// The members a record lists: the newest `max_record_members` to join
+    /// (the end of `members`), so that an event of any size fits one bus
+    /// message; `member_count` on the record tells how many there are.
+    fn record_members(&self, config: &ClustererConfig) -> &[EventMember] {
+        let listed = self.members.len().min(config.max_record_members.max(1));
+        &self.members[self.members.len() - listed..]
     }
 
     /// Approximate heap bytes held, for the memory bench.

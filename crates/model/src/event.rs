@@ -37,7 +37,14 @@ pub struct EventRecord {
     pub status: EventStatus,
     pub headline: String,
     pub keywords: Vec<String>,
+    /// The event's members, at most the newest `clusterer.max_record_members`
+    /// of them (in the order they joined), so that a record never outgrows
+    /// the bus's message limit however large its event grows.
     pub members: Vec<EventMember>,
+    /// How many members the event has in all, listed or not. Absent in
+    /// records written before the bound: `members` then lists them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<u64>,
     pub first_seen: DateTime<Utc>,
     pub last_updated: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +52,14 @@ pub struct EventRecord {
     /// Events this one absorbed, over its life.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absorbed: Vec<String>,
+}
+
+impl EventRecord {
+    /// How many members the event has, also when `members` lists only the
+    /// newest of them.
+    pub fn total_members(&self) -> u64 {
+        self.member_count.unwrap_or(self.members.len() as u64)
+    }
 }
 
 impl Message for EventRecord {

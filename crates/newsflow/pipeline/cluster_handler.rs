@@ -1,8 +1,10 @@
 //! The clusterer as a stage: `unique` stories in, `events` out (and, on
 //! Kafka, its logged operations out to its changelog topic first).
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
-use newsflow_clusterer::{ClusterError, ClusterStage};
+use newsflow_clusterer::{ClusterError, ClusterStage, ClustererConfig};
 use newsflow_model::{EventRecord, UniqueStory};
 
 use super::cluster_changelog::ChangelogOutbox;
@@ -15,6 +17,10 @@ pub struct ClusterHandler {
     pub latest_story_time: Option<DateTime<Utc>>,
     /// Set where the stage's database alone does not keep its state (Kafka).
     pub changelog: Option<ChangelogOutbox>,
+    /// Where the stage's state is stored, and how it was opened: a panic
+    /// reopens it from there.
+    pub path: PathBuf,
+    pub config: ClustererConfig,
 }
 
 impl ClusterHandler {
@@ -64,6 +70,23 @@ impl StageHandler for ClusterHandler {
             Some(outbox) => outbox.confirm(&mut self.stage).map_err(state_failed),
             None => Ok(()),
         }
+    }
+
+    fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        // The store committed whole operations only; memory may hold half
+        // of one. Reopening replays the store's log into a new clusterer.
+        self.stage = ClusterStage::open(&self.path, self.config.clone()).map_err(|e| {
+            HandleError::Fatal(format!(
+                "reopening clusterer state {}: {e}",
+                self.path.display()
+            ))
+        })?;
+        // What goes to the changelog next is read again from the store's
+        // mark of what the changelog holds.
+        if let Some(outbox) = &mut self.changelog {
+            outbox.rewind();
+        }
+        Ok(())
     }
 
     fn outputs_discarded(&mut self) {

@@ -33,7 +33,7 @@ impl StageHandler for EventsFileHandler {
 
     fn handle(&mut self, event: EventRecord) -> Result<Vec<Output>, HandleError> {
         let mut line = serde_json::to_vec(&event)
-            .map_err(|e| HandleError::Skip(format!("event {}: {e}", event.key())))?;
+            .map_err(|e| HandleError::Refused(format!("event {}: {e}", event.key())))?;
         line.push(b'\n');
         self.file
             .write_all(&line)

@@ -3,13 +3,17 @@
 mod cleaner_handler;
 mod cluster_changelog;
 mod cluster_handler;
+mod dead_letters;
 mod dedup_handler;
 mod events_file;
 mod fetch_sink;
 mod idle;
+mod message_limits;
 mod operator_http;
 pub mod shutdown;
 pub mod stage_loop;
+#[cfg(test)]
+mod stateful_recovery_tests;
 mod websub_endpoint;
 
 use std::path::PathBuf;
@@ -37,7 +41,12 @@ const KAFKA_TOPICS: &[(&str, TopicKind)] = &[
     (topics::DUPLICATES, TopicKind::Stream),
     (topics::EVENTS, TopicKind::Compacted),
     (topics::CLUSTERER_CHANGELOG, TopicKind::StateLog),
+    (topics::DEAD_LETTERS, TopicKind::DeadLetters),
+    (DEAD_LETTERS_REPLAYED, TopicKind::DeadLetters),
 ];
+/// Which dead letters `newsflow dead-letters replay` re-injected already,
+/// one record per letter, so a second replay skips them.
+pub const DEAD_LETTERS_REPLAYED: &str = "dead-letters-replayed";
 const EVENTS_FILE_GROUP: &str = "events-out";
 
 pub struct PipelineOptions {
@@ -202,9 +211,8 @@ pub async fn run(
     }
     if options.stages.contains(&StageName::Dedup) {
         let path = settings.data_dir.join("dedup.db");
-        let stage = newsflow_dedup::DedupStage::open(&path, settings.dedup.clone())
+        let handler = dedup_handler::DedupHandler::open(path.clone(), settings.dedup.clone())
             .with_context(|| format!("opening dedup state {}", path.display()))?;
-        let handler = dedup_handler::DedupHandler { stage };
         stages
             .start(handler, &groups.dedup_group, topics::ARTICLES)
             .await?;
@@ -223,6 +231,8 @@ pub async fn run(
                 .kafka
                 .is_some()
                 .then(cluster_changelog::ChangelogOutbox::default),
+            path,
+            config: settings.clusterer.clone(),
         };
         stages
             .start(handler, &groups.clusterer_group, topics::UNIQUE)
@@ -237,6 +247,21 @@ pub async fn run(
     }
 
     let fetcher = if options.stages.contains(&StageName::Fetcher) {
+        let (limit, limit_key) = match settings.bus.kind {
+            BusKind::Embedded => (
+                settings.bus.embedded.max_message_bytes,
+                "bus.embedded.max_message_bytes",
+            ),
+            BusKind::Kafka => (
+                settings.bus.kafka.max_message_bytes,
+                "bus.kafka.max_message_bytes",
+            ),
+        };
+        message_limits::warn_if_inconsistent(
+            settings.fetcher.max_body_bytes,
+            limit as u64,
+            limit_key,
+        );
         let path = settings.data_dir.join("fetcher.db");
         Some(Arc::new(
             Fetcher::open(&path, settings.fetcher.clone())

@@ -1,17 +1,25 @@
 //! The loop every consuming stage runs: read a record, hand it to the
 //! stage, send the stage's outputs, and only then acknowledge the record.
-//! A record the stage cannot use is logged and acknowledged (it would fail
-//! the same way forever); a failure to send is retried, never skipped, so a
-//! broker that goes away delays the stage but loses nothing.
+//!
+//! Nothing is dropped and nothing retried for ever: a record that can never
+//! be processed (malformed, of an unknown schema version, refused by the
+//! stage, or one the stage panicked on) goes to the dead letters and is
+//! acknowledged; an output the bus refuses for good (too large) goes there
+//! too. A failure to send that may pass (the broker is away) is retried,
+//! never skipped, so it delays the stage but loses nothing. A panic does not
+//! end the stage: a stateful stage first reloads its state from its store,
+//! since the panic may have left what it holds in memory half-updated.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use newsflow_bus::{Consumer, Producer, TopicHistory};
-use newsflow_model::{decode, encode, Message};
+use newsflow_bus::{Consumer, Delivery, Producer, TopicHistory};
+use newsflow_model::{decode, encode, DeadLetter, DeadLetterReason, DecodeError, Message};
 use tokio_util::sync::CancellationToken;
 
+use super::dead_letters::{self, Persistence, Sent};
 /// One message for a topic, produced by a stage.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -33,9 +41,15 @@ impl Output {
 /// What went wrong with one input.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
-    /// This input can never be processed: log it and move on.
+    /// A normal outcome for this input (a page that is no article): log it
+    /// and move on.
     #[error("{0}")]
     Skip(String),
+    /// This input can never be processed, and that is not a normal outcome:
+    /// it goes to the dead letters, where an operator can see it and, after
+    /// a fix, replay it.
+    #[error("{0}")]
+    Refused(String),
     /// The stage itself cannot go on (its state store failed): stop without
     /// acknowledging, so a restart processes the input again.
     #[error("{0}")]
@@ -64,10 +78,25 @@ pub trait StageHandler: Send {
     /// The outputs returned so far were dropped, never sent (a rebuild from
     /// history discards what it recomputes).
     fn outputs_discarded(&mut self) {}
+    /// `handle` or `on_idle` panicked, maybe halfway through changing the
+    /// stage's state: a stateful stage drops what it holds in memory and
+    /// reloads it from its store (where a half-done transaction was rolled
+    /// back). An error stops the stage, as a failed store would.
+    fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        Ok(())
+    }
 }
 
 const POLL_WAIT: Duration = Duration::from_millis(500);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// What became of one input record.
+enum Processed {
+    Outputs(Vec<Output>),
+    Skipped(String),
+    DeadLetter(DeadLetterReason, String),
+    Fatal(HandleError),
+}
 
 /// Runs `handler` over `consumer` until `shutdown` is cancelled.
 pub async fn run_stage<H: StageHandler>(
@@ -89,8 +118,15 @@ pub async fn run_stage<H: StageHandler>(
                 delivery
             }
             Ok(None) => {
-                let outputs = handler.on_idle(Utc::now())?;
-                if !send_all(stage, producer.as_ref(), outputs, &shutdown).await {
+                let outputs = match catch_unwind(AssertUnwindSafe(|| handler.on_idle(Utc::now()))) {
+                    Ok(outputs) => outputs?,
+                    Err(panic) => {
+                        recover(&mut handler, &panic_message(panic.as_ref()), "an idle tick")?;
+                        continue;
+                    }
+                };
+                let source = Source::Idle { stage };
+                if !send_all(&source, producer.as_ref(), outputs, &shutdown).await {
                     break Ok(());
                 }
                 handler.outputs_delivered()?;
@@ -103,27 +139,49 @@ pub async fn run_stage<H: StageHandler>(
                 continue;
             }
         };
-        let outputs = match decode::<H::Input>(&delivery.payload) {
-            Err(error) => {
-                tracing::warn!(stage, topic = %delivery.topic, partition = delivery.partition,
-                    offset = delivery.offset, %error, "skipping a malformed message");
-                metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "malformed").increment(1);
+        let outputs = match process(&mut handler, &delivery) {
+            Processed::Outputs(outputs) => {
+                metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "processed").increment(1);
+                outputs
+            }
+            Processed::Skipped(reason) => {
+                metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "skipped").increment(1);
+                tracing::info!(stage, offset = delivery.offset, %reason, "input skipped");
                 Vec::new()
             }
-            Ok(input) => match handler.handle(input) {
-                Ok(outputs) => {
-                    metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "processed").increment(1);
-                    outputs
+            Processed::DeadLetter(reason, error) => {
+                metrics::counter!("newsflow_inputs_total", "stage" => stage,
+                    "outcome" => dead_letters::reason_label(reason))
+                .increment(1);
+                let letter = DeadLetter::new(
+                    stage,
+                    reason,
+                    dead_letters::capped_error(&error),
+                    &delivery.topic,
+                    Some(delivery.partition),
+                    Some(delivery.offset),
+                    delivery.key.clone(),
+                    &delivery.payload,
+                );
+                if dead_letters::send(
+                    producer.as_ref(),
+                    &letter,
+                    Persistence::UntilShutdown(&shutdown),
+                )
+                .await
+                    == Sent::NotYet
+                {
+                    break Ok(());
                 }
-                Err(HandleError::Skip(reason)) => {
-                    metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "skipped").increment(1);
-                    tracing::info!(stage, offset = delivery.offset, %reason, "input skipped");
-                    Vec::new()
-                }
-                Err(fatal) => break Err(fatal),
-            },
+                Vec::new()
+            }
+            Processed::Fatal(fatal) => break Err(fatal),
         };
-        if !send_all(stage, producer.as_ref(), outputs, &shutdown).await {
+        let source = Source::Input {
+            stage,
+            delivery: &delivery,
+        };
+        if !send_all(&source, producer.as_ref(), outputs, &shutdown).await {
             // Shut down before the outputs were all sent: leave the input
             // unacknowledged so it is processed again after a restart.
             break Ok(());
@@ -142,6 +200,63 @@ pub async fn run_stage<H: StageHandler>(
     result
 }
 
+/// Decodes `delivery` and hands it to `handler`, with a panic caught at
+/// this boundary and the handler's state recovered from it.
+fn process<H: StageHandler>(handler: &mut H, delivery: &Delivery) -> Processed {
+    let input = match decode::<H::Input>(&delivery.payload) {
+        Ok(input) => input,
+        Err(error @ DecodeError::SchemaVersion { .. }) => {
+            return Processed::DeadLetter(DeadLetterReason::SchemaVersion, error.to_string())
+        }
+        Err(error) => return Processed::DeadLetter(DeadLetterReason::Malformed, error.to_string()),
+    };
+    match catch_unwind(AssertUnwindSafe(|| handler.handle(input))) {
+        Ok(Ok(outputs)) => Processed::Outputs(outputs),
+        Ok(Err(HandleError::Skip(reason))) => Processed::Skipped(reason),
+        Ok(Err(HandleError::Refused(reason))) => {
+            Processed::DeadLetter(DeadLetterReason::Rejected, reason)
+        }
+        Ok(Err(fatal @ HandleError::Fatal(_))) => Processed::Fatal(fatal),
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            let at = format!("{} offset {}", delivery.topic, delivery.offset);
+            match recover(handler, &message, &at) {
+                Ok(()) => Processed::DeadLetter(
+                    DeadLetterReason::Panic,
+                    format!("the {} stage panicked: {message}", handler.name()),
+                ),
+                Err(fatal) => Processed::Fatal(fatal),
+            }
+        }
+    }
+}
+
+/// After a panic at `at`: logs it and has the handler reload its state.
+fn recover<H: StageHandler>(handler: &mut H, message: &str, at: &str) -> Result<(), HandleError> {
+    let stage = handler.name();
+    metrics::counter!("newsflow_stage_panics_total", "stage" => stage).increment(1);
+    tracing::error!(stage, at, panic = %message, "the stage panicked; reloading its state and going on");
+    match catch_unwind(AssertUnwindSafe(|| handler.recover_after_panic())) {
+        Ok(recovered) => recovered
+            .map_err(|e| HandleError::Fatal(format!("recovering {stage} after a panic: {e}"))),
+        Err(again) => Err(HandleError::Fatal(format!(
+            "recovering {stage} after a panic panicked too: {}",
+            panic_message(again.as_ref())
+        ))),
+    }
+}
+
+/// The text a panic was raised with (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
 /// Feeds `handler` the input its group already processed, discarding the
 /// outputs (they were sent the first time): rebuilds the stage's local state
 /// after it was lost. Returns how many records were replayed.
@@ -155,10 +270,17 @@ pub async fn rebuild_from_history<H: StageHandler>(
         .await
         .map_err(|e| HandleError::Fatal(format!("reading history: {e}")))?
     {
+        // What could not be processed live is in the dead letters already:
+        // here it is passed over the same way (a panic included, or the
+        // rebuild would fail at every start).
         if let Ok(input) = decode::<H::Input>(&delivery.payload) {
-            match handler.handle(input) {
-                Ok(_) | Err(HandleError::Skip(_)) => replayed += 1,
-                Err(fatal) => return Err(fatal),
+            match catch_unwind(AssertUnwindSafe(|| handler.handle(input))) {
+                Ok(Ok(_) | Err(HandleError::Skip(_) | HandleError::Refused(_))) => replayed += 1,
+                Ok(Err(fatal)) => return Err(fatal),
+                Err(panic) => {
+                    let at = format!("{} offset {} (rebuilding)", delivery.topic, delivery.offset);
+                    recover(handler, &panic_message(panic.as_ref()), &at)?;
+                }
             }
         }
     }
@@ -166,14 +288,45 @@ pub async fn rebuild_from_history<H: StageHandler>(
     Ok(replayed)
 }
 
-/// Sends every output, retrying each until the bus takes it. Returns false
+/// Where outputs came from, for the dead letter of one the bus refuses.
+enum Source<'a> {
+    Input {
+        stage: &'static str,
+        delivery: &'a Delivery,
+    },
+    Idle {
+        stage: &'static str,
+    },
+}
+
+impl Source<'_> {
+    fn stage(&self) -> &'static str {
+        match self {
+            Source::Input { stage, .. } | Source::Idle { stage } => stage,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Source::Input { delivery, .. } => format!(
+                "output of {} partition {} offset {}",
+                delivery.topic, delivery.partition, delivery.offset
+            ),
+            Source::Idle { .. } => "output of an idle tick".to_string(),
+        }
+    }
+}
+
+/// Sends every output, retrying each while the bus may take it later; one
+/// the bus refuses for good goes to the dead letters instead. Returns false
 /// when shutdown came first.
 async fn send_all(
-    stage: &'static str,
+    source: &Source<'_>,
     producer: &dyn Producer,
     outputs: Vec<Output>,
     shutdown: &CancellationToken,
 ) -> bool {
+    let stage = source.stage();
     for output in outputs {
         let mut attempt = 0u32;
         loop {
@@ -185,6 +338,28 @@ async fn send_all(
                 Ok(()) => {
                     metrics::counter!("newsflow_outputs_total", "stage" => stage, "topic" => output.topic).increment(1);
                     break;
+                }
+                Err(error) if error.is_permanent() => {
+                    let letter = DeadLetter::new(
+                        stage,
+                        dead_letters::reason_for_refusal(&error),
+                        dead_letters::capped_error(&format!("{}: {error}", source.describe())),
+                        output.topic,
+                        None,
+                        None,
+                        Some(output.key.clone()),
+                        &output.payload,
+                    );
+                    match dead_letters::send(
+                        producer,
+                        &letter,
+                        Persistence::UntilShutdown(shutdown),
+                    )
+                    .await
+                    {
+                        Sent::NotYet => return false,
+                        Sent::Held | Sent::Refused => break,
+                    }
                 }
                 Err(error) => {
                     attempt += 1;
@@ -205,3 +380,6 @@ pub fn backoff(attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(8);
     (Duration::from_millis(200) * 2u32.pow(exponent)).min(MAX_RETRY_WAIT)
 }
+
+#[cfg(test)]
+mod tests;

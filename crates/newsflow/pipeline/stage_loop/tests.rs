@@ -1,0 +1,526 @@
+//! The stage loop over an in-memory consumer and producer: panics, refused
+//! outputs and passing send failures, each with the input's fate checked.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use newsflow_bus::{BusError, Consumer, Delivery, Producer};
+use newsflow_model::{decode, encode, topics, DeadLetter, DeadLetterReason, RawPage};
+use tokio_util::sync::CancellationToken;
+
+use super::{run_stage, HandleError, Output, StageHandler};
+
+#[derive(Default)]
+struct ConsumerLog {
+    acked: Vec<i64>,
+}
+
+struct FakeConsumer {
+    queue: VecDeque<Delivery>,
+    log: Arc<Mutex<ConsumerLog>>,
+}
+
+#[async_trait]
+impl Consumer for FakeConsumer {
+    async fn poll(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError> {
+        match self.queue.pop_front() {
+            Some(delivery) => Ok(Some(delivery)),
+            None => {
+                tokio::time::sleep(wait.min(Duration::from_millis(20))).await;
+                Ok(None)
+            }
+        }
+    }
+    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
+        self.log.lock().unwrap().acked.push(delivery.offset);
+        Ok(())
+    }
+    async fn commit(&mut self) -> Result<(), BusError> {
+        Ok(())
+    }
+    async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
+        Ok(Some(self.queue.len() as u64))
+    }
+}
+
+/// Holds what it was sent; refuses records above `limit` for good, and
+/// fails the first `outages` sends as a bus that is away would.
+struct FakeProducer {
+    limit: usize,
+    outages: Mutex<u32>,
+    sent: Mutex<Vec<(String, String, Vec<u8>)>>,
+    attempts: Mutex<u32>,
+}
+
+impl FakeProducer {
+    fn new(limit: usize, outages: u32) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            outages: Mutex::new(outages),
+            sent: Mutex::new(Vec::new()),
+            attempts: Mutex::new(0),
+        })
+    }
+    fn on(&self, topic: &str) -> Vec<(String, Vec<u8>)> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, _)| t == topic)
+            .map(|(_, k, p)| (k.clone(), p.clone()))
+            .collect()
+    }
+    fn letters(&self) -> Vec<DeadLetter> {
+        self.on(topics::DEAD_LETTERS)
+            .into_iter()
+            .map(|(_, payload)| decode(&payload).unwrap())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Producer for FakeProducer {
+    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        *self.attempts.lock().unwrap() += 1;
+        if key.len() + payload.len() > self.limit {
+            return Err(BusError::TooLarge {
+                topic: topic.into(),
+                size: key.len() + payload.len(),
+                limit: self.limit,
+            });
+        }
+        {
+            let mut outages = self.outages.lock().unwrap();
+            if *outages > 0 {
+                *outages -= 1;
+                return Err(BusError::Closed);
+            }
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push((topic.into(), key.into(), payload));
+        Ok(())
+    }
+}
+
+/// A stateful stage in miniature: it notes each page in memory, then
+/// commits the note to its "store"; the page `panic` makes it panic between
+/// the two, `big` makes it return an output larger than the bus takes.
+struct NotingHandler {
+    memory: Vec<String>,
+    store: Arc<Mutex<Vec<String>>>,
+    recoveries: Arc<Mutex<u32>>,
+}
+
+impl StageHandler for NotingHandler {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "noting"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        self.memory.push(page.item_id.clone());
+        if page.item_id.starts_with("panic") {
+            panic!("poisoned page {}", page.item_id);
+        }
+        if page.item_id == "refuse" {
+            self.memory.pop();
+            return Err(HandleError::Refused("this page can never be read".into()));
+        }
+        self.store.lock().unwrap().push(page.item_id.clone());
+        let size = if page.item_id == "big" { 5_000 } else { 10 };
+        Ok(vec![Output {
+            topic: topics::ARTICLES,
+            key: page.item_id,
+            payload: vec![b'a'; size],
+        }])
+    }
+    fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        *self.recoveries.lock().unwrap() += 1;
+        self.memory = self.store.lock().unwrap().clone();
+        Ok(())
+    }
+}
+
+fn page(item_id: &str) -> Vec<u8> {
+    encode(&RawPage {
+        schema_version: 1,
+        item_id: item_id.into(),
+        feed_url: "https://example.org/feed".into(),
+        outlet: "Outlet".into(),
+        item_link: format!("https://example.org/{item_id}"),
+        item_title: None,
+        item_summary: None,
+        item_published: None,
+        final_url: format!("https://example.org/{item_id}"),
+        http_status: 200,
+        content_type: Some("text/html".into()),
+        fetched_at: chrono::Utc::now(),
+        body: b"<html></html>".to_vec(),
+    })
+}
+
+struct Run {
+    producer: Arc<FakeProducer>,
+    acked: Vec<i64>,
+    handler_store: Vec<String>,
+    handler_memory_matched_store: bool,
+    recoveries: u32,
+    result: Result<(), HandleError>,
+}
+
+/// Runs the stage over `payloads` (offsets 0, 1, ...) until every one is
+/// acknowledged, or 20 s pass.
+async fn run_over(payloads: Vec<Vec<u8>>, producer: Arc<FakeProducer>) -> Run {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let total = payloads.len();
+    let consumer = FakeConsumer {
+        queue: payloads
+            .into_iter()
+            .enumerate()
+            .map(|(offset, payload)| Delivery {
+                topic: topics::RAW.into(),
+                partition: 0,
+                offset: offset as i64,
+                key: Some(format!("key-{offset}")),
+                payload,
+            })
+            .collect(),
+        log: log.clone(),
+    };
+    let store = Arc::new(Mutex::new(Vec::new()));
+    let recoveries = Arc::new(Mutex::new(0));
+    let handler = NotingHandler {
+        memory: Vec::new(),
+        store: store.clone(),
+        recoveries: recoveries.clone(),
+    };
+    let memory_check = Arc::new(Mutex::new(None));
+    let shutdown = CancellationToken::new();
+    let stage = {
+        let (producer, shutdown, memory_check) =
+            (producer.clone(), shutdown.clone(), memory_check.clone());
+        tokio::spawn(async move {
+            let checked = CheckOnDrop {
+                handler,
+                out: memory_check,
+            };
+            run_stage(checked, Box::new(consumer), producer, shutdown).await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while log.lock().unwrap().acked.len() < total && tokio::time::Instant::now() < deadline {
+        if stage.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    let result = stage.await.expect("the stage task itself never panics");
+    let acked = log.lock().unwrap().acked.clone();
+    let handler_store = store.lock().unwrap().clone();
+    let handler_memory_matched_store = memory_check.lock().unwrap().unwrap_or(false);
+    let recoveries = *recoveries.lock().unwrap();
+    Run {
+        producer,
+        acked,
+        handler_store,
+        handler_memory_matched_store,
+        recoveries,
+        result,
+    }
+}
+
+/// Passes everything to the inner handler, and on drop records whether its
+/// memory agrees with its store (the state a panic must not leave torn).
+struct CheckOnDrop {
+    handler: NotingHandler,
+    out: Arc<Mutex<Option<bool>>>,
+}
+
+impl Drop for CheckOnDrop {
+    fn drop(&mut self) {
+        let store = self.handler.store.lock().unwrap().clone();
+        *self.out.lock().unwrap() = Some(self.handler.memory == store);
+    }
+}
+
+impl StageHandler for CheckOnDrop {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        self.handler.name()
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        self.handler.handle(page)
+    }
+    fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        self.handler.recover_after_panic()
+    }
+}
+
+#[tokio::test]
+async fn a_panic_on_one_record_dead_letters_it_recovers_the_state_and_goes_on() {
+    let producer = FakeProducer::new(1_000_000, 0);
+    let run = run_over(
+        vec![page("a"), page("panic-1"), page("b"), page("c")],
+        producer,
+    )
+    .await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(
+        run.acked,
+        vec![0, 1, 2, 3],
+        "every record acknowledged, the poisoned one too"
+    );
+    assert_eq!(
+        run.handler_store,
+        vec!["a", "b", "c"],
+        "later records processed"
+    );
+    assert_eq!(run.recoveries, 1, "the stage reloaded its state once");
+    assert!(
+        run.handler_memory_matched_store,
+        "the half-done update of the panic was dropped"
+    );
+    let articles: Vec<String> = run
+        .producer
+        .on(topics::ARTICLES)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(articles, vec!["a", "b", "c"]);
+    let letters = run.producer.letters();
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.reason, DeadLetterReason::Panic);
+    assert_eq!(letter.stage, "noting");
+    assert_eq!(letter.topic, topics::RAW);
+    assert_eq!((letter.partition, letter.offset), (Some(0), Some(1)));
+    assert_eq!(letter.key.as_deref(), Some("key-1"));
+    assert!(
+        letter.error.contains("poisoned page panic-1"),
+        "{}",
+        letter.error
+    );
+    assert_eq!(letter.payload, page_payload_of(&letter.payload, "panic-1"));
+    assert!(!letter.payload_truncated);
+}
+
+/// The payload of a letter must be the input record itself.
+fn page_payload_of(payload: &[u8], item_id: &str) -> Vec<u8> {
+    let page: RawPage = decode(payload).expect("the letter carries the record");
+    assert_eq!(page.item_id, item_id);
+    payload.to_vec()
+}
+
+#[tokio::test]
+async fn malformed_unknown_version_and_refused_records_become_dead_letters() {
+    let producer = FakeProducer::new(1_000_000, 0);
+    let run = run_over(
+        vec![
+            b"{not json".to_vec(),
+            br#"{"schema_version": 2, "item_id": "x"}"#.to_vec(),
+            page("refuse"),
+            br#"{"schema_version": 1, "item_id": 5}"#.to_vec(),
+            page("a"),
+        ],
+        producer,
+    )
+    .await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(run.acked, vec![0, 1, 2, 3, 4]);
+    let reasons: Vec<(Option<i64>, DeadLetterReason)> = run
+        .producer
+        .letters()
+        .iter()
+        .map(|l| (l.offset, l.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (Some(0), DeadLetterReason::Malformed),
+            (Some(1), DeadLetterReason::SchemaVersion),
+            (Some(2), DeadLetterReason::Rejected),
+            (Some(3), DeadLetterReason::Malformed),
+        ]
+    );
+    assert_eq!(run.handler_store, vec!["a"]);
+    assert_eq!(run.recoveries, 0);
+}
+
+#[tokio::test]
+async fn an_output_too_large_for_the_bus_is_dead_lettered_and_its_input_acked() {
+    let producer = FakeProducer::new(1_000, 0);
+    let run = run_over(vec![page("big"), page("b")], producer).await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(
+        run.acked,
+        vec![0, 1],
+        "the input of the refused output is acknowledged"
+    );
+    let articles: Vec<String> = run
+        .producer
+        .on(topics::ARTICLES)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(articles, vec!["b"], "the next record's output went out");
+    let letters = run.producer.letters();
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.reason, DeadLetterReason::TooLarge);
+    assert_eq!(
+        letter.topic,
+        topics::ARTICLES,
+        "the letter carries the output, for its topic"
+    );
+    assert_eq!(letter.key.as_deref(), Some("big"));
+    assert_eq!(letter.payload_bytes, 5_000);
+    assert!(
+        letter.error.contains("raw partition 0 offset 0"),
+        "{}",
+        letter.error
+    );
+    assert!(letter.error.contains("5003 bytes"), "{}", letter.error);
+    assert!(letter.error.contains("1000"), "{}", letter.error);
+}
+
+#[tokio::test]
+async fn a_passing_send_failure_is_retried_not_dead_lettered() {
+    let producer = FakeProducer::new(1_000_000, 2);
+    let run = run_over(vec![page("a"), page("b")], producer).await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(run.acked, vec![0, 1]);
+    let articles: Vec<String> = run
+        .producer
+        .on(topics::ARTICLES)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(articles, vec!["a", "b"], "nothing lost, nothing sent twice");
+    assert!(run.producer.letters().is_empty());
+    assert_eq!(
+        *run.producer.attempts.lock().unwrap(),
+        4,
+        "two failures, then two sends"
+    );
+}
+
+#[tokio::test]
+async fn an_output_not_sent_by_shutdown_leaves_its_input_unacknowledged() {
+    // The bus is away for longer than the test waits: the input must come
+    // back after a restart, so it is not acknowledged.
+    let producer = FakeProducer::new(1_000_000, u32::MAX);
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let consumer = FakeConsumer {
+        queue: VecDeque::from(vec![Delivery {
+            topic: topics::RAW.into(),
+            partition: 0,
+            offset: 0,
+            key: None,
+            payload: page("a"),
+        }]),
+        log: log.clone(),
+    };
+    let handler = NotingHandler {
+        memory: Vec::new(),
+        store: Default::default(),
+        recoveries: Default::default(),
+    };
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        producer.clone(),
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
+    assert!(log.lock().unwrap().acked.is_empty());
+    assert!(producer.letters().is_empty());
+    assert!(
+        *producer.attempts.lock().unwrap() >= 2,
+        "the send was retried"
+    );
+}
+
+#[tokio::test]
+async fn a_letter_larger_than_the_bus_takes_is_cut_until_it_fits() {
+    // The output (5,000 bytes) is refused, and so would be its letter with
+    // the whole payload (base64 makes it larger still).
+    let producer = FakeProducer::new(3_000, 0);
+    let run = run_over(vec![page("big")], producer).await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(run.acked, vec![0]);
+    let letters = run.producer.letters();
+    assert_eq!(letters.len(), 1, "the letter was sent, cut");
+    let letter = &letters[0];
+    assert!(letter.payload_truncated);
+    assert!(letter.payload.len() < 5_000 && !letter.payload.is_empty());
+    assert_eq!(
+        letter.payload_bytes, 5_000,
+        "the letter still tells the full size"
+    );
+}
+
+/// Panics in its first idle tick, then behaves.
+struct IdlePanicker {
+    ticks: u32,
+    recoveries: Arc<Mutex<u32>>,
+    handled: Arc<Mutex<Vec<String>>>,
+}
+
+impl StageHandler for IdlePanicker {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "idle-panicker"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        self.handled.lock().unwrap().push(page.item_id);
+        Ok(Vec::new())
+    }
+    fn on_idle(&mut self, _now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Output>, HandleError> {
+        self.ticks += 1;
+        if self.ticks == 1 {
+            panic!("tick went wrong");
+        }
+        Ok(Vec::new())
+    }
+    fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        *self.recoveries.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_an_idle_tick_does_not_end_the_stage() {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    // Empty at first, so the first poll is an idle tick (which panics).
+    let consumer = FakeConsumer {
+        queue: VecDeque::new(),
+        log: log.clone(),
+    };
+    let recoveries = Arc::new(Mutex::new(0));
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let handler = IdlePanicker {
+        ticks: 0,
+        recoveries: recoveries.clone(),
+        handled: handled.clone(),
+    };
+    let producer = FakeProducer::new(1_000_000, 0);
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        producer,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stage.is_finished(), "the stage went on after the panic");
+    shutdown.cancel();
+    assert!(stage.await.unwrap().is_ok());
+    assert_eq!(*recoveries.lock().unwrap(), 1);
+}

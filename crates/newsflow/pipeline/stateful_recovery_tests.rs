@@ -1,0 +1,85 @@
+//! The stateful stages' recovery after a panic: each drops what it holds in
+//! memory and takes its state from its store again. Shown by changing the
+//! store behind the handler's back (as the committed part of an update is,
+//! while the panic tore the in-memory part): only a reload sees it.
+
+use chrono::{TimeZone, Utc};
+use newsflow_model::{canonical_url, story_id_for_url, Article, UniqueStory, SCHEMA_VERSION};
+
+use super::cluster_handler::ClusterHandler;
+use super::dedup_handler::DedupHandler;
+use super::stage_loop::StageHandler;
+
+fn article(url: &str) -> Article {
+    let at = Utc.with_ymd_and_hms(2024, 8, 19, 12, 0, 0).unwrap();
+    Article {
+        schema_version: SCHEMA_VERSION,
+        article_id: story_id_for_url(url),
+        item_id: format!("{url}#guid"),
+        feed_url: "https://outlet.example/feed.xml".into(),
+        url: url.into(),
+        canonical_url: canonical_url(url),
+        outlet: "Outlet".into(),
+        title: "Putin in Baku offers to establish peace between Azerbaijan and Armenia".into(),
+        byline: None,
+        published: Some(at),
+        language: Some("eng".into()),
+        lead_image: None,
+        body: "Russia is enthusiastic about contributing to the signing of a peace deal between \
+               Azerbaijan and Armenia, President Vladimir Putin said in Baku on Monday, after \
+               talks with President Ilham Aliyev that lasted several hours."
+            .repeat(3),
+        fetched_at: at,
+    }
+}
+
+#[test]
+fn dedup_reloads_its_state_from_its_store_after_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.db");
+    let config = newsflow_dedup::DedupConfig::default();
+    let mut handler = DedupHandler::open(path.clone(), config.clone()).unwrap();
+    assert!(handler.lacks_state());
+    // What the store holds, and the handler's memory does not.
+    let mut other = newsflow_dedup::DedupStage::open(&path, config).unwrap();
+    other.check(&article("https://outlet.example/a")).unwrap();
+    drop(other);
+    assert!(handler.lacks_state(), "memory alone does not see the store");
+    handler.recover_after_panic().unwrap();
+    assert!(!handler.lacks_state(), "the reload took the stored state");
+}
+
+#[test]
+fn the_clusterer_reloads_its_state_from_its_store_after_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clusterer.db");
+    let config = newsflow_clusterer::ClustererConfig::default();
+    let stage = newsflow_clusterer::ClusterStage::open(&path, config.clone()).unwrap();
+    let mut handler = ClusterHandler {
+        stage,
+        latest_story_time: None,
+        changelog: None,
+        path: path.clone(),
+        config: config.clone(),
+    };
+    assert!(handler.lacks_state());
+    let art = article("https://outlet.example/a");
+    let story = UniqueStory {
+        schema_version: SCHEMA_VERSION,
+        story_id: art.article_id.clone(),
+        revision: 1,
+        carriers: vec![],
+        article: art,
+    };
+    let mut other = newsflow_clusterer::ClusterStage::open(&path, config).unwrap();
+    let first = other.add_story(&story).unwrap();
+    drop(other);
+    assert!(handler.lacks_state(), "memory alone does not see the store");
+    handler.recover_after_panic().unwrap();
+    assert!(!handler.lacks_state(), "the reload took the stored state");
+    // The story is held: adding it again republishes its event, unchanged.
+    let again = handler.handle(story).unwrap();
+    let record: newsflow_model::EventRecord = newsflow_model::decode(&again[0].payload).unwrap();
+    assert_eq!(record.event_id, first[0].event_id);
+    assert_eq!(record.version, first[0].version);
+}
