@@ -399,22 +399,14 @@ async fn full_load_embedded(pages: &[Arc<Page>]) -> RunFigures {
         .spawn()
         .expect("starting newsflow");
     let mut watcher = EventsWatcher::new(events.clone());
-    let mut cost = None;
-    let mut waiting = tokio::task::spawn_blocking(move || {
-        let figures = child_cost(&mut child);
-        (child, figures)
-    });
-    loop {
+    let mut waiting = tokio::task::spawn_blocking(move || child_cost(&mut child));
+    let (cpu, rss) = loop {
         tokio::select! {
-            done = &mut waiting => {
-                cost = Some(done.unwrap().1);
-                break;
-            }
+            done = &mut waiting => break done.unwrap(),
             _ = tokio::time::sleep(Duration::from_millis(5)) => watcher.poll(),
         }
-    }
+    };
     watcher.poll();
-    let (cpu, rss) = cost.unwrap_or_default();
     figures(&hosts, &watcher, cpu, rss)
 }
 
