@@ -9,14 +9,17 @@
 
 mod config;
 mod embedded;
+mod embedded_maintenance;
+mod embedded_schema;
 mod error;
 mod kafka;
 mod kafka_history;
 
 use async_trait::async_trait;
 
-pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig};
-pub use embedded::EmbeddedBus;
+pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig, Retention, TopicRetention};
+pub use embedded::{EmbeddedBus, GroupInfo};
+pub use embedded_maintenance::MaintenanceReport;
 pub use error::BusError;
 pub use kafka::{KafkaBus, TopicKind};
 pub use kafka_history::TopicHistory;
