@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bus_groups;
 mod demo;
 mod extract;
 mod feeds;
@@ -18,5 +19,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args) => replay::cluster(args),
         Command::Dedup(args) => replay::dedup(args),
         Command::Feeds(command) => feeds::run(command).await,
+        Command::Bus(crate::cli::BusCommand::Groups(args)) => bus_groups::run(args),
     }
 }
