@@ -10,6 +10,8 @@ use newsflow_model::{EventRecord, EventStatus};
 use serde::Deserialize;
 
 pub mod bounded_child;
+pub mod child_guard;
+pub mod synthetic_news;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
