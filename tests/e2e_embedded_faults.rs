@@ -105,6 +105,10 @@ async fn a_run_without_events_out_after_one_with_it_finishes() {
         second_run.stderr_text()
     );
 
+    eprintln!(
+        "second run (no --events-out, max_backlog 10) finished in {:?}",
+        started.elapsed()
+    );
     // Every new story reached an event although the old group lags.
     let events = standing_events(tail_events(&data_dir));
     let members: std::collections::BTreeSet<String> = events
@@ -271,6 +275,7 @@ async fn a_stage_that_cannot_progress_makes_readiness_fail_until_it_resumes() {
     let lock = blocker
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .unwrap();
+    let locked = Instant::now();
     let reason = wait_for_endpoint(
         port,
         "/ready",
@@ -278,6 +283,7 @@ async fn a_stage_that_cannot_progress_makes_readiness_fail_until_it_resumes() {
         ("fail while stalled", &log),
         |s, body| s == 503 && body.contains("stalled"),
     );
+    let seen_503 = locked.elapsed();
     assert!(
         reason.contains("stage cleaner (group cleaner, topic raw)"),
         "{reason}"
@@ -289,12 +295,17 @@ async fn a_stage_that_cannot_progress_makes_readiness_fail_until_it_resumes() {
     );
 
     drop(lock);
+    let released = Instant::now();
     wait_for_endpoint(
         port,
         "/ready",
         Duration::from_secs(90),
         ("recover", &log),
         |s, _| s == 200,
+    );
+    eprintln!(
+        "/ready: 503 {seen_503:?} after the lock, 200 again {:?} after its release",
+        released.elapsed()
     );
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(

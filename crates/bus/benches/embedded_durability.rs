@@ -1,6 +1,6 @@
 //! What syncing every commit costs the embedded bus: records sent (each
 //! its own transaction, acknowledged by a consumer) per second through
-//! `EmbeddedBus`, which runs with `synchronous = FULL`, beside the same
+//! `EmbeddedBus` (sends synced, `synchronous = FULL`; acks not), beside the same
 //! insert-and-commit loop on a bare WAL database at NORMAL and at FULL.
 //! `cargo bench -p newsflow-bus --bench embedded_durability` (the data goes
 //! to the system's temporary folder: run it on the disk you deploy on,
@@ -70,7 +70,7 @@ fn main() {
         bare_commits("FULL")
     );
     println!(
-        "  EmbeddedBus send + poll + ack (FULL): {:>8.0} records/s",
+        "  EmbeddedBus send (FULL) + poll + ack (NORMAL): {:>8.0} records/s",
         runtime.block_on(bus_send_and_ack())
     );
 }

@@ -385,6 +385,7 @@ impl Producer for EmbeddedBus {
         let compacted = self.shared.compacted.iter().any(|t| t == topic);
         let appended_ms = now_ms();
         self.shared.with_connection(|c| {
+            c.pragma_update(None, "synchronous", "FULL")?;
             let tx = write_transaction(c)?;
             let offset = head_of(&tx, topic)?;
             tx.execute(
@@ -535,6 +536,11 @@ impl Consumer for EmbeddedConsumer {
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
         let next = delivery.offset + 1;
         self.shared.with_connection(|c| {
+            // A position may be lost with the power: the records after it
+            // come again, which every stage takes as a repeat. So an ack
+            // does not wait for the disk; the next send's sync (the WAL is
+            // one sequence) makes it durable together with that record.
+            c.pragma_update(None, "synchronous", "NORMAL")?;
             let tx = write_transaction(c)?;
             tx.execute(
                 "UPDATE group_positions SET next_offset = MAX(next_offset, ?3), last_seen_ms = ?4
@@ -876,5 +882,28 @@ mod tests {
             consumer.poll(RECHECK).await.unwrap().unwrap().payload,
             vec![1]
         );
+    }
+
+    #[tokio::test]
+    async fn a_send_is_synced_to_disk_before_it_returns_and_an_ack_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = open(dir.path(), 100);
+        let synchronous = || {
+            bus.shared
+                .with_connection(|c| c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)))
+                .unwrap()
+        };
+        let mut consumer = bus.consumer("g", "t").await.unwrap();
+        bus.send("t", "a", vec![0]).await.unwrap();
+        assert_eq!(
+            synchronous(),
+            2,
+            "FULL: the WAL is synced at the send's commit"
+        );
+        let delivery = consumer.poll(RECHECK).await.unwrap().unwrap();
+        consumer.ack(&delivery).unwrap();
+        assert_eq!(synchronous(), 1, "NORMAL: a lost ack is a redelivery");
+        bus.send("t", "b", vec![1]).await.unwrap();
+        assert_eq!(synchronous(), 2);
     }
 }

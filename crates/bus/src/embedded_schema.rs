@@ -9,6 +9,7 @@ use crate::embedded::write_transaction;
 /// loss once the WAL is synced; NORMAL syncs at checkpoints only, so the
 /// last records a producer was told were durable could vanish with the
 /// power. FULL syncs the WAL at every commit (measured in the README).
+/// Acknowledgements switch to NORMAL for their own commit (see `ack`).
 const SYNC: &str = "PRAGMA synchronous = FULL;";
 
 const SCHEMA: &str = "
