@@ -163,10 +163,22 @@ fn assert_versions_go_forward(records: &[EventRecord]) {
                 record.version
             );
             if record.version == known.version {
-                assert_eq!(
+                let (now, before) = (
                     serde_json::to_value(record).unwrap(),
                     serde_json::to_value(known).unwrap(),
-                    "two different records of event {} version {}",
+                );
+                let differing: Vec<String> = now
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(field, value)| before.get(field.as_str()) != Some(*value))
+                    .map(|(field, value)| {
+                        format!("{field}: {} then {value}", before[field.as_str()])
+                    })
+                    .collect();
+                assert!(
+                    differing.is_empty(),
+                    "two different records of event {} version {}: {differing:?}",
                     record.event_id,
                     record.version
                 );
