@@ -460,22 +460,4 @@ impl SyntheticNews {
         std::fs::write(&path, feed_list).unwrap();
         path
     }
-
-    /// The stories as JSON lines for `newsflow cluster` (title and text).
-    pub fn replay_lines(stories: &[SyntheticStory]) -> String {
-        stories
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "id": s.path,
-                    "title": s.title,
-                    "text": s.paragraphs.join("\n\n"),
-                    "published": s.published.to_rfc3339(),
-                    "outlet": s.outlet,
-                })
-                .to_string()
-                    + "\n"
-            })
-            .collect()
-    }
 }
