@@ -82,6 +82,28 @@ pub enum Command {
     /// Records the stages could not process or deliver: list and replay them.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
+    /// Inspect and manage the embedded bus.
+    #[command(subcommand)]
+    Bus(BusCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BusCommand {
+    /// List the consumer groups of the embedded bus (name, topic, position,
+    /// pending, attached, last seen), or drop one with --drop.
+    Groups(BusGroupsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BusGroupsArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Unregister this group on every topic (refused while a run holds the
+    /// data directory).
+    #[arg(long, value_name = "NAME")]
+    pub drop: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

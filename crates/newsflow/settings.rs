@@ -26,6 +26,7 @@ pub struct Settings {
     /// is set; the callback URL must reach this address from the hubs.
     pub websub_listen: Option<std::net::SocketAddr>,
     pub topics: TopicSettings,
+    pub readiness: ReadinessSettings,
     pub fetcher: newsflow_fetcher::FetcherConfig,
     pub cleaner: newsflow_cleaner::CleanerConfig,
     pub dedup: newsflow_dedup::DedupConfig,
@@ -41,6 +42,7 @@ impl Default for Settings {
             operator_listen: None,
             websub_listen: None,
             topics: TopicSettings::default(),
+            readiness: ReadinessSettings::default(),
             fetcher: Default::default(),
             cleaner: Default::default(),
             dedup: Default::default(),
@@ -64,6 +66,23 @@ impl Default for TopicSettings {
             cleaner_group: "cleaner".into(),
             dedup_group: "dedup".into(),
             clusterer_group: "clusterer".into(),
+        }
+    }
+}
+
+/// When a stage counts as stalled (logged, and `/ready` fails).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadinessSettings {
+    /// A stage that makes no progress for this long while its input has a
+    /// backlog is stalled; `--until-idle` then ends with an error.
+    pub stall_after_secs: u64,
+}
+
+impl Default for ReadinessSettings {
+    fn default() -> Self {
+        Self {
+            stall_after_secs: 300,
         }
     }
 }

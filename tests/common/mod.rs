@@ -10,7 +10,9 @@ use newsflow_model::{EventRecord, EventStatus};
 use serde::Deserialize;
 
 pub mod bounded_child;
+pub mod child_guard;
 pub mod hostile_server;
+pub mod synthetic_news;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)

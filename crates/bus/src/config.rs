@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -18,18 +19,39 @@ pub struct BusConfig {
     pub kafka: KafkaConfig,
 }
 
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
     /// The log file; relative paths are taken against the data directory.
     pub path: PathBuf,
-    /// How many records one topic may hold that its slowest group has not
-    /// acknowledged; producers wait beyond that (backpressure).
+    /// How many records one topic may hold that its slowest attached group
+    /// (a consumer open in this process) has not acknowledged; producers
+    /// wait beyond that (backpressure). Detached groups never hold
+    /// producers back.
     pub max_backlog: u64,
     /// The largest record (key and payload) the log takes; a larger one is
     /// refused for good (`BusError::TooLarge`) and goes to the dead letters,
     /// as on Kafka, so both buses treat one page alike.
     pub max_message_bytes: usize,
+    /// How long a consumer group nobody has attached stays registered (its
+    /// position kept, its unread records retained within the topic's
+    /// retention) before it is dropped with a warning. Default 7 days.
+    pub detached_group_retention_ms: u64,
+    /// How long a record is kept once no attached group still needs it, as
+    /// Kafka's `retention.ms` (default 7 days). Per topic: `topics`.
+    pub retention_ms: u64,
+    /// How many bytes of records one topic keeps at most, beyond what
+    /// attached groups still need, as Kafka's `retention.bytes` (default
+    /// 1 GiB). Per topic: `topics`.
+    pub retention_bytes: u64,
+    /// Per-topic overrides of `retention_ms` / `retention_bytes`, by
+    /// logical topic name (`[bus.embedded.topics.duplicates]`).
+    pub topics: BTreeMap<String, TopicRetention>,
+    /// How often the running service enforces retention, drops expired
+    /// detached groups and marks its attached groups as seen.
+    pub maintenance_interval_ms: u64,
 }
 
 /// The largest record newsflow sends, on either bus, unless configured:
@@ -43,8 +65,44 @@ impl Default for EmbeddedConfig {
             path: PathBuf::from("bus.db"),
             max_backlog: 1_000,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            detached_group_retention_ms: 7 * DAY_MS,
+            retention_ms: 7 * DAY_MS,
+            retention_bytes: 1 << 30,
+            topics: BTreeMap::new(),
+            maintenance_interval_ms: 60_000,
         }
     }
+}
+
+impl EmbeddedConfig {
+    /// The retention that applies to `topic`: its override where it has
+    /// one, the defaults otherwise.
+    pub fn retention_of(&self, topic: &str) -> Retention {
+        let override_ = self.topics.get(topic);
+        Retention {
+            max_age_ms: override_
+                .and_then(|o| o.retention_ms)
+                .unwrap_or(self.retention_ms),
+            max_bytes: override_
+                .and_then(|o| o.retention_bytes)
+                .unwrap_or(self.retention_bytes),
+        }
+    }
+}
+
+/// One topic's retention override; a key left out keeps the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicRetention {
+    pub retention_ms: Option<u64>,
+    pub retention_bytes: Option<u64>,
+}
+
+/// The limits a topic's unneeded records are kept within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age_ms: u64,
+    pub max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

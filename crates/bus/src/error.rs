@@ -12,6 +12,8 @@ pub enum BusError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    #[error("consumer group {0} is attached in this process and cannot be dropped")]
+    GroupAttached(String),
     #[error("the bus is shut down")]
     Closed,
     /// The record is larger than the bus takes: sending it again cannot

@@ -174,6 +174,17 @@ impl KafkaBus {
             physical_topic: physical,
         }))
     }
+
+    /// Whether a broker answers a metadata request within `timeout`, for
+    /// readiness. Blocks: call it off the async threads.
+    pub fn probe(&self, timeout: Duration) -> Result<(), BusError> {
+        use rdkafka::producer::Producer as _;
+        self.producer
+            .client()
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+            .map_err(kafka_error("fetching metadata"))
+    }
 }
 
 pub(crate) fn client_config(config: &KafkaConfig) -> ClientConfig {

@@ -9,14 +9,20 @@
 
 mod config;
 mod embedded;
+mod embedded_maintenance;
+mod embedded_schema;
 mod error;
 mod kafka;
 mod kafka_history;
 
 use async_trait::async_trait;
 
-pub use config::{BusConfig, BusKind, EmbeddedConfig, KafkaConfig, DEFAULT_MAX_MESSAGE_BYTES};
-pub use embedded::{EmbeddedBus, TopicReader};
+pub use config::{
+    BusConfig, BusKind, EmbeddedConfig, KafkaConfig, Retention, TopicRetention,
+    DEFAULT_MAX_MESSAGE_BYTES,
+};
+pub use embedded::{EmbeddedBus, GroupInfo, TopicReader};
+pub use embedded_maintenance::MaintenanceReport;
 pub use error::BusError;
 pub use kafka::{KafkaBus, TopicKind};
 pub use kafka_history::TopicHistory;

@@ -100,12 +100,13 @@ impl Clusterer {
                 let survivor = self.merge_converging(event, &scored[1..], &mut changed);
                 // One new version per add, however many merges it caused.
                 self.events[survivor as usize].version += 1;
-                changed.push(self.events[survivor as usize].record(&self.vocabulary, &self.config));
+                changed
+                    .push(self.events[survivor as usize].publish(&self.vocabulary, &self.config));
                 survivor
             }
             _ => {
                 let event = self.open_event(doc, also_carried_by, vector, &query);
-                changed.push(self.events[event as usize].record(&self.vocabulary, &self.config));
+                changed.push(self.events[event as usize].publish(&self.vocabulary, &self.config));
                 event
             }
         };
@@ -126,7 +127,7 @@ impl Clusterer {
             if event.is_active() && now - event.last_updated > quiet {
                 event.status = EventStatus::Closed;
                 event.version += 1;
-                closed.push(event.record(&self.vocabulary, &self.config));
+                closed.push(event.publish(&self.vocabulary, &self.config));
             }
             if event.status == EventStatus::Closed
                 && !event.retired
@@ -159,7 +160,7 @@ impl Clusterer {
         member.title = title.to_string();
         member.also_carried_by = also_carried_by.to_vec();
         event.version += 1;
-        Some(event.record(&self.vocabulary, &self.config))
+        Some(event.publish(&self.vocabulary, &self.config))
     }
 
     /// A placed story's member entry.
@@ -174,7 +175,7 @@ impl Clusterer {
     /// The current record of the event a story belongs to.
     pub fn current_record(&self, story_id: &str) -> Option<EventRecord> {
         let &event = self.event_of_story.get(story_id)?;
-        Some(self.events[event as usize].record(&self.vocabulary, &self.config))
+        Some(self.events[event as usize].record(&self.config))
     }
 
     /// Whether [`Clusterer::close_quiet`] at `now` would close anything.
@@ -206,10 +207,7 @@ impl Clusterer {
 
     /// The current record of every event, in order of creation.
     pub fn records(&self) -> Vec<EventRecord> {
-        self.events
-            .iter()
-            .map(|e| e.record(&self.vocabulary, &self.config))
-            .collect()
+        self.events.iter().map(|e| e.record(&self.config)).collect()
     }
 
     /// Events ever opened (active, closed or merged away).
@@ -377,6 +375,7 @@ impl Clusterer {
             absorbed: Vec::new(),
             headline: 0,
             retired: false,
+            published_keywords: Vec::new(),
         });
         self.index.insert(index, query.iter().map(|&(t, _)| t));
         index
@@ -473,7 +472,7 @@ impl Clusterer {
         absorbed_event.status = EventStatus::Merged;
         absorbed_event.merged_into = Some(absorber_event.id.clone());
         absorbed_event.version += 1;
-        let absorbed_record = absorbed_event.record(&self.vocabulary, &self.config);
+        let absorbed_record = absorbed_event.publish(&self.vocabulary, &self.config);
 
         let offset = absorber_event.members.len();
         absorber_event.members.append(&mut absorbed_event.members);

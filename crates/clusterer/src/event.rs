@@ -34,6 +34,11 @@ pub struct Event {
     /// Closed for longer than late arrivals are waited for: its centroid is
     /// cut down to what its record shows and no story is compared with it.
     pub retired: bool,
+    /// The keywords of the record published for `version`. Keywords depend
+    /// on the vocabulary, which moves with every story: a record shown
+    /// again (a story delivered twice) must be the one published for its
+    /// version, not one recomputed later.
+    pub published_keywords: Vec<String>,
 }
 
 impl Event {
@@ -84,7 +89,18 @@ impl Event {
         }
     }
 
-    pub fn record(&self, vocabulary: &Vocabulary, config: &ClustererConfig) -> EventRecord {
+    /// The record of a new version: computes its keywords now and keeps
+    /// them with the version.
+    pub fn publish(&mut self, vocabulary: &Vocabulary, config: &ClustererConfig) -> EventRecord {
+        self.published_keywords = heaviest_terms(&self.centroid, config.keywords, vocabulary)
+            .into_iter()
+            .map(|(t, _)| vocabulary.display(t))
+            .collect();
+        self.record(config)
+    }
+
+    /// The record published for the current version.
+    pub fn record(&self, config: &ClustererConfig) -> EventRecord {
         EventRecord {
             schema_version: SCHEMA_VERSION,
             event_id: self.id.clone(),
@@ -95,10 +111,7 @@ impl Event {
                 .get(self.headline)
                 .map(|m| m.title.clone())
                 .unwrap_or_default(),
-            keywords: heaviest_terms(&self.centroid, config.keywords, vocabulary)
-                .into_iter()
-                .map(|(t, _)| vocabulary.display(t))
-                .collect(),
+            keywords: self.published_keywords.clone(),
             members: self.record_members(config).to_vec(),
             member_count: Some(self.members.len() as u64),
             first_seen: self.first_seen,
@@ -133,6 +146,11 @@ impl Event {
             })
             .sum();
         std::mem::size_of::<Self>()
+            + self
+                .published_keywords
+                .iter()
+                .map(|k| k.capacity() + 24)
+                .sum::<usize>()
             + self.id.capacity()
             + members
             + self.members.capacity() * std::mem::size_of::<EventMember>()

@@ -326,3 +326,42 @@ fn operations_taken_for_the_changelog_are_those_the_log_holds() {
         stage.operations_since(1).unwrap()
     );
 }
+
+/// A story delivered again after other stories moved the vocabulary (an
+/// upstream stage re-sent it after a crash) shows its event's record as it
+/// was published for that version: one version, one record.
+#[test]
+fn a_story_delivered_again_later_gets_the_record_published_for_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let stories = fixture_stories();
+    let mut reference =
+        ClusterStage::open(&dir.path().join("reference.db"), ClustererConfig::default()).unwrap();
+    for story in &stories {
+        reference
+            .add_story(&unique_story(&story.document, &[]))
+            .unwrap();
+    }
+    let home = reference
+        .clusterer()
+        .event_of(&stories[0].document.id)
+        .unwrap()
+        .to_string();
+    let mut stage =
+        ClusterStage::open(&dir.path().join("clusterer.db"), ClustererConfig::default()).unwrap();
+    let published = stage
+        .add_story(&unique_story(&stories[0].document, &[]))
+        .unwrap();
+    // Every story of other events: the vocabulary moves, this event does not.
+    for story in &stories[1..] {
+        if reference.clusterer().event_of(&story.document.id) != Some(home.as_str()) {
+            let changed = stage
+                .add_story(&unique_story(&story.document, &[]))
+                .unwrap();
+            assert!(changed.iter().all(|r| r.event_id != published[0].event_id));
+        }
+    }
+    let again = stage
+        .add_story(&unique_story(&stories[0].document, &[]))
+        .unwrap();
+    assert_eq!(again, published);
+}

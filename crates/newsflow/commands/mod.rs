@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bus_groups;
 mod dead_letters;
 mod demo;
 mod extract;
@@ -20,5 +21,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Dedup(args) => replay::dedup(args),
         Command::Feeds(command) => feeds::run(command).await,
         Command::DeadLetters(command) => dead_letters::run(command).await,
+        Command::Bus(crate::cli::BusCommand::Groups(args)) => bus_groups::run(args),
     }
 }

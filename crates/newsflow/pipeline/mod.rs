@@ -10,14 +10,18 @@ mod fetch_sink;
 mod idle;
 mod message_limits;
 mod operator_http;
+mod progress;
+mod readiness;
 pub mod shutdown;
 pub mod stage_loop;
+mod stall_watch;
 #[cfg(test)]
 mod stateful_recovery_tests;
 mod websub_endpoint;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus, TopicKind};
@@ -27,7 +31,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::StageName;
+use crate::data_dir_lock::DataDirLock;
 use crate::settings::Settings;
+use progress::{ProgressBoard, WatchedConsumer};
+use readiness::{BusProbe, Readiness};
 use stage_loop::{run_stage, HandleError, StageHandler};
 
 /// Topics whose consumers want only the newest record per key.
@@ -106,6 +113,8 @@ struct RunningStages {
     groups: Vec<(String, &'static str)>,
     /// On Kafka, where a stage with lost state replays its processed input.
     history: Option<KafkaBus>,
+    /// Each stage's progress, for the stall watcher.
+    progress: Arc<ProgressBoard>,
 }
 
 impl RunningStages {
@@ -156,7 +165,10 @@ impl RunningStages {
         if handler.lacks_state() {
             self.rebuild(&mut handler, group, topic).await?;
         }
-        let consumer = self.bus.consumer(group, topic).await?;
+        let consumer = WatchedConsumer::wrap(
+            self.bus.consumer(group, topic).await?,
+            self.progress.register(handler.name(), group, topic),
+        );
         self.tasks.spawn(run_stage(
             handler,
             consumer,
@@ -176,16 +188,27 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     settings.ensure_data_dir()?;
+    let _lock = uses_data_dir(settings, &options.stages)
+        .then(|| DataDirLock::acquire(&settings.data_dir))
+        .transpose()?;
     let opened = open_bus(settings).await?;
     let bus = opened.bus.clone();
     let producer = bus.producer().await?;
     let groups = &settings.topics;
     let stages_shutdown = CancellationToken::new();
+    let progress = Arc::new(ProgressBoard::default());
+    let readiness = Arc::new(Readiness::new(match (&opened.embedded, &opened.kafka) {
+        (Some(embedded), _) => BusProbe::Embedded(embedded.clone()),
+        (None, Some(kafka)) => BusProbe::Kafka(kafka.clone()),
+        (None, None) => anyhow::bail!("no bus opened"),
+    }));
+    let stall_after = Duration::from_secs(settings.readiness.stall_after_secs.max(1));
     if let Some(listen) = options.operator_listen {
         let metrics = operator_http::install_recorder()?;
         let token = stages_shutdown.child_token();
+        let readiness = readiness.clone();
         tokio::spawn(async move {
-            if let Err(error) = operator_http::serve(listen, metrics, token).await {
+            if let Err(error) = operator_http::serve(listen, metrics, readiness, token).await {
                 tracing::error!(%error, "operator endpoint stopped");
             }
         });
@@ -197,6 +220,7 @@ pub async fn run(
         tasks: JoinSet::new(),
         groups: Vec::new(),
         history: opened.kafka.clone(),
+        progress: progress.clone(),
     };
 
     // Consumers join before the fetcher starts, so the embedded bus keeps
@@ -246,6 +270,23 @@ pub async fn run(
             .await?;
     }
 
+    // Every consuming stage has joined: retention may now tell what they
+    // still need, and readiness no longer waits for them.
+    if let Some(embedded) = &opened.embedded {
+        tokio::spawn(maintain_embedded(
+            embedded.clone(),
+            Duration::from_millis(settings.bus.embedded.maintenance_interval_ms.max(100)),
+            stages_shutdown.child_token(),
+        ));
+    }
+    tokio::spawn(stall_watch::watch(
+        progress.clone(),
+        readiness.clone(),
+        stall_after,
+        stages_shutdown.child_token(),
+    ));
+    readiness.mark_started();
+
     let fetcher = if options.stages.contains(&StageName::Fetcher) {
         let (limit, limit_key) = match settings.bus.kind {
             BusKind::Embedded => (
@@ -292,9 +333,14 @@ pub async fn run(
     }
 
     if options.until_idle {
+        // A stalled stage would keep a run that must finish waiting for
+        // ever: it ends the run with the stall as its error instead.
+        let stalled = stall_watch::first_stall(progress.clone(), stall_after);
+        tokio::pin!(stalled);
         if let Some(fetcher) = &fetcher {
             let summary = tokio::select! {
                 summary = fetcher.poll_once(&options.feeds, sink.as_ref()) => Some(summary),
+                stalls = &mut stalled => return Err(stalled_error(stalls)),
                 _ = shutdown.cancelled() => None,
             };
             tracing::info!(?summary, "poll pass finished");
@@ -302,6 +348,7 @@ pub async fn run(
         if let Some(embedded) = &opened.embedded {
             tokio::select! {
                 drained = idle::wait_until_drained(embedded, &stages.groups, &mut stages.tasks) => drained?,
+                stalls = &mut stalled => return Err(stalled_error(stalls)),
                 _ = shutdown.cancelled() => {}
             }
         } else if options.stages.iter().any(|s| *s != StageName::Fetcher) {
@@ -332,6 +379,44 @@ pub async fn run(
         }
     }
     outcome
+}
+
+/// Whether this process keeps state in the data directory (and so must be
+/// its only user): the embedded bus, or a stage with a database there.
+fn uses_data_dir(settings: &Settings, stages: &[StageName]) -> bool {
+    settings.bus.kind == BusKind::Embedded
+        || stages.iter().any(|s| {
+            matches!(
+                s,
+                StageName::Fetcher | StageName::Dedup | StageName::Clusterer
+            )
+        })
+}
+
+/// Applies the embedded bus's retention and group expiry periodically.
+async fn maintain_embedded(bus: EmbeddedBus, every: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let bus = bus.clone();
+        match tokio::task::spawn_blocking(move || bus.maintain()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "embedded bus maintenance failed"),
+            Err(join) => tracing::error!(%join, "embedded bus maintenance crashed"),
+        }
+    }
+}
+
+fn stalled_error(stalls: Vec<progress::Stall>) -> anyhow::Error {
+    let described: Vec<String> = stalls.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!(
+        "the pipeline cannot finish: {} (readiness.stall_after_secs)",
+        described.join("; ")
+    )
 }
 
 /// Gives a clusterer without local state the state its changelog holds.

@@ -1,11 +1,18 @@
-//! The operator's endpoint: `/metrics` (Prometheus text) and `/health`.
+//! The operator's endpoint: `/metrics` (Prometheus text), `/health` (the
+//! process lives: always 200) and `/ready` (200 when the bus answers, every
+//! stage has started and none is stalled; 503 with the reasons otherwise).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
+
+use super::readiness::Readiness;
 
 pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     PrometheusBuilder::new()
@@ -16,10 +23,12 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
 pub async fn serve(
     listen: SocketAddr,
     metrics: PrometheusHandle,
+    readiness: Arc<Readiness>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let app = axum::Router::new()
         .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(move || ready(readiness.clone())))
         .route(
             "/metrics",
             get(move || std::future::ready(metrics.render())),
@@ -27,9 +36,25 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding the operator endpoint on {listen}"))?;
-    tracing::info!(%listen, "operator endpoint: /metrics and /health");
+    tracing::info!(%listen, "operator endpoint: /metrics, /health and /ready");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("operator endpoint")
+}
+
+/// `{"ready":true}`, or 503 with `{"ready":false,"reasons":[...]}`.
+async fn ready(readiness: Arc<Readiness>) -> impl IntoResponse {
+    let (status, body) = match readiness.verdict().await {
+        Ok(()) => (StatusCode::OK, serde_json::json!({ "ready": true })),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "ready": false, "reasons": reasons }),
+        ),
+    };
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        format!("{body}\n"),
+    )
 }
