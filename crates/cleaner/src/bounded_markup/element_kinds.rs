@@ -47,22 +47,16 @@ pub fn is_raw_text(name: &str) -> bool {
 /// Entries of the list of active formatting elements (reconstructed after
 /// misnesting, and run through the adoption agency algorithm).
 pub fn is_formatting(name: &str) -> bool {
-    matches!(
-        name,
-        "a" | "b"
-            | "big"
-            | "code"
-            | "em"
-            | "font"
-            | "i"
-            | "nobr"
-            | "s"
-            | "small"
-            | "strike"
-            | "strong"
-            | "tt"
-            | "u"
-    )
+    formatting_name(name).is_some()
+}
+
+/// The formatting element's name, as a constant.
+pub fn formatting_name(name: &str) -> Option<&'static str> {
+    const NAMES: [&str; 14] = [
+        "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt",
+        "u",
+    ];
+    NAMES.into_iter().find(|n| *n == name)
 }
 
 /// Elements that put a marker on the list of active formatting elements:

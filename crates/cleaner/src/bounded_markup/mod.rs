@@ -39,6 +39,9 @@ pub const MAX_OPEN_FORMATTING_WITH_LINKS: usize = 256;
 pub const MAX_ELEMENTS: usize = 250_000;
 /// Attributes in one page.
 pub const MAX_ATTRIBUTES: usize = 1_000_000;
+/// Stack depth from which end tags that close nothing are dropped (pages
+/// this deep are hostile; a normal page is a few dozen deep).
+const STRAY_END_TAG_DEPTH: usize = MAX_DEPTH / 2;
 /// Names whose dropped start tags are remembered so that their end tags
 /// are dropped too.
 const MAX_DROPPED_NAMES: usize = 4096;
@@ -126,9 +129,9 @@ impl<'a> Pass<'a> {
     fn drop_start_tag(&mut self, tag: &Tag, would_open: bool) {
         self.replace(tag.start, tag.end, "");
         if would_open
-            && (self.dropped.len() < MAX_DROPPED_NAMES || self.dropped.contains_key(&tag.name))
+            && (self.dropped.len() < MAX_DROPPED_NAMES || self.dropped.contains_key(&*tag.name))
         {
-            *self.dropped.entry(tag.name.clone()).or_default() += 1;
+            *self.dropped.entry(tag.name.to_string()).or_default() += 1;
         }
     }
 
@@ -201,7 +204,7 @@ impl<'a> Pass<'a> {
     }
 
     fn start_tag(&mut self, tag: &Tag) {
-        let name = tag.name.as_str();
+        let name: &str = &tag.name;
         if self.elements >= MAX_ELEMENTS {
             let would_open = !kinds::is_void(name);
             self.drop_start_tag(tag, would_open);
@@ -222,6 +225,7 @@ impl<'a> Pass<'a> {
             }
             return;
         }
+        let formatting = kinds::formatting_name(name);
         match name {
             "html" | "body" => {
                 let seen = if name == "html" {
@@ -265,7 +269,8 @@ impl<'a> Pass<'a> {
                 self.open.add_formatting("a");
                 self.open_element(tag, Namespace::Html);
             }
-            _ if kinds::is_formatting(name) => {
+            _ if formatting.is_some() => {
+                let Some(name) = formatting else { return };
                 if self.open.formatting_other_than_a() >= MAX_OPEN_FORMATTING
                     || self.open.formatting_len() >= MAX_OPEN_FORMATTING_WITH_LINKS
                     || self.open.depth() >= MAX_DEPTH
@@ -366,7 +371,7 @@ impl<'a> Pass<'a> {
     }
 
     fn end_tag(&mut self, tag: &Tag) {
-        let name = tag.name.as_str();
+        let name: &str = &tag.name;
         if let Some(count) = self.dropped.get_mut(name) {
             *count -= 1;
             if *count == 0 {
@@ -375,12 +380,19 @@ impl<'a> Pass<'a> {
             self.replace(tag.start, tag.end, "");
             return;
         }
-        // End tags carry no attributes the parser keeps; it still reads
-        // (and compares) them.
-        if tag.attribute_count > 0 || tag.self_closing {
+        if !self.close_for_end_tag(name) {
+            self.replace(tag.start, tag.end, "");
+        } else if tag.attribute_count > 0 || tag.self_closing {
+            // End tags carry no attributes the parser keeps; it still
+            // reads (and compares) them.
             let bare = format!("{}>", &self.src[tag.start..tag.name_end]);
             self.replace(tag.start, tag.end, &bare);
         }
+    }
+
+    /// Closes what the end tag `name` closes in the model; false when the
+    /// tag is better dropped.
+    fn close_for_end_tag(&mut self, name: &str) -> bool {
         if self.open.top_namespace() != Namespace::Html {
             if matches!(name, "br" | "p") {
                 self.open.pop_foreign();
@@ -391,26 +403,26 @@ impl<'a> Pass<'a> {
                     .max(self.open.find_foreign(&format!("math:{name}")));
                 if let Some(at) = at {
                     self.open.truncate(at);
-                    return;
+                    return true;
                 }
             }
         }
+        let deep = self.open.depth() >= STRAY_END_TAG_DEPTH;
         let open = &mut self.open;
+        let mut removed_formatting = false;
         let at = match name {
-            "html" | "body" => None,
+            "html" | "body" => return true,
             "br" => {
                 // `</br>` is read as `<br>`: a new element.
                 self.elements += 1;
-                None
+                return self.elements <= MAX_ELEMENTS;
             }
             "p" => {
                 let at = open.find_in_button_scope("p");
-                if at.is_none() {
+                if at.is_none() && !deep {
                     // A stray `</p>` makes an empty paragraph.
                     self.elements += 1;
-                    if self.elements > MAX_ELEMENTS {
-                        self.replace(tag.start, tag.end, "");
-                    }
+                    return self.elements <= MAX_ELEMENTS;
                 }
                 at
             }
@@ -421,7 +433,7 @@ impl<'a> Pass<'a> {
                 .filter_map(|h| open.find_in_scope(h))
                 .max(),
             _ if kinds::is_formatting(name) => {
-                open.remove_formatting(name);
+                removed_formatting = open.remove_formatting(name);
                 open.find_above_special(name)
             }
             "table" | "tbody" | "thead" | "tfoot" | "tr" | "td" | "th" | "caption" | "colgroup" => {
@@ -434,8 +446,15 @@ impl<'a> Pass<'a> {
             _ if kinds::is_scoped_block(name) => open.find_in_scope(name),
             _ => open.find_above_special(name),
         };
-        if let Some(at) = at {
-            self.open.truncate(at);
+        match at {
+            Some(at) => {
+                self.open.truncate(at);
+                true
+            }
+            // The parser walks its whole stack for an end tag whose element
+            // is not open, and then ignores it: on a deep stack, a flood of
+            // them costs the depth each, so they go.
+            None => !deep || removed_formatting,
         }
     }
 
@@ -606,6 +625,18 @@ mod tests {
         assert_eq!(div.attrs().count(), MAX_ATTRIBUTES_PER_ELEMENT);
         assert_eq!(div.attr("a255"), Some("255"));
         assert!(out.ends_with(">text</div>"));
+    }
+
+    #[test]
+    fn end_tags_closing_nothing_on_a_deep_stack_go() {
+        let deep = "<span>".repeat(MAX_DEPTH);
+        let html = format!("{deep}</x></div></p></span>");
+        assert_eq!(bound_markup(&html), format!("{deep}</span>"));
+        // On a shallow stack they are the parser's business.
+        assert!(matches!(
+            bound_markup("<span></x></div></p></span>"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -18,8 +18,10 @@ pub enum Namespace {
 }
 
 struct Entry {
-    key: String,
+    /// The interned key: the name, `svg:`/`math:`-prefixed for foreign ones.
+    key: u32,
     namespace: Namespace,
+    integration_point: bool,
     /// This entry (a marker or a scope boundary) set a floor on the
     /// formatting list: the list's length then, and whether closing the
     /// element clears the list back to it.
@@ -51,12 +53,13 @@ const CATEGORIES: usize = 8;
 
 pub struct OpenElements {
     entries: Vec<Entry>,
-    /// Stack positions of open elements by key (`svg:name`, `math:name`
-    /// for foreign ones).
-    positions: HashMap<String, Vec<u32>>,
+    /// Keys seen so far, each with its number and its categories.
+    keys: HashMap<Box<str>, (u32, u8)>,
+    /// Stack positions of open elements, by key number.
+    positions: Vec<Vec<u32>>,
     categories: [Vec<u32>; CATEGORIES],
     /// Names on the list of active formatting elements, oldest first.
-    formatting: Vec<String>,
+    formatting: Vec<&'static str>,
     /// Of those, the ones other than `a` (an `a` replaces the open one).
     formatting_other_than_a: usize,
     /// Formatting-list lengths below which an end tag cannot remove an
@@ -68,7 +71,8 @@ impl OpenElements {
     pub fn new() -> Self {
         OpenElements {
             entries: Vec::with_capacity(64),
-            positions: HashMap::new(),
+            keys: HashMap::new(),
+            positions: Vec::new(),
             categories: Default::default(),
             formatting: Vec::new(),
             formatting_other_than_a: 0,
@@ -93,16 +97,16 @@ impl OpenElements {
     }
 
     pub fn top_is(&self, name: &str) -> bool {
+        let key = self.keys.get(name).map(|&(key, _)| key);
         self.top()
-            .is_some_and(|e| e.namespace == Namespace::Html && e.key == name)
+            .is_some_and(|e| e.namespace == Namespace::Html && Some(e.key) == key)
     }
 
     /// Whether start tags are read as SVG/MathML rather than HTML: the
     /// current element is foreign and not an integration point.
     pub fn in_foreign_content(&self) -> bool {
-        self.top().is_some_and(|e| {
-            e.namespace != Namespace::Html && !kinds::is_integration_point(local_name(&e.key))
-        })
+        self.top()
+            .is_some_and(|e| e.namespace != Namespace::Html && !e.integration_point)
     }
 
     pub fn top_namespace(&self) -> Namespace {
@@ -110,10 +114,8 @@ impl OpenElements {
     }
 
     fn topmost(&self, key: &str) -> Option<usize> {
-        self.positions
-            .get(key)
-            .and_then(|p| p.last())
-            .map(|&p| p as usize)
+        let &(key, _) = self.keys.get(key)?;
+        self.positions[key as usize].last().map(|&p| p as usize)
     }
 
     fn topmost_in(&self, category: Category) -> Option<usize> {
@@ -180,12 +182,7 @@ impl OpenElements {
             return;
         };
         let at = self.entries.len() as u32;
-        if let Some(list) = self.positions.get_mut(&entry.key) {
-            list.pop();
-            if list.is_empty() {
-                self.positions.remove(&entry.key);
-            }
-        }
+        self.positions[entry.key as usize].pop();
         for list in &mut self.categories {
             if list.last() == Some(&at) {
                 list.pop();
@@ -219,47 +216,15 @@ impl OpenElements {
 
     pub fn push(&mut self, name: &str, namespace: Namespace) {
         let at = self.entries.len() as u32;
-        let key = match namespace {
-            Namespace::Html => name.to_string(),
-            Namespace::Svg => format!("svg:{name}"),
-            Namespace::MathMl => format!("math:{name}"),
-        };
         let html = namespace == Namespace::Html;
-        let is = |category: Category| -> bool {
-            if !html {
-                // Foreign elements end every search: the model does not
-                // track which of them the standard lists, and stopping
-                // early only keeps more open.
-                return !matches!(category, Category::Html);
-            }
-            match category {
-                Category::Scope => kinds::bounds_scope(name),
-                Category::ButtonScope => kinds::bounds_scope(name) || name == "button",
-                Category::ListScope => kinds::bounds_scope(name) || matches!(name, "ol" | "ul"),
-                Category::TableScope => kinds::bounds_table_scope(name),
-                Category::SelectScope => !matches!(name, "option" | "optgroup"),
-                Category::Special => kinds::is_special(name),
-                Category::SpecialForListItems => {
-                    kinds::is_special(name) && !matches!(name, "address" | "div" | "p")
-                }
-                Category::Html => true,
-            }
+        let (key, categories) = match namespace {
+            Namespace::Html => self.intern(name, html),
+            Namespace::Svg => self.intern(&format!("svg:{name}"), html),
+            Namespace::MathMl => self.intern(&format!("math:{name}"), html),
         };
-        for (index, category) in [
-            Category::Scope,
-            Category::ButtonScope,
-            Category::ListScope,
-            Category::TableScope,
-            Category::SelectScope,
-            Category::Special,
-            Category::SpecialForListItems,
-            Category::Html,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if is(category) {
-                self.categories[index].push(at);
+        for (index, list) in self.categories.iter_mut().enumerate() {
+            if categories & (1 << index) != 0 {
+                list.push(at);
             }
         }
         // Markers clear the formatting list back when closed; scope
@@ -275,12 +240,31 @@ impl OpenElements {
         if let Some((len, _)) = floor {
             self.floors.push(len);
         }
-        self.positions.entry(key.clone()).or_default().push(at);
+        self.positions[key as usize].push(at);
         self.entries.push(Entry {
             key,
             namespace,
+            integration_point: !html && kinds::is_integration_point(name),
             floor,
         });
+    }
+
+    /// The number of a key and its categories, numbering it if new.
+    fn intern(&mut self, key: &str, html: bool) -> (u32, u8) {
+        if let Some(&known) = self.keys.get(key) {
+            return known;
+        }
+        let name = key.split_once(':').map_or(key, |(_, local)| local);
+        let mut categories = 0u8;
+        for (index, category) in ALL_CATEGORIES.into_iter().enumerate() {
+            if is_in(category, name, html) {
+                categories |= 1 << index;
+            }
+        }
+        let number = self.positions.len() as u32;
+        self.positions.push(Vec::new());
+        self.keys.insert(key.into(), (number, categories));
+        (number, categories)
     }
 
     fn formatting_floor(&self) -> usize {
@@ -292,7 +276,7 @@ impl OpenElements {
         let floor = self.formatting_floor();
         self.formatting[floor..]
             .iter()
-            .rposition(|n| n == name)
+            .rposition(|n| *n == name)
             .map(|i| floor + i)
     }
 
@@ -300,26 +284,55 @@ impl OpenElements {
         self.formatting_entry(name).is_some()
     }
 
-    pub fn add_formatting(&mut self, name: &str) {
+    pub fn add_formatting(&mut self, name: &'static str) {
         if name != "a" {
             self.formatting_other_than_a += 1;
         }
-        self.formatting.push(name.to_string());
+        self.formatting.push(name);
     }
 
     /// Removes the newest entry `name` after the last marker, as the
     /// adoption agency algorithm does when it finds one.
-    pub fn remove_formatting(&mut self, name: &str) {
-        if let Some(at) = self.formatting_entry(name) {
-            self.formatting.remove(at);
-            if name != "a" {
-                self.formatting_other_than_a -= 1;
-            }
+    pub fn remove_formatting(&mut self, name: &str) -> bool {
+        let Some(at) = self.formatting_entry(name) else {
+            return false;
+        };
+        self.formatting.remove(at);
+        if name != "a" {
+            self.formatting_other_than_a -= 1;
         }
+        true
     }
 }
 
-/// `svg:foreignobject` → `foreignobject`.
-fn local_name(key: &str) -> &str {
-    key.split_once(':').map_or(key, |(_, local)| local)
+const ALL_CATEGORIES: [Category; CATEGORIES] = [
+    Category::Scope,
+    Category::ButtonScope,
+    Category::ListScope,
+    Category::TableScope,
+    Category::SelectScope,
+    Category::Special,
+    Category::SpecialForListItems,
+    Category::Html,
+];
+
+fn is_in(category: Category, name: &str, html: bool) -> bool {
+    if !html {
+        // Foreign elements end every search: the model does not track
+        // which of them the standard lists, and stopping early only keeps
+        // more open.
+        return !matches!(category, Category::Html);
+    }
+    match category {
+        Category::Scope => kinds::bounds_scope(name),
+        Category::ButtonScope => kinds::bounds_scope(name) || name == "button",
+        Category::ListScope => kinds::bounds_scope(name) || matches!(name, "ol" | "ul"),
+        Category::TableScope => kinds::bounds_table_scope(name),
+        Category::SelectScope => !matches!(name, "option" | "optgroup"),
+        Category::Special => kinds::is_special(name),
+        Category::SpecialForListItems => {
+            kinds::is_special(name) && !matches!(name, "address" | "div" | "p")
+        }
+        Category::Html => true,
+    }
 }

@@ -3,15 +3,17 @@
 //! pre-pass copies what it keeps byte for byte, so it only needs boundaries.
 //! Every step moves forward; no byte is looked at more than a few times.
 
+use std::borrow::Cow;
+
 /// A start or end tag.
 #[derive(Debug)]
-pub struct Tag {
+pub struct Tag<'a> {
     /// At the `<`.
     pub start: usize,
     /// One past the `>`.
     pub end: usize,
     /// The tag name, ASCII-lower-cased as the parser sees it.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// One past the name: `source[start..name_end]` is `<name` or `</name`.
     pub name_end: usize,
     /// Spans of the first attributes (up to the limit asked for), each from
@@ -24,10 +26,10 @@ pub struct Tag {
 }
 
 #[derive(Debug)]
-pub enum Token {
+pub enum Token<'a> {
     /// Character data, entities undecoded, up to (not including) here.
     Text(usize),
-    Tag(Tag),
+    Tag(Tag<'a>),
     /// `<!DOCTYPE ...>`, ending here.
     Doctype(usize),
     /// A comment, processing instruction or other bogus comment: no text.
@@ -44,6 +46,7 @@ pub enum Token {
 }
 
 pub struct Tokenizer<'a> {
+    text: &'a str,
     src: &'a [u8],
     pos: usize,
 }
@@ -55,6 +58,7 @@ fn is_space(b: u8) -> bool {
 impl<'a> Tokenizer<'a> {
     pub fn new(src: &'a str) -> Self {
         Tokenizer {
+            text: src,
             src: src.as_bytes(),
             pos: 0,
         }
@@ -63,7 +67,7 @@ impl<'a> Tokenizer<'a> {
     /// The next token; `foreign` says whether `<![CDATA[` opens a CDATA
     /// section (inside SVG and MathML) or a bogus comment (in HTML), and
     /// `keep_attributes` how many attribute spans a start tag records.
-    pub fn next_token(&mut self, foreign: bool, keep_attributes: usize) -> Option<Token> {
+    pub fn next_token(&mut self, foreign: bool, keep_attributes: usize) -> Option<Token<'a>> {
         let src = self.src;
         let start = self.pos;
         if start >= src.len() {
@@ -100,7 +104,7 @@ impl<'a> Tokenizer<'a> {
         Some(token)
     }
 
-    fn markup(&self, at: usize, foreign: bool, keep_attributes: usize) -> Token {
+    fn markup(&self, at: usize, foreign: bool, keep_attributes: usize) -> Token<'a> {
         let src = self.src;
         let rest = &src[at + 1..];
         match rest.first() {
@@ -143,7 +147,7 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// `<!--` to `-->` or `--!>` (`<!-->` and `<!--->` are whole comments).
-    fn comment(&self, at: usize) -> Token {
+    fn comment(&self, at: usize) -> Token<'a> {
         let body = at + 4;
         let src = self.src;
         if src[body..].starts_with(b">") {
@@ -170,7 +174,7 @@ impl<'a> Tokenizer<'a> {
         Token::Comment(at, src.len())
     }
 
-    fn bogus_comment(&self, at: usize) -> Token {
+    fn bogus_comment(&self, at: usize) -> Token<'a> {
         Token::Comment(at, self.to_gt(at).unwrap_or(self.src.len()))
     }
 
@@ -180,7 +184,7 @@ impl<'a> Tokenizer<'a> {
 
     /// A tag from its `<`, by the tokenizer's tag states (quotes respected,
     /// `/` before `>` marks self-closing).
-    fn tag(&self, at: usize, is_end: bool, keep_attributes: usize) -> Token {
+    fn tag(&self, at: usize, is_end: bool, keep_attributes: usize) -> Token<'a> {
         let src = self.src;
         let name_start = at + if is_end { 2 } else { 1 };
         let mut pos = name_start;
@@ -188,7 +192,13 @@ impl<'a> Tokenizer<'a> {
             pos += 1;
         }
         let name_end = pos;
-        let name = String::from_utf8_lossy(&src[name_start..name_end]).to_ascii_lowercase();
+        // The name ends at an ASCII byte, so it is whole characters.
+        let raw_name = &self.text[name_start..name_end];
+        let name = if raw_name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(raw_name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(raw_name)
+        };
         let mut attributes = Vec::new();
         let mut attribute_count = 0;
         let mut self_closing = false;
