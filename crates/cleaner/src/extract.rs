@@ -1,7 +1,6 @@
 //! The pure core: one page's bytes to the article in it.
 
 use chrono::{DateTime, Utc};
-use scraper::Html;
 use serde::Serialize;
 
 use crate::bounded_markup::bound_markup;
@@ -11,6 +10,7 @@ use crate::language::detect_language;
 use crate::metadata::read_metadata;
 use crate::scan::scan;
 use crate::strip::strip_scripts_and_styles;
+use crate::tree_sink::parse_document;
 use crate::verdict::judge;
 use crate::{CleanError, CleanerConfig};
 
@@ -42,7 +42,7 @@ pub fn extract(
     let text = decode_html(html, content_type)?;
     let stripped = strip_scripts_and_styles(&text);
     let bounded = bound_markup(&stripped);
-    let document = Html::parse_document(&bounded);
+    let document = parse_document(&bounded);
     let page = scan(&document);
     let base = page_url.and_then(|u| url::Url::parse(u).ok());
     let metadata = read_metadata(&document, &page, base.as_ref());

@@ -19,6 +19,7 @@ mod metadata;
 mod scan;
 mod strip;
 mod text;
+mod tree_sink;
 mod verdict;
 
 pub use article::clean;
