@@ -62,9 +62,9 @@ pub fn bound_markup(html: &str) -> Cow<'_, str> {
         seen_body: false,
     };
     let mut tokens = Tokenizer::new(html);
-    while let Some(token) =
-        tokens.next_token(pass.open.in_foreign_content(), MAX_ATTRIBUTES_PER_ELEMENT)
-    {
+    // Attribute spans are read again only for a tag whose attributes are
+    // cut (see `keep_start_tag`).
+    while let Some(token) = tokens.next_token(pass.open.in_foreign_content(), 0) {
         match token {
             Token::Text(_) | Token::Doctype(_) => {}
             Token::Comment(start, end) => pass.replace(start, end, ""),
@@ -150,7 +150,7 @@ impl<'a> Pass<'a> {
         }
         let src = self.src;
         let mut rewritten = String::from(&src[tag.start..tag.name_end]);
-        for &(from, to) in &tag.attributes[..allowed] {
+        for (from, to) in tokens::attribute_spans(src, tag.start, allowed) {
             rewritten.push(' ');
             rewritten.push_str(&src[from..to]);
         }
@@ -459,7 +459,8 @@ impl<'a> Pass<'a> {
     }
 
     fn has_attribute(&self, tag: &Tag, names: &[&str]) -> bool {
-        tag.attributes.iter().any(|&(from, to)| {
+        let spans = tokens::attribute_spans(self.src, tag.start, MAX_ATTRIBUTES_PER_ELEMENT);
+        spans.into_iter().any(|(from, to)| {
             let attribute = &self.src.as_bytes()[from..to];
             let name_len = attribute
                 .iter()

@@ -71,7 +71,7 @@ impl OpenElements {
     pub fn new() -> Self {
         OpenElements {
             entries: Vec::with_capacity(64),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             positions: Vec::new(),
             categories: Default::default(),
             formatting: Vec::new(),

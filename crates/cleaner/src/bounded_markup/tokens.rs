@@ -318,14 +318,14 @@ fn opens_markup(rest: &[u8]) -> bool {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    // Needles are two or three bytes: find the first byte, then compare.
-    let first = needle[0];
+    // Needles are two or three bytes, searched from many places: finding
+    // the first byte and comparing is cheaper than building a searcher.
     let mut from = 0;
-    while let Some(offset) = memchr(first, &haystack[from..]) {
+    while let Some(offset) = memchr(needle[0], &haystack[from..]) {
         let at = from + offset;
         if haystack[at..].starts_with(needle) {
             return Some(at);
@@ -333,4 +333,18 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// The spans of the first `keep` attributes of the start tag at `at` (read
+/// again only for the rare tag whose attributes are cut or looked at).
+pub fn attribute_spans(src: &str, at: usize, keep: usize) -> Vec<(usize, usize)> {
+    let tokens = Tokenizer {
+        text: src,
+        src: src.as_bytes(),
+        pos: at,
+    };
+    match tokens.tag(at, false, keep) {
+        Token::Tag(tag) => tag.attributes,
+        _ => Vec::new(),
+    }
 }
