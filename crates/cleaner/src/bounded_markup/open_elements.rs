@@ -65,11 +65,70 @@ pub struct OpenElements {
     /// Formatting-list lengths below which an end tag cannot remove an
     /// entry: one per open marker or scope boundary.
     floors: Vec<usize>,
+    /// Key numbers and categories of `COMMON_NAMES`, in order.
+    common: Vec<(u32, u8)>,
+}
+
+/// The names most tags have, and those the scope searches ask for: looked
+/// up by a `match` instead of hashing.
+const COMMON_NAMES: [&str; 40] = [
+    "p", "li", "dd", "dt", "td", "th", "tr", "tbody", "thead", "tfoot", "button", "select",
+    "option", "optgroup", "a", "template", "table", "h1", "h2", "h3", "h4", "h5", "h6", "div",
+    "span", "ul", "ol", "section", "article", "strong", "em", "b", "i", "figure", "header",
+    "footer", "nav", "main", "aside", "time",
+];
+
+/// `COMMON_NAMES.iter().position(..)`, as a `match` the compiler turns
+/// into a switch on length and a comparison or two.
+fn common_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "p" => 0,
+        "li" => 1,
+        "dd" => 2,
+        "dt" => 3,
+        "td" => 4,
+        "th" => 5,
+        "tr" => 6,
+        "tbody" => 7,
+        "thead" => 8,
+        "tfoot" => 9,
+        "button" => 10,
+        "select" => 11,
+        "option" => 12,
+        "optgroup" => 13,
+        "a" => 14,
+        "template" => 15,
+        "table" => 16,
+        "h1" => 17,
+        "h2" => 18,
+        "h3" => 19,
+        "h4" => 20,
+        "h5" => 21,
+        "h6" => 22,
+        "div" => 23,
+        "span" => 24,
+        "ul" => 25,
+        "ol" => 26,
+        "section" => 27,
+        "article" => 28,
+        "strong" => 29,
+        "em" => 30,
+        "b" => 31,
+        "i" => 32,
+        "figure" => 33,
+        "header" => 34,
+        "footer" => 35,
+        "nav" => 36,
+        "main" => 37,
+        "aside" => 38,
+        "time" => 39,
+        _ => return None,
+    })
 }
 
 impl OpenElements {
     pub fn new() -> Self {
-        OpenElements {
+        let mut open = OpenElements {
             entries: Vec::with_capacity(64),
             keys: HashMap::default(),
             positions: Vec::new(),
@@ -77,7 +136,15 @@ impl OpenElements {
             formatting: Vec::new(),
             formatting_other_than_a: 0,
             floors: Vec::new(),
+            common: Vec::with_capacity(COMMON_NAMES.len()),
+        };
+        // Numbered in list order, so `common_key` finds them without hashing.
+        for name in COMMON_NAMES {
+            debug_assert_eq!(common_index(name), Some(open.common.len()));
+            let known = open.intern(name, true);
+            open.common.push(known);
         }
+        open
     }
 
     pub fn depth(&self) -> usize {
@@ -97,7 +164,7 @@ impl OpenElements {
     }
 
     pub fn top_is(&self, name: &str) -> bool {
-        let key = self.keys.get(name).map(|&(key, _)| key);
+        let key = self.known_key(name).map(|(key, _)| key);
         self.top()
             .is_some_and(|e| e.namespace == Namespace::Html && Some(e.key) == key)
     }
@@ -113,8 +180,15 @@ impl OpenElements {
         self.top().map_or(Namespace::Html, |e| e.namespace)
     }
 
+    fn known_key(&self, key: &str) -> Option<(u32, u8)> {
+        match common_index(key) {
+            Some(index) => self.common.get(index).copied(),
+            None => self.keys.get(key).copied(),
+        }
+    }
+
     fn topmost(&self, key: &str) -> Option<usize> {
-        let &(key, _) = self.keys.get(key)?;
+        let (key, _) = self.known_key(key)?;
         self.positions[key as usize].last().map(|&p| p as usize)
     }
 
@@ -251,7 +325,7 @@ impl OpenElements {
 
     /// The number of a key and its categories, numbering it if new.
     fn intern(&mut self, key: &str, html: bool) -> (u32, u8) {
-        if let Some(&known) = self.keys.get(key) {
+        if let Some(known) = self.known_key(key) {
             return known;
         }
         let name = key.split_once(':').map_or(key, |(_, local)| local);
