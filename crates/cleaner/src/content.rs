@@ -5,6 +5,8 @@
 use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
+use std::collections::HashSet;
+
 use ego_tree::NodeId;
 
 use crate::hints::{self, Hint};
@@ -186,7 +188,7 @@ struct Anchors {
     headline: Option<u32>,
     /// The ancestors of the text node where the description's opening
     /// words appear in the page.
-    lead: Option<Vec<NodeId>>,
+    lead: Option<HashSet<NodeId>>,
 }
 
 /// How many of the description's first characters are looked for.
@@ -196,7 +198,7 @@ const LEAD_MAX_DEPTH: usize = 256;
 
 /// The ancestors of the first visible text node that contains the
 /// description's opening words.
-fn lead_text_path(html: &Html, page: &PageScan, description: &str) -> Option<Vec<NodeId>> {
+fn lead_text_path(html: &Html, page: &PageScan, description: &str) -> Option<HashSet<NodeId>> {
     let probe: String = description.chars().take(LEAD_PROBE_CHARS).collect();
     let probe = probe.trim_end_matches(|c: char| !c.is_alphanumeric());
     if probe.chars().count() < 20 {
@@ -250,7 +252,7 @@ fn headline_index(html: &Html, page: &PageScan, title: Option<&str>) -> Option<u
         else {
             return false;
         };
-        let text: String = node.text().map(alphanumeric_lowercase).collect();
+        let text = alphanumeric_lowercase(&text::bounded_text(node));
         text.len() >= 8 && (title.contains(&text) || text.contains(&title))
     })
 }

@@ -1,15 +1,16 @@
 //! The pure core: one page's bytes to the article in it.
 
 use chrono::{DateTime, Utc};
-use scraper::Html;
 use serde::Serialize;
 
+use crate::bounded_markup::bound_markup;
 use crate::content::extract_body;
 use crate::decode::decode_html;
 use crate::language::detect_language;
 use crate::metadata::read_metadata;
 use crate::scan::scan;
 use crate::strip::strip_scripts_and_styles;
+use crate::tree_sink::parse_document;
 use crate::verdict::judge;
 use crate::{CleanError, CleanerConfig};
 
@@ -40,7 +41,8 @@ pub fn extract(
     let html = &html[..html.len().min(config.max_page_bytes)];
     let text = decode_html(html, content_type)?;
     let stripped = strip_scripts_and_styles(&text);
-    let document = Html::parse_document(&stripped);
+    let bounded = bound_markup(&stripped);
+    let document = parse_document(&bounded);
     let page = scan(&document);
     let base = page_url.and_then(|u| url::Url::parse(u).ok());
     let metadata = read_metadata(&document, &page, base.as_ref());

@@ -6,6 +6,7 @@
 //! `articles` message from a `raw` message with it.
 
 mod article;
+mod bounded_markup;
 mod config;
 mod content;
 mod dates;
@@ -18,6 +19,7 @@ mod metadata;
 mod scan;
 mod strip;
 mod text;
+mod tree_sink;
 mod verdict;
 
 pub use article::clean;

@@ -254,36 +254,52 @@ fn json_ld_article(html: &Html, page: &PageScan) -> Option<Value> {
 }
 
 fn is_article_type(value: Option<&Value>) -> bool {
+    let is_article = |t: &str| ARTICLE_TYPES.contains(&t.to_ascii_lowercase().as_str());
     match value {
-        Some(Value::String(t)) => ARTICLE_TYPES.contains(&t.to_ascii_lowercase().as_str()),
-        Some(Value::Array(types)) => types.iter().any(|t| is_article_type(Some(t))),
+        Some(Value::String(t)) => is_article(t),
+        // A list of type names; nested lists are not types.
+        Some(Value::Array(types)) => types.iter().any(|t| t.as_str().is_some_and(is_article)),
         _ => false,
     }
 }
 
+/// The values in `value` in document order: itself, or the items of an
+/// array and of the arrays in it. A work list instead of recursion: the
+/// JSON's nesting is the page's to choose (serde_json stops at 128 levels,
+/// and nothing here relies on that).
+fn flattened(value: &Value) -> impl Iterator<Item = &Value> {
+    let mut pending = vec![value];
+    std::iter::from_fn(move || loop {
+        match pending.pop()? {
+            Value::Array(items) => pending.extend(items.iter().rev()),
+            other => return Some(other),
+        }
+    })
+}
+
 fn first_text(value: &Value) -> Option<String> {
-    match value {
+    flattened(value).find_map(|v| match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Array(items) => items.iter().find_map(first_text),
+        _ => None,
+    })
+}
+
+/// A name: a string, or an object's `name`.
+fn name_in(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("name").and_then(first_text),
         _ => None,
     }
 }
 
 fn name_of(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(o) => o.get("name").and_then(first_text),
-        Value::Array(items) => items.iter().find_map(name_of),
-        _ => None,
-    }
+    flattened(value).find_map(name_in)
 }
 
 /// Author names, joined: `"A and B"`, `"A, B and C"`.
 fn names_of(value: &Value) -> Option<String> {
-    let names: Vec<String> = match value {
-        Value::Array(items) => items.iter().filter_map(name_of).collect(),
-        other => name_of(other).into_iter().collect(),
-    };
+    let names: Vec<String> = flattened(value).filter_map(name_in).collect();
     let names: Vec<String> = names
         .into_iter()
         .map(|n| text::collapse(&n))
@@ -301,15 +317,14 @@ fn names_of(value: &Value) -> Option<String> {
 }
 
 fn image_url(value: &Value) -> Option<String> {
-    match value {
+    flattened(value).find_map(|v| match v {
         Value::String(s) => Some(s.clone()),
         Value::Object(o) => o
             .get("url")
             .or_else(|| o.get("contentUrl"))
             .and_then(first_text),
-        Value::Array(items) => items.iter().find_map(image_url),
         _ => None,
-    }
+    })
 }
 
 fn looks_like_url(s: &str) -> bool {
@@ -329,7 +344,7 @@ fn absolute(raw: &str, base: Option<&url::Url>) -> Option<String> {
 
 fn element_text(html: &Html, id: Option<ego_tree::NodeId>) -> Option<String> {
     let element = html.tree.get(id?).and_then(ElementRef::wrap)?;
-    let text = text::collapse(&element.text().collect::<String>());
+    let text = text::collapse(&text::bounded_text(element));
     (!text.is_empty()).then_some(text)
 }
 
@@ -391,7 +406,7 @@ fn first_time(html: &Html, page: &PageScan) -> Option<DateTime<Utc>> {
             .value()
             .attr("datetime")
             .and_then(parse_date)
-            .or_else(|| parse_date(&element.text().collect::<String>()))
+            .or_else(|| parse_date(&text::bounded_text(element)))
     })
 }
 

@@ -50,6 +50,33 @@ pub fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
+/// Nodes of an element's subtree read for a headline, byline or date.
+const BOUNDED_TEXT_NODES: usize = 4096;
+/// Bytes of text read for one.
+const BOUNDED_TEXT_BYTES: usize = 4096;
+
+/// The start of an element's text, for metadata: a headline, byline or
+/// date is short, and the elements it is read from may nest inside each
+/// other, so reading each one's whole subtree would read the page once per
+/// level.
+pub fn bounded_text(element: scraper::ElementRef) -> String {
+    let mut out = String::new();
+    for node in element.descendants().take(BOUNDED_TEXT_NODES) {
+        if let scraper::Node::Text(text) = node.value() {
+            let room = BOUNDED_TEXT_BYTES.saturating_sub(out.len());
+            if room == 0 {
+                break;
+            }
+            let mut end = text.len().min(room);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.push_str(&text[..end]);
+        }
+    }
+    out
+}
+
 /// `text` with whitespace collapsed and trimmed.
 pub fn collapse(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
