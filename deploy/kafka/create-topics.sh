@@ -14,7 +14,8 @@
 # `clusterer-changelog` is the clusterer's state (its operation log, read
 # back by a clusterer that starts without its data directory): one
 # partition for one order, and never deleted, since a lost record is lost
-# state.
+# state. `dedup-changelog` is dedup's state, one record per remembered story:
+# compacted, so it holds the current window, not its history.
 set -euo pipefail
 BOOTSTRAP=${BOOTSTRAP:-127.0.0.1:9092}
 PREFIX=${PREFIX:-newsflow.}
@@ -35,3 +36,4 @@ create unique 1 --config retention.ms=2592000000
 create duplicates 1 --config retention.ms=2592000000
 create events 1 --config cleanup.policy=compact --config min.compaction.lag.ms=60000
 create clusterer-changelog 1 --config cleanup.policy=delete --config retention.ms=-1 --config retention.bytes=-1
+create dedup-changelog 1 --config cleanup.policy=compact

@@ -51,6 +51,13 @@ pub struct KafkaConfig {
     pub create_topics: bool,
     /// Extra librdkafka properties for every client (security, tuning).
     pub properties: std::collections::BTreeMap<String, String>,
+    /// A stage's consumer whose group has records to read but has neither
+    /// received one nor seen its committed positions move for this many
+    /// seconds is re-created (a new client joins the group afresh).
+    pub consumer_stall_secs: u64,
+    /// How long reading a changelog (a stage restoring its state) may wait
+    /// for its next record before the reading counts as stopped short.
+    pub restore_stall_secs: u64,
 }
 
 impl Default for KafkaConfig {
@@ -63,6 +70,8 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             create_topics: true,
             properties: Default::default(),
+            consumer_stall_secs: 120,
+            restore_stall_secs: 60,
         }
     }
 }

@@ -75,25 +75,63 @@ pub(crate) fn apply(clusterer: &mut Clusterer, operation: Operation) -> Vec<Even
 /// and so in log order, however many partitions the topic was given.
 const CHANGELOG_KEY: &str = "clusterer";
 
-/// One logged operation with its place in the log, as it travels on the
-/// clusterer's changelog topic.
+/// One entry of the clusterer's changelog topic: a logged operation with
+/// its place in the log, or an ownership claim.
+///
+/// Only the current owner of the clusterer's input writes the changelog.
+/// Each owner, once its restore reached the changelog's end, writes a claim
+/// with a new `epoch` (one more than any seen) and the `seq` its state ends
+/// at, then stamps every operation it logs with that epoch. A restore
+/// ignores operations of an older epoch that come after a newer claim: they
+/// were written by a previous owner that had not yet noticed it lost the
+/// input (fenced).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangelogRecord {
     pub schema_version: u32,
-    /// The operation's position in the log: from 1, one more for each
-    /// operation. A record sent twice carries the same `seq`, which is how a
-    /// restore tells it is one it already applied.
+    /// The owner that wrote the record (0: written before owners claimed).
+    #[serde(default)]
+    pub epoch: u64,
+    /// For an operation, its position in the log: one more for each
+    /// operation. A record sent twice carries the same `seq`, which is how
+    /// a restore tells it is one it already applied. For a claim, the
+    /// position the claimer's state ends at: its operations follow it.
     pub seq: i64,
-    pub(crate) operation: Operation,
+    /// The operation; `None` on a claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) operation: Option<Operation>,
+    /// Set on a claim whose owner started after an incomplete restore,
+    /// which the operator accepted: later restores warn about the state it
+    /// diverged from rather than refuse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted_incomplete: bool,
 }
 
 impl ChangelogRecord {
-    pub(crate) fn new(seq: i64, operation: Operation) -> Self {
+    pub(crate) fn new(epoch: u64, seq: i64, operation: Operation) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
+            epoch,
             seq,
-            operation,
+            operation: Some(operation),
+            accepted_incomplete: false,
         }
+    }
+
+    /// An owner's claim: it writes from here on as `epoch`, its state ends
+    /// at `seq`.
+    pub(crate) fn claim(epoch: u64, seq: i64, accepted_incomplete: bool) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            epoch,
+            seq,
+            operation: None,
+            accepted_incomplete,
+        }
+    }
+
+    /// Whether this is an ownership claim rather than an operation.
+    pub fn is_claim(&self) -> bool {
+        self.operation.is_none()
     }
 }
 
@@ -141,7 +179,7 @@ mod tests {
             },
         ];
         for (seq, operation) in (1..).zip(operations) {
-            let record = ChangelogRecord::new(seq, operation);
+            let record = ChangelogRecord::new(1, seq, operation);
             let decoded: ChangelogRecord = decode(&encode(&record)).unwrap();
             assert_eq!(decoded, record);
             assert_eq!(decoded.key(), CHANGELOG_KEY);
@@ -150,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_record_of_another_schema_version_is_refused() {
-        let mut record = ChangelogRecord::new(1, story("s1", "Putin arrives in Baku", 14));
+        let mut record = ChangelogRecord::new(1, 1, story("s1", "Putin arrives in Baku", 14));
         record.schema_version = SCHEMA_VERSION + 1;
         let refused = decode::<ChangelogRecord>(&encode(&record));
         assert!(matches!(refused, Err(DecodeError::SchemaVersion { .. })));

@@ -37,6 +37,9 @@ pub struct ClusterStage {
     last_seq: i64,
     /// Every operation up to this `seq` is known to be on the changelog.
     published_through: i64,
+    /// The owner epoch stamped on changelog records (see
+    /// [`ChangelogRecord`]); set by a restore from the changelog.
+    epoch: u64,
     /// Once a caller takes operations for a changelog: those this process
     /// logged since the last take, so handing them out needs no read back.
     unpublished: Option<Vec<ChangelogRecord>>,
@@ -117,8 +120,48 @@ impl ClusterStage {
             clusterer,
             last_seq,
             published_through,
+            epoch: 0,
             unpublished: None,
         })
+    }
+
+    /// Forgets every logged operation and starts from an empty core: the
+    /// state is about to be restored from the changelog, which is what the
+    /// owner of the input before this one left.
+    pub fn reset(&mut self) -> Result<(), ClusterError> {
+        let transaction = self.connection.transaction()?;
+        transaction.execute("DELETE FROM clusterer_log", [])?;
+        transaction.execute("DELETE FROM clusterer_changelog_position", [])?;
+        transaction.commit()?;
+        self.clusterer = Clusterer::new(self.clusterer.config().clone());
+        self.last_seq = 0;
+        self.published_through = 0;
+        self.unpublished = None;
+        Ok(())
+    }
+
+    /// `seq` of the newest logged operation (0 while the log is empty).
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// The owner epoch this stage writes its changelog records with.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// From now on this stage writes as owner `epoch`, and its operations
+    /// are numbered after `seq` (the changelog's end as far as it could be
+    /// read), so that no new operation reuses a number the changelog
+    /// already holds.
+    pub(crate) fn continue_as(&mut self, epoch: u64, seq: i64) -> Result<(), ClusterError> {
+        self.epoch = epoch;
+        if seq > self.last_seq {
+            self.last_seq = seq;
+        }
+        self.mark_published(self.last_seq)?;
+        self.unpublished = None;
+        Ok(())
     }
 
     /// Whether no operation was ever logged: a new or lost state.
@@ -190,7 +233,7 @@ impl ClusterStage {
             let text: String = row.get(1)?;
             let operation = serde_json::from_str(&text)
                 .map_err(|source| ClusterError::CorruptLog { seq, source })?;
-            records.push(ChangelogRecord::new(seq, operation));
+            records.push(ChangelogRecord::new(self.epoch, seq, operation));
         }
         Ok(records)
     }
@@ -230,17 +273,22 @@ impl ClusterStage {
         Ok(())
     }
 
-    /// Takes one record read back from the changelog, in changelog order:
-    /// logs it under its own `seq` (as published, since it came from there)
-    /// and applies it through the same path as the local log's replay. A
-    /// record at or below the newest logged `seq` is one already applied.
+    /// Takes one operation record read back from the changelog, in
+    /// changelog order: logs it under its own `seq` (as published, since it
+    /// came from there) and applies it through the same path as the local
+    /// log's replay. A record at or below the newest logged `seq` is one
+    /// already applied, and so is a claim (it holds no operation): which
+    /// records to offer is [`ChangelogRestore`](crate::ChangelogRestore)'s
+    /// business.
     pub fn restore(&mut self, record: ChangelogRecord) -> Result<Restored, ClusterError> {
         if record.seq <= self.last_seq {
             return Ok(Restored::AlreadyApplied);
         }
+        let Some(operation) = record.operation else {
+            return Ok(Restored::AlreadyApplied);
+        };
         let missing = record.seq - self.last_seq - 1;
-        let text =
-            serde_json::to_string(&record.operation).expect("operations serialise infallibly");
+        let text = serde_json::to_string(&operation).expect("operations serialise infallibly");
         let transaction = self.connection.transaction()?;
         transaction.execute(
             "INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)",
@@ -250,7 +298,7 @@ impl ClusterStage {
         transaction.commit()?;
         self.last_seq = record.seq;
         self.published_through = record.seq;
-        apply(&mut self.clusterer, record.operation);
+        apply(&mut self.clusterer, operation);
         Ok(if missing > 0 {
             Restored::AppliedAfterGap { missing }
         } else {
@@ -261,13 +309,16 @@ impl ClusterStage {
     fn log(&mut self, operation: &Operation) -> Result<(), ClusterError> {
         // Serialising our own enum of strings and times cannot fail.
         let text = serde_json::to_string(operation).expect("operations serialise infallibly");
+        // Numbered explicitly after the newest known operation, which after
+        // a restore is the changelog's end, not the local log's.
+        let seq = self.last_seq + 1;
         self.connection.execute(
-            "INSERT INTO clusterer_log (operation) VALUES (?1)",
-            params![text],
+            "INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)",
+            params![seq, text],
         )?;
-        self.last_seq = self.connection.last_insert_rowid();
+        self.last_seq = seq;
         if let Some(held) = &mut self.unpublished {
-            held.push(ChangelogRecord::new(self.last_seq, operation.clone()));
+            held.push(ChangelogRecord::new(self.epoch, seq, operation.clone()));
         }
         Ok(())
     }

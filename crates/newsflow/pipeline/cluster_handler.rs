@@ -40,10 +40,6 @@ impl StageHandler for ClusterHandler {
         "clusterer"
     }
 
-    fn lacks_state(&self) -> bool {
-        self.stage.is_empty()
-    }
-
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
         let story_time = story.article.published.unwrap_or(story.article.fetched_at);
         self.latest_story_time = self.latest_story_time.max(Some(story_time));

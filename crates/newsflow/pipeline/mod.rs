@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::StageName;
 use crate::settings::Settings;
-use stage_loop::{run_stage, HandleError, StageHandler};
+use stage_loop::{run_stage, HandleError, StageHandler, StateRestore};
 
 /// Topics whose consumers want only the newest record per key.
 pub const COMPACTED_TOPICS: &[&str] = &[topics::EVENTS];
@@ -37,6 +37,7 @@ const KAFKA_TOPICS: &[(&str, TopicKind)] = &[
     (topics::DUPLICATES, TopicKind::Stream),
     (topics::EVENTS, TopicKind::Compacted),
     (topics::CLUSTERER_CHANGELOG, TopicKind::StateLog),
+    (topics::DEDUP_CHANGELOG, TopicKind::StateTable),
 ];
 const EVENTS_FILE_GROUP: &str = "events-out";
 
@@ -49,6 +50,8 @@ pub struct PipelineOptions {
     pub operator_listen: Option<std::net::SocketAddr>,
     /// Where to serve the WebSub callback (with `fetcher.websub_callback_url`).
     pub websub_listen: Option<std::net::SocketAddr>,
+    /// On Kafka, start stateful stages even from an incomplete restore.
+    pub accept_incomplete_restore: bool,
 }
 
 /// The bus as configured, with the concrete embedded handle kept when there
@@ -95,64 +98,26 @@ struct RunningStages {
     tasks: JoinSet<Result<(), HandleError>>,
     /// (consumer group, topic) of every started stage.
     groups: Vec<(String, &'static str)>,
-    /// On Kafka, where a stage with lost state replays its processed input.
-    history: Option<KafkaBus>,
 }
 
 impl RunningStages {
-    /// A stateful stage whose local state is empty (first start, or a new
-    /// machine) replays what its group already processed, so its state
-    /// matches the committed positions it resumes from: dedup's way back.
-    /// The clusterer restores from its changelog before this, and comes here
-    /// only when that held nothing while its group had committed input (a
-    /// deployment from before the changelog; what this replay logs is then
-    /// published to the changelog). The embedded bus keeps stage state
-    /// beside its log, so there is nothing to rebuild.
-    async fn rebuild<H: StageHandler>(
-        &self,
-        handler: &mut H,
-        group: &str,
-        topic: &'static str,
-    ) -> anyhow::Result<()> {
-        let Some(kafka) = self.history.clone() else {
-            return Ok(());
-        };
-        let group_name = group.to_string();
-        let history =
-            tokio::task::spawn_blocking(move || kafka.committed_history(&group_name, topic))
-                .await
-                .context("reading committed history")??;
-        if let Some(history) = history {
-            let replayed = stage_loop::rebuild_from_history(handler, history)
-                .await
-                .map_err(|e| anyhow::anyhow!("rebuilding {} state: {e}", handler.name()))?;
-            tracing::info!(
-                stage = handler.name(),
-                topic,
-                replayed,
-                "state rebuilt from committed input"
-            );
-        }
-        Ok(())
-    }
-
-    /// Joins `group` on `topic` and runs `handler` over it, after rebuilding
-    /// the handler's state if it lost it.
+    /// Joins `group` on `topic` and runs `handler` over it; with `restore`
+    /// (stateful stages on Kafka), the handler's state is restored each
+    /// time this member is given partitions, before it processes them.
     async fn start<H: StageHandler + 'static>(
         &mut self,
-        mut handler: H,
+        handler: H,
         group: &str,
         topic: &'static str,
+        restore: Option<Box<dyn StateRestore<H>>>,
     ) -> anyhow::Result<()> {
-        if handler.lacks_state() {
-            self.rebuild(&mut handler, group, topic).await?;
-        }
         let consumer = self.bus.consumer(group, topic).await?;
         self.tasks.spawn(run_stage(
             handler,
             consumer,
             self.producer.clone(),
             self.shutdown.child_token(),
+            restore,
         ));
         self.groups.push((group.to_string(), topic));
         Ok(())
@@ -187,7 +152,6 @@ pub async fn run(
         shutdown: stages_shutdown.clone(),
         tasks: JoinSet::new(),
         groups: Vec::new(),
-        history: opened.kafka.clone(),
     };
 
     // Consumers join before the fetcher starts, so the embedded bus keeps
@@ -197,7 +161,7 @@ pub async fn run(
             config: settings.cleaner.clone(),
         };
         stages
-            .start(handler, &groups.cleaner_group, topics::RAW)
+            .start(handler, &groups.cleaner_group, topics::RAW, None)
             .await?;
     }
     if options.stages.contains(&StageName::Dedup) {
@@ -205,17 +169,21 @@ pub async fn run(
         let stage = newsflow_dedup::DedupStage::open(&path, settings.dedup.clone())
             .with_context(|| format!("opening dedup state {}", path.display()))?;
         let handler = dedup_handler::DedupHandler { stage };
+        let restore = opened.kafka.clone().map(|kafka| {
+            Box::new(dedup_handler::DedupChangelogRestore {
+                kafka,
+                group: groups.dedup_group.clone(),
+                accept_incomplete: options.accept_incomplete_restore,
+            }) as Box<dyn StateRestore<_>>
+        });
         stages
-            .start(handler, &groups.dedup_group, topics::ARTICLES)
+            .start(handler, &groups.dedup_group, topics::ARTICLES, restore)
             .await?;
     }
     if options.stages.contains(&StageName::Clusterer) {
         let path = settings.data_dir.join("clusterer.db");
-        let mut stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
+        let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
             .with_context(|| format!("opening clusterer state {}", path.display()))?;
-        if let (Some(kafka), true) = (&opened.kafka, stage.is_empty()) {
-            restore_clusterer(kafka, &mut stage).await?;
-        }
         let handler = cluster_handler::ClusterHandler {
             stage,
             latest_story_time: None,
@@ -224,15 +192,22 @@ pub async fn run(
                 .is_some()
                 .then(cluster_changelog::ChangelogOutbox::default),
         };
+        let restore = opened.kafka.clone().map(|kafka| {
+            Box::new(cluster_changelog::ClusterRestore {
+                kafka,
+                group: groups.clusterer_group.clone(),
+                accept_incomplete: options.accept_incomplete_restore,
+            }) as Box<dyn StateRestore<_>>
+        });
         stages
-            .start(handler, &groups.clusterer_group, topics::UNIQUE)
+            .start(handler, &groups.clusterer_group, topics::UNIQUE, restore)
             .await?;
     }
     if let Some(path) = options.events_out.clone() {
         let handler = events_file::EventsFileHandler::open(path.clone())
             .with_context(|| format!("opening {}", path.display()))?;
         stages
-            .start(handler, EVENTS_FILE_GROUP, topics::EVENTS)
+            .start(handler, EVENTS_FILE_GROUP, topics::EVENTS, None)
             .await?;
     }
 
@@ -307,29 +282,6 @@ pub async fn run(
         }
     }
     outcome
-}
-
-/// Gives a clusterer without local state the state its changelog holds.
-async fn restore_clusterer(
-    kafka: &KafkaBus,
-    stage: &mut newsflow_clusterer::ClusterStage,
-) -> anyhow::Result<()> {
-    let summary = cluster_changelog::restore(kafka, stage).await?;
-    if summary.operations == 0 {
-        tracing::info!(
-            unreadable = summary.unreadable,
-            "the clusterer changelog holds no operations: nothing to restore from it"
-        );
-        return Ok(());
-    }
-    tracing::info!(
-        operations = summary.operations,
-        duplicates = summary.duplicates,
-        unreadable = summary.unreadable,
-        missing = summary.missing,
-        "clusterer state restored from the changelog"
-    );
-    Ok(())
 }
 
 fn report_stage_end(
