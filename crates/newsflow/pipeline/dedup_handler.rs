@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use newsflow_bus::{KafkaBus, Producer as _};
-use newsflow_dedup::{ChangelogEntry, DedupRestore, DedupRestoreFailure, DedupStage, Verdict};
+use newsflow_dedup::{
+    ChangelogEntry, DedupChangelogRecord, DedupRestore, DedupRestoreFailure, DedupRestoreSummary,
+    DedupStage, Verdict,
+};
 use newsflow_model::{encode, topics, Article, Message as _};
 
 use super::stage_loop::{
@@ -78,7 +81,7 @@ impl StateRestore<DedupHandler> for DedupChangelogRestore {
     async fn restore(&mut self, handler: &mut DedupHandler) -> Result<(), HandleError> {
         handler.stage.enable_changelog();
         let mut attempt = 0;
-        let (summary, claim, records) = loop {
+        let (summary, claim) = loop {
             attempt += 1;
             match self.restore_once(&mut handler.stage).await {
                 Ok(done) => break done,
@@ -101,7 +104,9 @@ impl StateRestore<DedupHandler> for DedupChangelogRestore {
             epoch = claim.epoch,
             "dedup state restored from the changelog"
         );
-        if records == 0 {
+        // No story at all (claims aside): a changelog from before this
+        // one, or a rebuild whose rows were never sent. The input rebuilds it.
+        if summary.stories == 0 && summary.tombstones == 0 {
             self.rebuild_from_input(handler).await?;
         }
         Ok(())
@@ -109,33 +114,23 @@ impl StateRestore<DedupHandler> for DedupChangelogRestore {
 }
 
 impl DedupChangelogRestore {
-    /// One reading of the changelog into the stage; also says how many
-    /// records it held.
+    /// One reading of the changelog into the stage.
     async fn restore_once(
         &self,
         stage: &mut DedupStage,
-    ) -> Result<
-        (
-            newsflow_dedup::DedupRestoreSummary,
-            newsflow_dedup::DedupChangelogRecord,
-            u64,
-        ),
-        DedupRestoreFailure,
-    > {
+    ) -> Result<(DedupRestoreSummary, DedupChangelogRecord), DedupRestoreFailure> {
         let reader = self.kafka.clone();
         let history =
             tokio::task::spawn_blocking(move || reader.written_history(topics::DEDUP_CHANGELOG))
                 .await
                 .map_err(|e| e.to_string());
         let mut restore = DedupRestore::begin(stage)?;
-        let mut records = 0;
         let mut stopped_short = None;
         match history {
             Ok(Ok(Some(mut history))) => loop {
                 match history.next().await {
                     Ok(Some(delivery)) => {
-                        records += 1;
-                        restore.offer(delivery.key.as_deref(), &delivery.payload)?;
+                        restore.offer(delivery.key.as_deref(), &delivery.payload)?
                     }
                     Ok(None) => {
                         stopped_short = history.stopped_short().map(str::to_string);
@@ -151,8 +146,7 @@ impl DedupChangelogRestore {
             Ok(Err(error)) => stopped_short = Some(error.to_string()),
             Err(error) => stopped_short = Some(error),
         }
-        let (summary, claim) = restore.finish(stopped_short.as_deref(), self.accept_incomplete)?;
-        Ok((summary, claim, records))
+        restore.finish(stopped_short.as_deref(), self.accept_incomplete)
     }
 
     /// An empty changelog while the group committed input (a deployment
