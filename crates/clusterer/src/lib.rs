@@ -22,6 +22,7 @@ mod index;
 mod pace;
 pub mod replay;
 pub mod scoring;
+mod snapshot;
 mod stage;
 mod tokenize;
 mod vector;
