@@ -23,6 +23,7 @@ mod pace;
 pub mod replay;
 mod restore;
 pub mod scoring;
+mod snapshot;
 mod stage;
 mod tokenize;
 mod vector;
