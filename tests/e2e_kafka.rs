@@ -296,7 +296,7 @@ fn stage_state_is_rebuilt_from_kafka(
 const CHANGELOG: &str = newsflow_model::topics::CLUSTERER_CHANGELOG;
 
 /// Every readable operation on the clusterer's changelog, in order (the
-/// owners' claims left out).
+/// owners' claims and snapshots left out).
 fn changelog_records(
     runtime: &tokio::runtime::Runtime,
     brokers: &str,
@@ -311,7 +311,7 @@ fn changelog_records(
             if let Ok(record) =
                 newsflow_model::decode::<newsflow_clusterer::ChangelogRecord>(&delivery.payload)
             {
-                if !record.is_claim() {
+                if record.is_operation() {
                     records.push(record);
                 }
             }

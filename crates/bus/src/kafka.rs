@@ -38,9 +38,6 @@ pub enum TopicKind {
     Stream,
     /// `cleanup.policy=compact`: the newest record per key is kept.
     Compacted,
-    /// A stage's state as a log: one partition, so one order, and nothing
-    /// ever deleted (`retention.ms=-1`), since a lost record is lost state.
-    StateLog,
     /// A stage's state as a table: one partition, compacted, so the newest
     /// record per key stays (an empty record deletes its key).
     StateTable,
@@ -98,10 +95,6 @@ impl KafkaBus {
                     TopicKind::StateTable => {
                         NewTopic::new(name, 1, replication).set("cleanup.policy", "compact")
                     }
-                    TopicKind::StateLog => NewTopic::new(name, 1, replication)
-                        .set("cleanup.policy", "delete")
-                        .set("retention.ms", "-1")
-                        .set("retention.bytes", "-1"),
                 }
             })
             .collect();

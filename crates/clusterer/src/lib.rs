@@ -29,7 +29,9 @@ mod tokenize;
 mod vector;
 mod vocabulary;
 
-pub use changelog::ChangelogRecord;
+pub use changelog::{
+    ChangelogRecord, SnapshotChunk, OPERATIONS_RING, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_EVERY,
+};
 pub use clusterer::{Assignment, Clusterer, Document};
 pub use config::ClustererConfig;
 pub use error::ClusterError;

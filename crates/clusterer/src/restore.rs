@@ -20,7 +20,7 @@ use crate::{ChangelogRecord, ClusterError, ClusterStage, Restored};
 /// What a restore read, by kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreSummary {
-    /// Operations applied.
+    /// Operations applied (on top of the newest snapshot, if any).
     pub operations: u64,
     /// Records of operations (or claims) already applied, sent twice.
     pub duplicates: u64,
@@ -35,6 +35,13 @@ pub struct RestoreSummary {
     /// accepted an incomplete restore).
     pub diverged: u64,
     pub diverged_accepted: u64,
+    /// Snapshots applied (each replaces everything read before it), and the
+    /// `seq` the newest of them covers.
+    pub snapshots: u64,
+    pub snapshot_seq: i64,
+    /// Snapshot chunks that belong to no complete snapshot (a newer
+    /// snapshot overwrote part of an older one, or a chunk is missing).
+    pub stray_chunks: u64,
     /// The newest epoch claimed.
     pub epoch: u64,
     /// The highest operation `seq` seen in any readable record.
@@ -74,6 +81,9 @@ pub struct ChangelogRestore<'a> {
     /// incomplete restore) numbered its operations after its own end, and
     /// they must land after everything restored before them.
     shift: i64,
+    /// The snapshot being gathered: its `seq`, chunk count, next chunk
+    /// index and bytes so far.
+    gathering: Option<(i64, u32, u32, Vec<u8>)>,
 }
 
 impl<'a> ChangelogRestore<'a> {
@@ -85,6 +95,7 @@ impl<'a> ChangelogRestore<'a> {
             stage,
             summary: RestoreSummary::default(),
             shift: 0,
+            gathering: None,
         })
     }
 
@@ -105,6 +116,9 @@ impl<'a> ChangelogRestore<'a> {
         if record.epoch < self.summary.epoch {
             self.summary.fenced += 1;
             return Ok(());
+        }
+        if record.snapshot.is_some() {
+            return self.snapshot_chunk(record);
         }
         if record.epoch > self.summary.epoch {
             // An operation of an epoch never claimed: its claim was lost or
@@ -129,6 +143,51 @@ impl<'a> ChangelogRestore<'a> {
                 self.summary.missing += missing as u64;
             }
         }
+        Ok(())
+    }
+
+    /// Gathers a snapshot's chunks; a complete snapshot replaces the state
+    /// restored so far (it is the whole state as of its `seq`, so what came
+    /// before it, gaps and unreadable records included, no longer counts).
+    fn snapshot_chunk(&mut self, record: ChangelogRecord) -> Result<(), ClusterError> {
+        let Some(chunk) = record.snapshot else {
+            return Ok(());
+        };
+        let seq = record.seq + self.shift;
+        let continues = matches!(&self.gathering,
+            Some((gathering, count, next, _)) if *gathering == seq && *count == chunk.count && *next == chunk.index);
+        if chunk.index == 0 {
+            if let Some((_, _, next, _)) = self.gathering.take() {
+                self.summary.stray_chunks += u64::from(next);
+            }
+            self.gathering = Some((seq, chunk.count, 0, Vec::new()));
+        } else if !continues {
+            self.summary.stray_chunks += 1;
+            return Ok(());
+        }
+        let Some((_, count, next, bytes)) = &mut self.gathering else {
+            return Ok(());
+        };
+        bytes.extend_from_slice(&chunk.bytes);
+        *next += 1;
+        if *next < *count {
+            return Ok(());
+        }
+        let (seq, _, _, bytes) = self.gathering.take().expect("gathering a snapshot");
+        if seq < self.stage.last_seq() {
+            // Older than operations already applied after it: those would
+            // be lost by going back to it.
+            self.summary.stray_chunks += 1;
+            return Ok(());
+        }
+        self.stage.restore_snapshot(seq, &bytes)?;
+        self.summary.snapshots += 1;
+        self.summary.snapshot_seq = seq;
+        self.summary.highest_seq = self.summary.highest_seq.max(seq);
+        self.summary.operations = 0;
+        self.summary.missing = 0;
+        self.summary.unreadable = 0;
+        self.summary.diverged = 0;
         Ok(())
     }
 
@@ -190,11 +249,11 @@ impl<'a> ChangelogRestore<'a> {
         }
         let incomplete = !reasons.is_empty();
         if incomplete && !accept_incomplete {
-            return Err(RestoreFailure::Incomplete(IncompleteRestore {
+            return Err(RestoreFailure::Incomplete(Box::new(IncompleteRestore {
                 reasons: reasons.join(", "),
                 stopped_short: matches!(end, ReadEnd::Stopped(_)),
                 summary,
-            }));
+            })));
         }
         if incomplete {
             tracing::warn!(reasons = %reasons.join(", "),
@@ -214,7 +273,7 @@ impl<'a> ChangelogRestore<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreFailure {
     #[error(transparent)]
-    Incomplete(IncompleteRestore),
+    Incomplete(Box<IncompleteRestore>),
     #[error(transparent)]
     State(ClusterError),
 }

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use newsflow_model::{EventRecord, UniqueStory};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::changelog::{apply, ChangelogRecord, Operation};
+use crate::changelog::{apply, ChangelogRecord, Operation, SNAPSHOT_EVERY};
 use crate::{snapshot, ClusterError, Clusterer, ClustererConfig, Document};
 
 const SCHEMA: &str = "
@@ -274,6 +274,28 @@ impl ClusterStage {
     /// a stage that behaves exactly like this one.
     pub fn snapshot(&self) -> Result<(i64, Vec<u8>), ClusterError> {
         Ok((self.last_seq, snapshot::encode(&self.clusterer)?))
+    }
+
+    /// What to publish to the changelog after `seq`: the operations logged
+    /// since (see [`ClusterStage::take_unpublished`]), then, when they pass
+    /// a multiple of [`SNAPSHOT_EVERY`], a snapshot of the state after them.
+    /// The changelog is compacted and operations are keyed by `seq` modulo
+    /// [`OPERATIONS_RING`]: an operation is overwritten long after a
+    /// snapshot covers it, so a restore starts from the newest snapshot,
+    /// not from the first operation ever logged.
+    ///
+    /// [`SNAPSHOT_EVERY`]: crate::changelog::SNAPSHOT_EVERY
+    /// [`OPERATIONS_RING`]: crate::changelog::OPERATIONS_RING
+    pub fn take_for_changelog(&mut self, seq: i64) -> Result<Vec<ChangelogRecord>, ClusterError> {
+        let mut records = self.take_unpublished(seq)?;
+        let Some(last) = records.last().map(|r| r.seq) else {
+            return Ok(records);
+        };
+        if last / SNAPSHOT_EVERY > seq / SNAPSHOT_EVERY {
+            let (covered, bytes) = self.snapshot()?;
+            records.extend(ChangelogRecord::snapshot(self.epoch, covered, &bytes));
+        }
+        Ok(records)
     }
 
     /// Replaces the state, in memory and in the database, with a snapshot

@@ -10,9 +10,9 @@ mod common;
 use common::{fixture_stories, unique_story, LabelledDocument};
 use newsflow_clusterer::{
     ChangelogRecord, ChangelogRestore, ClusterStage, ClustererConfig, ReadEnd, RestoreFailure,
-    RestoreSummary,
+    RestoreSummary, OPERATIONS_RING, SNAPSHOT_EVERY,
 };
-use newsflow_model::{decode, encode};
+use newsflow_model::{decode, encode, Message};
 
 type Changelog = Vec<Vec<u8>>;
 
@@ -52,7 +52,12 @@ fn place(stage: &mut ClusterStage, changelog: &mut Changelog, stories: &[Labelle
             .add_story(&unique_story(&story.document, &[]))
             .unwrap();
     }
-    let records = stage.take_unpublished(stage.published_through()).unwrap();
+    publish(stage, changelog);
+}
+
+/// Writes what the stage has for the changelog there, as the binary does.
+fn publish(stage: &mut ClusterStage, changelog: &mut Changelog) {
+    let records = stage.take_for_changelog(stage.published_through()).unwrap();
     if let Some(last) = records.last() {
         stage.mark_published(last.seq).unwrap();
     }
@@ -214,4 +219,61 @@ fn records_and_claims_sent_twice_change_nothing() {
     assert_eq!(summary.duplicates, changelog.len() as u64);
     assert_eq!(summary.operations, (changelog.len() - 1) as u64);
     assert_eq!(restored.clusterer().records(), owner.clusterer().records());
+}
+
+/// What a compacted topic keeps: the newest record per key, in the order
+/// those were written.
+fn compacted(changelog: &Changelog) -> Changelog {
+    let keys: Vec<String> = changelog
+        .iter()
+        .map(|p| decode::<ChangelogRecord>(p).unwrap().key())
+        .collect();
+    changelog
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !keys[i + 1..].contains(&keys[*i]))
+        .map(|(_, p)| p.clone())
+        .collect()
+}
+
+#[test]
+fn a_compacted_changelog_restores_from_its_newest_snapshot_and_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let stories = fixture_stories();
+    let mut changelog = Changelog::new();
+    let mut owner = open(&dir, "owner.db");
+    take_over(&mut owner, &mut changelog, false, 0);
+    place(&mut owner, &mut changelog, &stories[..10]);
+    // Many operations: retitling one story over and over (a story's
+    // title update is one operation each).
+    let mut story = unique_story(&stories[0].document, &[]);
+    let operations = (OPERATIONS_RING + SNAPSHOT_EVERY + SNAPSHOT_EVERY / 2) as usize;
+    for round in 0..operations {
+        story.article.title = format!("{} (update {round})", stories[0].document.title);
+        owner.add_story(&story).unwrap();
+        if round % 7 == 0 {
+            publish(&mut owner, &mut changelog);
+        }
+    }
+    place(&mut owner, &mut changelog, &stories[10..12]);
+
+    let kept = compacted(&changelog);
+    assert!(
+        kept.len() <= OPERATIONS_RING as usize + 8,
+        "{} records kept",
+        kept.len()
+    );
+    let mut restored = open(&dir, "restored.db");
+    let (summary, _) = restore(&mut restored, &kept, ReadEnd::Reached, false)
+        .expect("a compacted changelog restores completely");
+    assert!(summary.snapshots >= 1, "{summary:?}");
+    assert!(summary.operations < SNAPSHOT_EVERY as u64, "{summary:?}");
+    assert!(kept.len() < changelog.len(), "nothing was compacted");
+    assert_eq!(restored.clusterer().records(), owner.clusterer().records());
+    assert_eq!(restored.last_seq(), owner.last_seq());
+
+    // The whole uncompacted history gives the same state.
+    let mut replayed = open(&dir, "replayed.db");
+    restore(&mut replayed, &changelog, ReadEnd::Reached, false).unwrap();
+    assert_eq!(replayed.clusterer().records(), owner.clusterer().records());
 }

@@ -1,7 +1,7 @@
 //! The messages newsflow's stages exchange, one module per topic, and the
 //! envelope rules every message follows (JSON, `schema_version`, keys).
 
-mod bytes_base64;
+pub mod bytes_base64;
 mod dead_letter;
 mod envelope;
 mod event;

@@ -28,10 +28,11 @@ pub struct ChangelogOutbox {
 
 impl ChangelogOutbox {
     /// The operations logged since the last call, or since the changelog's
-    /// known end on the first call (what a crash left unsent goes first).
+    /// known end on the first call (what a crash left unsent goes first),
+    /// with a snapshot now and then (see `ClusterStage::take_for_changelog`).
     pub fn take(&mut self, stage: &mut ClusterStage) -> Result<Vec<Output>, ClusterError> {
         let after = self.handed_out.unwrap_or_else(|| stage.published_through());
-        let records = stage.take_unpublished(after)?;
+        let records = stage.take_for_changelog(after)?;
         if let Some(last) = records.last() {
             self.handed_out = Some(last.seq);
             self.unconfirmed = Some(last.seq);
@@ -100,6 +101,8 @@ impl StateRestore<ClusterHandler> for ClusterRestore {
             unreadable = summary.unreadable,
             missing = summary.missing,
             fenced = summary.fenced,
+            snapshots = summary.snapshots,
+            snapshot_seq = summary.snapshot_seq,
             diverged = summary.diverged + summary.diverged_accepted,
             epoch = claim.epoch,
             continues_after = claim.seq,

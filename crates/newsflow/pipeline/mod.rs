@@ -36,7 +36,7 @@ const KAFKA_TOPICS: &[(&str, TopicKind)] = &[
     (topics::UNIQUE, TopicKind::Stream),
     (topics::DUPLICATES, TopicKind::Stream),
     (topics::EVENTS, TopicKind::Compacted),
-    (topics::CLUSTERER_CHANGELOG, TopicKind::StateLog),
+    (topics::CLUSTERER_CHANGELOG, TopicKind::StateTable),
     (topics::DEDUP_CHANGELOG, TopicKind::StateTable),
 ];
 const EVENTS_FILE_GROUP: &str = "events-out";
