@@ -217,6 +217,33 @@ impl KafkaConsumer {
     }
 }
 
+/// Errors that say a broker is (still) away or a group is reforming: the
+/// client reconnects and rejoins by itself.
+fn is_transient(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::AllBrokersDown
+                | Code::BrokerTransportFailure
+                | Code::RequestTimedOut
+                | Code::OperationTimedOut
+                | Code::NetworkException
+                | Code::BrokerNotAvailable
+                | Code::LeaderNotAvailable
+                | Code::NotLeaderForPartition
+                | Code::CoordinatorNotAvailable
+                | Code::NotCoordinator
+                | Code::CoordinatorLoadInProgress
+                | Code::RebalanceInProgress
+                | Code::UnknownMemberId
+                | Code::IllegalGeneration
+                | Code::Resolve
+                | Code::PollExceeded
+        )
+    )
+}
+
 fn group_progress(consumer: &Member, physical_topic: &str) -> Result<GroupProgress, BusError> {
     let metadata = consumer
         .fetch_metadata(Some(physical_topic), OFFSETS_TIMEOUT)
@@ -259,6 +286,18 @@ impl Consumer for KafkaConsumer {
         let received = tokio::time::timeout(wait, self.consumer.recv()).await;
         match received {
             Err(_) => {
+                self.watch_progress().await?;
+                Ok(None)
+            }
+            // librdkafka recovers from these by itself, as long as it is
+            // polled: the client context has logged and counted them, and
+            // the caller must come straight back (a caller that backed off
+            // for each of them, as the stage loop once did, left the client
+            // unpolled for 30 s per queued error after a broker restart and
+            // its group never formed again).
+            Ok(Err(source)) if is_transient(&source) => {
+                tracing::debug!(group = %self.spec.group_id, error = %source,
+                    "transient consumer error; the client recovers by itself");
                 self.watch_progress().await?;
                 Ok(None)
             }

@@ -75,6 +75,7 @@ pub trait StateRestore<H: StageHandler>: Send {
 
 const POLL_WAIT: Duration = Duration::from_millis(500);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+const MAX_POLL_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs `handler` over `consumer` until `shutdown` is cancelled; with
 /// `restore`, restores the handler's state at every new assignment.
@@ -130,7 +131,9 @@ pub async fn run_stage<H: StageHandler>(
             Err(error) => {
                 poll_failures += 1;
                 tracing::error!(stage, %error, "reading input failed; retrying");
-                tokio::time::sleep(backoff(poll_failures)).await;
+                // Short: a consumer must be polled to recover (its group,
+                // its connections), so a long wait here only prolongs it.
+                tokio::time::sleep(backoff(poll_failures).min(MAX_POLL_RETRY_WAIT)).await;
                 continue;
             }
         };
