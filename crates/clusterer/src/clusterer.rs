@@ -64,6 +64,11 @@ pub struct Clusterer {
     clock: Option<DateTime<Utc>>,
     /// How many stories apart an event's members arrive in this stream.
     pace: JoinPace,
+    /// No held event falls due for closing or retiring before this time (a
+    /// lower bound, exact after a scan); `None` until the next scan. Spares
+    /// scanning every event for each story; not part of a snapshot.
+    #[serde(skip)]
+    earliest_due: Option<DateTime<Utc>>,
 }
 
 impl Clusterer {
@@ -79,6 +84,7 @@ impl Clusterer {
             arrivals: 0,
             clock: None,
             pace: JoinPace::default(),
+            earliest_due: None,
         }
     }
 
@@ -212,6 +218,8 @@ impl Clusterer {
                 retired.push(number);
             }
         }
+        // Rescanned when next asked.
+        self.earliest_due = None;
         for number in retired {
             let event = self.events.remove(&number).expect("a live event");
             for member in &event.members {
@@ -260,6 +268,54 @@ impl Clusterer {
     pub fn current_record(&self, story_id: &str) -> Option<EventRecord> {
         let &event = self.event_of_story.get(story_id)?;
         Some(self.events[&event].record(&self.vocabulary, &self.config))
+    }
+
+    /// Whether something falls due at `now` with `slack` to spare: an event
+    /// quiet for longer than the quiet period plus `slack`, or one closed
+    /// for longer than the retirement period plus `slack`. Exact (so as
+    /// deterministic as the state), and cheap while nothing is due: the
+    /// events are scanned only once `now` passes the earliest due time.
+    pub fn due_with_slack(&mut self, now: DateTime<Utc>, slack: chrono::Duration) -> bool {
+        let past = |due: DateTime<Utc>| now.signed_duration_since(due) > slack;
+        if let Some(due) = self.earliest_due {
+            if !past(due) {
+                return false;
+            }
+        }
+        let earliest = self
+            .events
+            .values()
+            .map(|e| self.due(e))
+            .min()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.earliest_due = Some(earliest);
+        past(earliest)
+    }
+
+    /// When an event falls due: an active one for closing, another for
+    /// retiring (both once `now` is past this).
+    fn due(&self, event: &Event) -> DateTime<Utc> {
+        let (since, period) = if event.is_active() {
+            (event.last_updated, self.quiet_period())
+        } else {
+            (
+                event.last_changed(),
+                self.quiet_period() + self.late_arrival_period(),
+            )
+        };
+        since
+            .checked_add_signed(period)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Keeps `earliest_due` a lower bound after event `number` changed.
+    fn lower_due(&mut self, number: EventIndex) {
+        if let (Some(known), Some(event)) = (self.earliest_due, self.events.get(&number)) {
+            let due = self.due(event);
+            if due < known {
+                self.earliest_due = Some(due);
+            }
+        }
     }
 
     /// Whether [`Clusterer::close_quiet`] at `now` would close anything.
@@ -490,6 +546,7 @@ impl Clusterer {
             },
         );
         self.index.insert(index, query.iter().map(|&(t, _)| t));
+        self.lower_due(index);
         index
     }
 
@@ -534,6 +591,7 @@ impl Clusterer {
         let newest = event.members.len() - 1;
         event.consider_headline(newest, &self.vocabulary, &self.config);
         self.index.insert(index, query.iter().map(|&(t, _)| t));
+        self.lower_due(index);
     }
 
     /// After `grown` took a story, merges into it (or it into them) the other
@@ -635,6 +693,8 @@ impl Clusterer {
         self.index
             .insert(absorber, terms.into_iter().map(|(t, _)| t));
         self.events.insert(absorbed, absorbed_event);
+        self.lower_due(absorbed);
+        self.lower_due(absorber);
         absorbed_record
     }
 }

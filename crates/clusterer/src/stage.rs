@@ -58,6 +58,11 @@ const COMPACTED_THROUGH: &str = "compacted_through";
 /// not yet on the changelog are kept even when a snapshot covers them.
 const CHANGELOG_ATTACHED: &str = "changelog_attached";
 
+/// Events are closed by the stage's own clock once they are this much past
+/// due (in story time): a stream that never idles still closes its events,
+/// without scanning every event for every story.
+const CLOSE_SLACK: chrono::Duration = chrono::Duration::hours(1);
+
 /// Bound on the WAL file left after a checkpoint of the database: a snapshot
 /// passes through it, and without a limit it would keep its largest size.
 const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
@@ -337,13 +342,27 @@ impl ClusterStage {
         self.clusterer.clock()
     }
 
-    /// Closes events quiet for longer than the configured period before the
-    /// stage's own [`ClusterStage::event_clock`] (with owed records first).
+    /// Closes (and retires) the events due by the stage's own
+    /// [`ClusterStage::event_clock`], as every new story does too (with
+    /// owed records first).
     pub fn close_quiet_events(&mut self) -> Result<Vec<EventRecord>, ClusterError> {
-        match self.clusterer.clock() {
-            Some(now) => self.tick(now),
-            None => Ok(std::mem::take(&mut self.owed)),
+        let records = self.close_due_by_clock()?;
+        Ok(self.with_owed(records))
+    }
+
+    /// Logs and applies a tick at the event clock when an event is more than
+    /// [`CLOSE_SLACK`] past due. The rule depends on the state alone, so a
+    /// restored stage ticks exactly where the original did.
+    fn close_due_by_clock(&mut self) -> Result<Vec<EventRecord>, ClusterError> {
+        let Some(now) = self.clusterer.clock() else {
+            return Ok(Vec::new());
+        };
+        if !self.clusterer.due_with_slack(now, CLOSE_SLACK) {
+            return Ok(Vec::new());
         }
+        let operation = Operation::Tick { now };
+        self.log(&operation)?;
+        Ok(apply(&mut self.clusterer, operation))
     }
 
     /// Every output returned so far was delivered: nothing is owed any more
@@ -407,7 +426,8 @@ impl ClusterStage {
         all
     }
 
-    /// Places a story. Returns the records of every event that changed. A
+    /// Places a story, then closes the events its time (on the stage's clock)
+    /// made due. Returns the records of every event that changed. A
     /// story already placed is never placed twice: a re-send with a new
     /// title or more carriers updates its member; an unchanged re-send
     /// returns its event's current record again (so output lost in a crash
@@ -439,7 +459,8 @@ impl ClusterStage {
             also_carried_by,
         };
         self.log(&operation)?;
-        let records = apply(&mut self.clusterer, operation);
+        let mut records = apply(&mut self.clusterer, operation);
+        records.extend(self.close_due_by_clock()?);
         Ok(self.with_owed(records))
     }
 
