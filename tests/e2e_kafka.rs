@@ -7,80 +7,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::kafka::{free_port, require_tansu, start_broker, Running, StageProcess, Storage};
 use common::*;
 use newsflow_fixture_server::FixtureServer;
-
-/// Kills a child process when dropped, so a failing test leaves no broker
-/// or stage running.
-struct Running(Child);
-
-impl Running {
-    fn terminate(&mut self) {
-        // SIGTERM first: stages commit what they finished.
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tansu_available() -> bool {
-    Command::new("tansu")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn start_broker(dir: &Path, port: u16) -> Running {
-    let listener = format!("tcp://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
-    let child = Command::new("tansu")
-        .arg("broker")
-        .args(["--listener-url", &listener])
-        .args(["--advertised-listener-url", &listener])
-        .args(["--storage-engine", "memory://tansu/"])
-        .current_dir(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("tansu starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Running(child)
-}
 
 fn stage(
     name: &'static str,
@@ -89,36 +21,23 @@ fn stage(
     extra: &[&str],
     log: &Path,
 ) -> Running {
-    let log = std::fs::File::create(log.join(format!("{name}.log"))).unwrap();
-    let child = newsflow_command()
-        .args([
-            "run",
-            "--bus",
-            "kafka",
-            "--stage",
-            name,
-            "--brokers",
-            brokers,
-        ])
-        .arg("--data-dir")
-        .arg(data_dir.join(name))
-        .args(extra)
-        .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "e2e.")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("newsflow starts");
-    Running(child)
+    let log = log.join(format!("{name}.log"));
+    let _ = std::fs::remove_file(&log);
+    StageProcess {
+        name,
+        brokers,
+        topic_prefix: "e2e.",
+        data_dir: data_dir.join(name),
+        log,
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+    }
+    .spawn()
 }
 
 #[test]
 fn the_fixture_outlets_become_their_events_on_kafka() {
-    if !tansu_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tansu is not on PATH; .ci/run installs it before the tests"
-        );
-        eprintln!("SKIPPED: tansu is not on PATH (install it with the command in README.md)");
+    if !require_tansu() {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -128,7 +47,7 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
     let work = tempfile::tempdir().unwrap();
     let port = free_port();
     let brokers = format!("127.0.0.1:{port}");
-    let mut broker = start_broker(work.path(), port);
+    let mut broker = start_broker(work.path(), port, Storage::Memory);
     let feeds = write_feed_list(server.base_url(), work.path());
     let logs = work.path();
 
@@ -275,6 +194,14 @@ fn stage_state_is_rebuilt_from_kafka(
         };
         stages[index] = stage(name, brokers, work, extra, work);
     }
+    clusterer_refused_incomplete_restore(&mut stages[2], work)?;
+    stages[2] = stage(
+        "clusterer",
+        brokers,
+        work,
+        &["--log-format", "json", "--accept-incomplete-restore"],
+        work,
+    );
     clusterer_restored_from_changelog(work, operations, repeats)?;
 
     let original = expected()
@@ -368,7 +295,8 @@ fn stage_state_is_rebuilt_from_kafka(
 
 const CHANGELOG: &str = newsflow_model::topics::CLUSTERER_CHANGELOG;
 
-/// Every readable record on the clusterer's changelog, in order.
+/// Every readable operation on the clusterer's changelog, in order (the
+/// owners' claims and snapshots left out).
 fn changelog_records(
     runtime: &tokio::runtime::Runtime,
     brokers: &str,
@@ -383,16 +311,50 @@ fn changelog_records(
             if let Ok(record) =
                 newsflow_model::decode::<newsflow_clusterer::ChangelogRecord>(&delivery.payload)
             {
-                records.push(record);
+                if record.is_operation() {
+                    records.push(record);
+                }
             }
         }
         records
     })
 }
 
+/// With an unreadable record on its changelog, the clusterer refuses to
+/// start (exits with an error that names the way out) rather than run on a
+/// state that may differ from the previous owner's.
+fn clusterer_refused_incomplete_restore(
+    clusterer: &mut Running,
+    work: &Path,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while clusterer.alive() {
+        if Instant::now() > deadline {
+            return Err("the clusterer started from a changelog with an unreadable record".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = std::fs::read_to_string(work.join("clusterer.log")).unwrap_or_default();
+    if !log.contains("--accept-incomplete-restore") {
+        return Err(format!(
+            "the clusterer stopped without naming --accept-incomplete-restore:\n{log}"
+        ));
+    }
+    if log.contains("clusterer state restored from the changelog") {
+        return Err("the clusterer said it restored an incomplete changelog".into());
+    }
+    // The next start appends to the same log: keep this one apart.
+    std::fs::rename(
+        work.join("clusterer.log"),
+        work.join("clusterer-refused.log"),
+    )
+    .unwrap();
+    Ok(())
+}
+
 /// The restarted clusterer's log says it restored every operation from the
 /// changelog, ignoring the repeated records and skipping the unreadable
-/// one, and never fell back to replaying its input.
+/// one (as accepted), and never fell back to replaying its input.
 fn clusterer_restored_from_changelog(
     work: &Path,
     operations: i64,
@@ -481,11 +443,7 @@ fn events_continue(
 }
 
 fn kafka_config(brokers: &str) -> newsflow_bus::KafkaConfig {
-    newsflow_bus::KafkaConfig {
-        brokers: brokers.to_string(),
-        topic_prefix: "e2e.".into(),
-        ..Default::default()
-    }
+    common::kafka::kafka_config(brokers, "e2e.")
 }
 
 /// Produces one record with newsflow's own Kafka bus, as a stage would.
@@ -496,11 +454,7 @@ fn produce(
     key: &str,
     payload: Vec<u8>,
 ) {
-    runtime.block_on(async {
-        use newsflow_bus::Producer;
-        let bus = newsflow_bus::KafkaBus::connect(kafka_config(brokers)).unwrap();
-        bus.send(topic, key, payload).await.unwrap();
-    });
+    common::kafka::produce(runtime, &kafka_config(brokers), topic, key, payload);
 }
 
 /// The standing events as `newsflow tail` reads them, once the topic has

@@ -125,6 +125,11 @@ pub struct RunArgs {
     /// Allow feeds and pages on loopback and private addresses.
     #[arg(long)]
     pub allow_private_addresses: bool,
+    /// On Kafka, start a stateful stage even when its state could not be
+    /// restored completely (changelog stalled, unreadable or with gaps);
+    /// without it the stage refuses to start.
+    #[arg(long)]
+    pub accept_incomplete_restore: bool,
 }
 
 #[derive(Debug, Args)]

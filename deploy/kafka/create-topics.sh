@@ -11,10 +11,6 @@
 # so one member sees every story, in order; more members of those groups
 # stand by for failover. `events` is compacted: keyed by event id, it keeps
 # each event's latest state for consumers that start late.
-# `clusterer-changelog` is the clusterer's state (its operation log, read
-# back by a clusterer that starts without its data directory): one
-# partition for one order, and never deleted, since a lost record is lost
-# state.
 # `dead-letters` holds the records a stage could not process or deliver
 # (with their payloads, for `newsflow dead-letters list|replay`), and
 # `dead-letters-replayed` what replay re-injected already: one partition,
@@ -23,6 +19,12 @@
 # value as bus.kafka.max_message_bytes) plus 64 KiB of batch framing, the
 # same `max.message.bytes` newsflow sets when it creates topics itself and
 # the `message.max.bytes` its producer uses.
+# `clusterer-changelog` is the clusterer's state (its recent operations and
+# a snapshot every 1024 of them, read back by a member given its input): one
+# partition for one order, compacted (operations are keyed by seq modulo
+# 4096, so old ones are overwritten once a snapshot covers them).
+# `dedup-changelog` is dedup's state, one record per remembered story:
+# compacted, so it holds the current window, not its history.
 set -euo pipefail
 BOOTSTRAP=${BOOTSTRAP:-127.0.0.1:9092}
 PREFIX=${PREFIX:-newsflow.}
@@ -44,6 +46,7 @@ create articles 1 --config retention.ms=604800000
 create unique 1 --config retention.ms=2592000000
 create duplicates 1 --config retention.ms=2592000000
 create events 1 --config cleanup.policy=compact --config min.compaction.lag.ms=60000
-create clusterer-changelog 1 --config cleanup.policy=delete --config retention.ms=-1 --config retention.bytes=-1
 create dead-letters 1 --config cleanup.policy=delete --config retention.ms=7776000000
 create dead-letters-replayed 1 --config cleanup.policy=delete --config retention.ms=7776000000
+create clusterer-changelog 1 --config cleanup.policy=compact
+create dedup-changelog 1 --config cleanup.policy=compact

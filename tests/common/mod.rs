@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub mod bounded_child;
 pub mod child_guard;
 pub mod hostile_server;
+pub mod kafka;
 pub mod synthetic_news;
 
 pub fn repo_path(relative: &str) -> PathBuf {

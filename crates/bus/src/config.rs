@@ -132,6 +132,13 @@ pub struct KafkaConfig {
     /// Extra librdkafka properties for every client (security, tuning);
     /// they override the ones newsflow derives from the settings above.
     pub properties: std::collections::BTreeMap<String, String>,
+    /// A stage's consumer whose group has records to read but has neither
+    /// received one nor seen its committed positions move for this many
+    /// seconds is re-created (a new client joins the group afresh).
+    pub consumer_stall_secs: u64,
+    /// How long reading a changelog (a stage restoring its state) may wait
+    /// for its next record before the reading counts as stopped short.
+    pub restore_stall_secs: u64,
 }
 
 impl KafkaConfig {
@@ -157,6 +164,8 @@ impl Default for KafkaConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             compression: "lz4".into(),
             properties: Default::default(),
+            consumer_stall_secs: 120,
+            restore_stall_secs: 60,
         }
     }
 }

@@ -13,14 +13,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 
+use crate::kafka_consumer::{KafkaConsumer, MemberSpec};
 use crate::kafka_history::TopicHistory;
-use crate::{Bus, BusError, Consumer, Delivery, KafkaConfig, Producer};
+use crate::{Bus, BusError, Consumer, KafkaConfig, Producer};
 
+/// Longest wait for room in the producer's local queue; records in the
+/// queue themselves never expire (`message.timeout.ms=0`).
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(crate) fn kafka_error(context: impl Into<String>) -> impl FnOnce(KafkaError) -> BusError {
@@ -36,12 +38,12 @@ pub enum TopicKind {
     Stream,
     /// `cleanup.policy=compact`: the newest record per key is kept.
     Compacted,
-    /// A stage's state as a log: one partition, so one order, and nothing
-    /// ever deleted (`retention.ms=-1`), since a lost record is lost state.
-    StateLog,
     /// Records stages gave up on: one partition (one order for listing and
     /// replay), kept for 90 days so an operator has time to look and fix.
     DeadLetters,
+    /// A stage's state as a table: one partition, compacted, so the newest
+    /// record per key stays (an empty record deletes its key).
+    StateTable,
 }
 
 /// How long the dead-letter topic keeps a letter: 90 days.
@@ -59,6 +61,10 @@ impl KafkaBus {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
+            // A record waits in the queue for as long as the broker is
+            // away (0: no expiry), retried by the idempotent producer in
+            // order: a broker restart delays sends, never drops them.
+            .set("message.timeout.ms", "0")
             .create()
             .map_err(kafka_error("creating producer"))?;
         Ok(Self { config, producer })
@@ -93,10 +99,9 @@ impl KafkaBus {
                         NewTopic::new(name, self.config.partitions, replication)
                             .set("cleanup.policy", "compact")
                     }
-                    TopicKind::StateLog => NewTopic::new(name, 1, replication)
-                        .set("cleanup.policy", "delete")
-                        .set("retention.ms", "-1")
-                        .set("retention.bytes", "-1"),
+                    TopicKind::StateTable => {
+                        NewTopic::new(name, 1, replication).set("cleanup.policy", "compact")
+                    }
                     TopicKind::DeadLetters => NewTopic::new(name, 1, replication)
                         .set("cleanup.policy", "delete")
                         .set("retention.ms", DEAD_LETTER_RETENTION_MS),
@@ -153,26 +158,13 @@ impl KafkaBus {
         topic: &str,
         commit: bool,
     ) -> Result<Box<dyn Consumer>, BusError> {
-        let physical = self.physical_topic(topic);
-        let consumer: StreamConsumer =
-            client_config_with(&self.config, &consumer_sizes(&self.config))
-                .set("group.id", format!("{}{}", self.config.group_prefix, group))
-                .set("enable.auto.commit", if commit { "true" } else { "false" })
-                .set("enable.auto.offset.store", "false")
-                .set("auto.offset.reset", "earliest")
-                .set("auto.commit.interval.ms", "1000")
-                .set("session.timeout.ms", "30000")
-                .set("enable.partition.eof", "false")
-                .create()
-                .map_err(kafka_error("creating consumer"))?;
-        consumer
-            .subscribe(&[&physical])
-            .map_err(kafka_error(format!("subscribing to {physical}")))?;
-        Ok(Box::new(KafkaConsumer {
-            consumer: Arc::new(consumer),
+        Ok(Box::new(KafkaConsumer::open(MemberSpec {
+            config: self.config.clone(),
+            group_id: format!("{}{}", self.config.group_prefix, group),
             logical_topic: topic.to_string(),
-            physical_topic: physical,
-        }))
+            physical_topic: self.physical_topic(topic),
+            commit,
+        })?))
     }
 
     /// Whether a broker answers a metadata request within `timeout`, for
@@ -193,7 +185,7 @@ pub(crate) fn client_config(config: &KafkaConfig) -> ClientConfig {
 
 /// A client for `config.brokers` with `derived` settings, which the
 /// operator's `properties` override.
-fn client_config_with(config: &KafkaConfig, derived: &[(&str, String)]) -> ClientConfig {
+pub(crate) fn client_config_with(config: &KafkaConfig, derived: &[(&str, String)]) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.brokers);
     for (key, value) in derived {
@@ -224,7 +216,7 @@ fn producer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)> {
 
 /// A consumer fetches at least one whole batch of the largest size per
 /// partition; librdkafka wants its receive buffer above the fetch size.
-fn consumer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)> {
+pub(crate) fn consumer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)> {
     let batch = config.max_batch_bytes();
     let fetch = batch.max(DEFAULT_FETCH_MAX_BYTES);
     vec![
@@ -251,7 +243,12 @@ impl Producer for KafkaBus {
                 limit: self.config.max_message_bytes,
             });
         }
-        let record = FutureRecord::to(&physical).key(key).payload(&payload);
+        let mut record = FutureRecord::<str, [u8]>::to(&physical).key(key);
+        // An empty record is a tombstone: no value at all, which is what
+        // makes compaction delete its key.
+        if !payload.is_empty() {
+            record = record.payload(&payload);
+        }
         self.producer
             .send(record, SEND_TIMEOUT)
             .await
@@ -271,70 +268,6 @@ impl Bus for KafkaBus {
 
     async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn Consumer>, BusError> {
         self.make_consumer(group, topic, true)
-    }
-}
-
-struct KafkaConsumer {
-    consumer: Arc<StreamConsumer>,
-    logical_topic: String,
-    physical_topic: String,
-}
-
-#[async_trait]
-impl Consumer for KafkaConsumer {
-    async fn poll(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError> {
-        match tokio::time::timeout(wait, self.consumer.recv()).await {
-            Err(_) => Ok(None),
-            Ok(Err(source)) => Err(BusError::Kafka {
-                context: format!("consuming {}", self.physical_topic),
-                source,
-            }),
-            Ok(Ok(message)) => Ok(Some(Delivery {
-                topic: self.logical_topic.clone(),
-                partition: message.partition(),
-                offset: message.offset(),
-                key: message
-                    .key()
-                    .map(|k| String::from_utf8_lossy(k).into_owned()),
-                payload: message.payload().unwrap_or_default().to_vec(),
-            })),
-        }
-    }
-
-    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
-        // The stored offset names the next record to read.
-        let mut positions = TopicPartitionList::new();
-        positions
-            .add_partition_offset(
-                &self.physical_topic,
-                delivery.partition,
-                Offset::Offset(delivery.offset + 1),
-            )
-            .map_err(kafka_error("building offset list"))?;
-        self.consumer
-            .store_offsets(&positions)
-            .map_err(kafka_error(format!(
-                "storing offset on {}",
-                self.physical_topic
-            )))
-    }
-
-    async fn commit(&mut self) -> Result<(), BusError> {
-        let consumer = self.consumer.clone();
-        let topic = self.physical_topic.clone();
-        tokio::task::spawn_blocking(move || {
-            match consumer.commit_consumer_state(CommitMode::Sync) {
-                // Nothing stored since the last commit.
-                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
-                other => other.map_err(kafka_error(format!("committing offsets on {topic}"))),
-            }
-        })
-        .await
-        .map_err(|_| BusError::Closed)?
-    }
-
-    async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
-        Ok(None)
     }
 }
 

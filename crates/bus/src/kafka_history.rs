@@ -15,9 +15,6 @@ use crate::kafka::{client_config, kafka_error};
 use crate::{BusError, Delivery, KafkaConfig};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(15);
-/// Longest wait for the next record of a partition that is not yet read to
-/// its end; past it the reading stops with what it has, rather than hang.
-const STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// Records of one topic from the earliest retained one up to fixed
 /// per-partition end offsets.
@@ -26,6 +23,11 @@ pub struct TopicHistory {
     logical_topic: String,
     /// Per partition, the first offset not to read.
     ends: BTreeMap<i32, i64>,
+    /// Longest wait for the next record of a partition that is not yet read
+    /// to its end; past it the reading stops short rather than hang.
+    stall_limit: Duration,
+    /// Why the reading stopped before the end, once it did.
+    stopped_short: Option<String>,
 }
 
 /// Where each partition of a topic ends for a history.
@@ -149,19 +151,27 @@ impl TopicHistory {
             consumer,
             logical_topic: logical_topic.to_string(),
             ends,
+            stall_limit: Duration::from_secs(config.restore_stall_secs.max(1)),
+            stopped_short: None,
         }))
     }
 
-    /// The next record, `None` once every partition was read to its end (or
-    /// stalled past the limit).
+    /// The next record, `None` once every partition was read to its end, or
+    /// when the next record did not come within the stall limit: then
+    /// [`stopped_short`](Self::stopped_short) says so.
     pub async fn next(&mut self) -> Result<Option<Delivery>, BusError> {
         let started = Instant::now();
         while !self.ends.is_empty() {
-            let remaining = STALL_LIMIT.saturating_sub(started.elapsed());
+            let remaining = self.stall_limit.saturating_sub(started.elapsed());
             let message = match tokio::time::timeout(remaining, self.consumer.recv()).await {
                 Err(_) => {
-                    tracing::warn!(topic = %self.logical_topic, unread = ?self.ends,
-                        "history stalled; going on with what was read");
+                    let why = format!(
+                        "no record came for {} s; unread (partition: end offset): {:?}",
+                        self.stall_limit.as_secs(),
+                        self.ends
+                    );
+                    tracing::warn!(topic = %self.logical_topic, %why, "history stalled");
+                    self.stopped_short = Some(why);
                     return Ok(None);
                 }
                 Ok(Err(source)) => {
@@ -193,6 +203,13 @@ impl TopicHistory {
             }));
         }
         Ok(None)
+    }
+}
+
+impl TopicHistory {
+    /// Why the reading stopped before the end it was given, if it did.
+    pub fn stopped_short(&self) -> Option<&str> {
+        self.stopped_short.as_deref()
     }
 }
 

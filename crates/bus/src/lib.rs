@@ -13,6 +13,7 @@ mod embedded_maintenance;
 mod embedded_schema;
 mod error;
 mod kafka;
+mod kafka_consumer;
 mod kafka_history;
 
 use async_trait::async_trait;
@@ -55,6 +56,21 @@ pub trait Consumer: Send {
     /// Records on the subscribed topic that this group has not acknowledged,
     /// when the implementation can tell cheaply.
     async fn backlog(&mut self) -> Result<Option<u64>, BusError>;
+    /// This member's share of the topic, where members of a group split its
+    /// partitions between them (Kafka); `None` where a member always reads
+    /// everything (the embedded bus).
+    fn assignment(&self) -> Option<Assignment> {
+        None
+    }
+}
+
+/// The partitions a group member owns now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Changes at every rebalance (and when the member is re-created), so a
+    /// stage can tell a new assignment from the one it restored for.
+    pub generation: u64,
+    pub partitions: Vec<i32>,
 }
 
 /// A way to reach the bus: hands out producers and group consumers.

@@ -71,36 +71,134 @@ pub(crate) fn apply(clusterer: &mut Clusterer, operation: Operation) -> Vec<Even
     }
 }
 
-/// Every changelog record has this key: one key keeps them on one partition
-/// and so in log order, however many partitions the topic was given.
-const CHANGELOG_KEY: &str = "clusterer";
+/// Operations are keyed by their `seq` modulo this ring: the topic is
+/// compacted, so an operation is overwritten `OPERATIONS_RING` operations
+/// later, by when a snapshot (every [`SNAPSHOT_EVERY`]) covers it.
+pub const OPERATIONS_RING: i64 = 4096;
+/// A snapshot of the state goes to the changelog every this many operations.
+pub const SNAPSHOT_EVERY: i64 = 1024;
+/// Bytes of snapshot per changelog record (before base64), well under
+/// Kafka's default message size limit.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 256 * 1024;
 
-/// One logged operation with its place in the log, as it travels on the
-/// clusterer's changelog topic.
+/// One entry of the clusterer's changelog topic: a logged operation with
+/// its place in the log, or an ownership claim.
+///
+/// Only the current owner of the clusterer's input writes the changelog.
+/// Each owner, once its restore reached the changelog's end, writes a claim
+/// with a new `epoch` (one more than any seen) and the `seq` its state ends
+/// at, then stamps every operation it logs with that epoch. A restore
+/// ignores operations of an older epoch that come after a newer claim: they
+/// were written by a previous owner that had not yet noticed it lost the
+/// input (fenced).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangelogRecord {
     pub schema_version: u32,
-    /// The operation's position in the log: from 1, one more for each
-    /// operation. A record sent twice carries the same `seq`, which is how a
-    /// restore tells it is one it already applied.
+    /// The owner that wrote the record (0: written before owners claimed).
+    #[serde(default)]
+    pub epoch: u64,
+    /// For an operation, its position in the log: one more for each
+    /// operation. A record sent twice carries the same `seq`, which is how
+    /// a restore tells it is one it already applied. For a claim, the
+    /// position the claimer's state ends at: its operations follow it.
     pub seq: i64,
-    pub(crate) operation: Operation,
+    /// The operation; `None` on a claim or a snapshot chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) operation: Option<Operation>,
+    /// One chunk of a snapshot of the whole state as of `seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotChunk>,
+    /// Set on a claim whose owner started after an incomplete restore,
+    /// which the operator accepted: later restores warn about the state it
+    /// diverged from rather than refuse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted_incomplete: bool,
 }
 
 impl ChangelogRecord {
-    pub(crate) fn new(seq: i64, operation: Operation) -> Self {
+    pub(crate) fn new(epoch: u64, seq: i64, operation: Operation) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
+            epoch,
             seq,
-            operation,
+            operation: Some(operation),
+            snapshot: None,
+            accepted_incomplete: false,
         }
     }
+
+    /// The records that carry the snapshot `bytes` of the state as of
+    /// `seq`, chunk by chunk; the last one completes it.
+    pub(crate) fn snapshot(epoch: u64, seq: i64, bytes: &[u8]) -> Vec<Self> {
+        let chunks: Vec<&[u8]> = bytes.chunks(SNAPSHOT_CHUNK_BYTES).collect();
+        let count = chunks.len().max(1) as u32;
+        let chunks = if chunks.is_empty() {
+            vec![&[][..]]
+        } else {
+            chunks
+        };
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(index, chunk)| Self {
+                schema_version: SCHEMA_VERSION,
+                epoch,
+                seq,
+                operation: None,
+                snapshot: Some(SnapshotChunk {
+                    index: index as u32,
+                    count,
+                    bytes: chunk.to_vec(),
+                }),
+                accepted_incomplete: false,
+            })
+            .collect()
+    }
+
+    /// An owner's claim: it writes from here on as `epoch`, its state ends
+    /// at `seq`.
+    pub(crate) fn claim(epoch: u64, seq: i64, accepted_incomplete: bool) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            epoch,
+            seq,
+            operation: None,
+            snapshot: None,
+            accepted_incomplete,
+        }
+    }
+
+    /// Whether this is an ownership claim.
+    pub fn is_claim(&self) -> bool {
+        self.operation.is_none() && self.snapshot.is_none()
+    }
+
+    /// Whether this carries an operation.
+    pub fn is_operation(&self) -> bool {
+        self.operation.is_some()
+    }
+}
+
+/// A part of a snapshot: `count` chunks with the same `seq`, in order,
+/// make the serialised state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotChunk {
+    pub index: u32,
+    pub count: u32,
+    #[serde(with = "newsflow_model::bytes_base64")]
+    pub bytes: Vec<u8>,
 }
 
 impl Message for ChangelogRecord {
     const TOPIC: &'static str = topics::CLUSTERER_CHANGELOG;
+    /// Compaction keeps the newest record per key: the newest claim, the
+    /// newest snapshot's chunks, the last `OPERATIONS_RING` operations.
     fn key(&self) -> String {
-        CHANGELOG_KEY.to_string()
+        match (&self.operation, &self.snapshot) {
+            (Some(_), _) => format!("op/{}", self.seq.rem_euclid(OPERATIONS_RING)),
+            (None, Some(chunk)) => format!("snapshot/{}", chunk.index),
+            (None, None) => "claim".to_string(),
+        }
     }
     fn schema_version(&self) -> u32 {
         self.schema_version
@@ -141,16 +239,16 @@ mod tests {
             },
         ];
         for (seq, operation) in (1..).zip(operations) {
-            let record = ChangelogRecord::new(seq, operation);
+            let record = ChangelogRecord::new(1, seq, operation);
             let decoded: ChangelogRecord = decode(&encode(&record)).unwrap();
             assert_eq!(decoded, record);
-            assert_eq!(decoded.key(), CHANGELOG_KEY);
+            assert_eq!(decoded.key(), format!("op/{seq}"));
         }
     }
 
     #[test]
     fn a_record_of_another_schema_version_is_refused() {
-        let mut record = ChangelogRecord::new(1, story("s1", "Putin arrives in Baku", 14));
+        let mut record = ChangelogRecord::new(1, 1, story("s1", "Putin arrives in Baku", 14));
         record.schema_version = SCHEMA_VERSION + 1;
         let refused = decode::<ChangelogRecord>(&encode(&record));
         assert!(matches!(refused, Err(DecodeError::SchemaVersion { .. })));

@@ -2,9 +2,12 @@
 //! out. No I/O and no wall clock: time is the documents' own time, so the
 //! same input in the same order always gives the same output.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use newsflow_model::{EventMember, EventRecord, EventStatus};
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ClustererConfig;
 use crate::event::Event;
@@ -36,19 +39,36 @@ pub struct Assignment {
     pub changed: Vec<EventRecord>,
 }
 
+/// The whole state is serialisable: a snapshot of it replaces replaying
+/// every operation ever applied (see `ClusterStage::snapshot`).
+#[derive(Serialize, Deserialize)]
 pub struct Clusterer {
+    /// Not part of a snapshot: the configuration of whoever reads it applies.
+    #[serde(skip)]
     config: ClustererConfig,
     vocabulary: Vocabulary,
-    events: Vec<Event>,
+    /// Events not yet retired, by number (creation order). Retired events
+    /// are freed with their members; iteration in number order keeps every
+    /// output in a deterministic order.
+    events: BTreeMap<EventIndex, Event>,
+    /// The number the next event gets.
+    next_event: EventIndex,
     event_of_story: FxHashMap<String, EventIndex>,
     index: PostingIndex,
     /// Scratch space for comparing the current story with its candidates.
+    #[serde(skip)]
     dense_query: DenseQuery,
     arrivals: u64,
-    /// Latest document time seen: stands in for documents without one.
+    /// Latest document time seen: stands in for documents without one, and
+    /// is the clock the stage closes quiet events by.
     clock: Option<DateTime<Utc>>,
     /// How many stories apart an event's members arrive in this stream.
     pace: JoinPace,
+    /// No held event falls due for closing or retiring before this time (a
+    /// lower bound, exact after a scan); `None` until the next scan. Spares
+    /// scanning every event for each story; not part of a snapshot.
+    #[serde(skip)]
+    earliest_due: Option<DateTime<Utc>>,
 }
 
 impl Clusterer {
@@ -58,16 +78,49 @@ impl Clusterer {
             config,
             vocabulary: Vocabulary::default(),
             dense_query: DenseQuery::default(),
-            events: Vec::new(),
+            events: BTreeMap::new(),
+            next_event: 0,
             event_of_story: FxHashMap::default(),
             arrivals: 0,
             clock: None,
             pace: JoinPace::default(),
+            earliest_due: None,
         }
     }
 
     pub fn config(&self) -> &ClustererConfig {
         &self.config
+    }
+
+    /// Completes a core read from a snapshot: applies `config`, rebuilds
+    /// what a snapshot leaves out, and checks that what indexing relies on
+    /// holds (a damaged snapshot is refused, never a panic later).
+    pub(crate) fn restored(mut self, config: ClustererConfig) -> Result<Self, String> {
+        self.vocabulary.check()?;
+        self.pace.check()?;
+        let terms = self.vocabulary.len();
+        for (&number, event) in &self.events {
+            if number >= self.next_event {
+                return Err(format!("event {number} is numbered past the next one"));
+            }
+            if event.centroid.iter().any(|&(t, _)| t as usize >= terms) {
+                return Err(format!("event {} uses an unknown term", event.id));
+            }
+            if event.headline >= event.members.len().max(1) {
+                return Err(format!("event {} has no such headline", event.id));
+            }
+        }
+        if let Some((story, _)) = self
+            .event_of_story
+            .iter()
+            .find(|(_, e)| !self.events.contains_key(e))
+        {
+            return Err(format!("story {story} belongs to no held event"));
+        }
+        self.vocabulary.rebuild_lookup();
+        self.index.set_max_per_term(config.max_postings_per_term);
+        self.config = config;
+        Ok(self)
     }
 
     /// Assigns a document to an event. A document id seen before changes
@@ -81,7 +134,7 @@ impl Clusterer {
     pub fn add_with_carriers(&mut self, doc: Document, also_carried_by: Vec<String>) -> Assignment {
         if let Some(&event) = self.event_of_story.get(&doc.id) {
             return Assignment {
-                event_id: self.events[event as usize].id.clone(),
+                event_id: self.events[&event].id.clone(),
                 changed: Vec::new(),
             };
         }
@@ -99,44 +152,81 @@ impl Clusterer {
                 self.join(event, doc, also_carried_by, &vector, &query);
                 let survivor = self.merge_converging(event, &scored[1..], &mut changed);
                 // One new version per add, however many merges it caused.
-                self.events[survivor as usize].version += 1;
-                changed
-                    .push(self.events[survivor as usize].publish(&self.vocabulary, &self.config));
+                let event = self.events.get_mut(&survivor).expect("a live event");
+                event.version += 1;
+                changed.push(event.publish(&self.vocabulary, &self.config));
                 survivor
             }
             _ => {
                 let event = self.open_event(doc, also_carried_by, vector, &query);
-                changed.push(self.events[event as usize].publish(&self.vocabulary, &self.config));
+                let opened = self.events.get_mut(&event).expect("a live event");
+                changed.push(opened.publish(&self.vocabulary, &self.config));
                 event
             }
         };
-        Assignment {
-            event_id: self.events[target as usize].id.clone(),
+        let assignment = Assignment {
+            event_id: self.events[&target].id.clone(),
             changed,
+        };
+        if self.config.vocabulary_decay_documents > 0
+            && self.vocabulary.documents_since_decay() >= self.config.vocabulary_decay_documents
+        {
+            self.decay_vocabulary();
+        }
+        assignment
+    }
+
+    /// Halves the vocabulary's statistics and forgets the terms no longer
+    /// seen nor used by any held event (see [`Vocabulary::decay`]), so the
+    /// vocabulary stays bounded on an endless stream. IDF shifts a little,
+    /// so every held event's cached mass is recomputed.
+    fn decay_vocabulary(&mut self) {
+        let mut in_use = vec![false; self.vocabulary.len()];
+        for event in self.events.values() {
+            for &(term, _) in &event.centroid {
+                in_use[term as usize] = true;
+            }
+        }
+        for term in self.vocabulary.decay(|term| in_use[term as usize]) {
+            self.index.clear_term(term);
+        }
+        for event in self.events.values_mut() {
+            event.refresh_mass(&self.vocabulary);
         }
     }
 
     /// Closes every active event that no story joined for longer than the
     /// quiet period before `now`, returning their Closed records. Events
-    /// closed for longer than the late-arrival period are retired.
+    /// closed (or merged away) for longer than the late-arrival period are
+    /// retired: their record is final, so they are freed with their members.
+    /// That period counts from the event's last change in story time and on
+    /// the clock, whichever is later: an event made of an old story (an
+    /// archive page fetched today) is kept as long as a fresh one, so a copy
+    /// of that story arriving soon after still finds it. A story of a
+    /// retired event that arrives again is a new story.
     pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
         let mut closed = Vec::new();
-        for event in &mut self.events {
+        let mut retired = Vec::new();
+        for (&number, event) in &mut self.events {
             if event.is_active() && now - event.last_updated > quiet {
                 event.status = EventStatus::Closed;
                 event.version += 1;
                 closed.push(event.publish(&self.vocabulary, &self.config));
             }
-            if event.status == EventStatus::Closed
-                && !event.retired
-                && now - event.last_updated > retire_after
-            {
-                event.retired = true;
-                // A retired event is never compared again: keep only what
-                // its record shows.
-                keep_heaviest(&mut event.centroid, self.config.keywords, &self.vocabulary);
+            if !event.is_active() && now - event.last_changed() > retire_after {
+                retired.push(number);
+            }
+        }
+        // Rescanned when next asked.
+        self.earliest_due = None;
+        for number in retired {
+            let event = self.events.remove(&number).expect("a live event");
+            for member in &event.members {
+                if self.event_of_story.get(&member.story_id) == Some(&number) {
+                    self.event_of_story.remove(&member.story_id);
+                }
             }
         }
         closed
@@ -152,7 +242,7 @@ impl Clusterer {
         also_carried_by: &[String],
     ) -> Option<EventRecord> {
         let &event = self.event_of_story.get(story_id)?;
-        let event = &mut self.events[event as usize];
+        let event = self.events.get_mut(&event)?;
         let member = event.members.iter_mut().find(|m| m.story_id == story_id)?;
         if member.title == title && member.also_carried_by == also_carried_by {
             return None;
@@ -160,13 +250,16 @@ impl Clusterer {
         member.title = title.to_string();
         member.also_carried_by = also_carried_by.to_vec();
         event.version += 1;
+        if let Some(clock) = self.clock {
+            event.changed_at = event.changed_at.max(clock);
+        }
         Some(event.publish(&self.vocabulary, &self.config))
     }
 
     /// A placed story's member entry.
     pub fn member(&self, story_id: &str) -> Option<&EventMember> {
         let &event = self.event_of_story.get(story_id)?;
-        self.events[event as usize]
+        self.events[&event]
             .members
             .iter()
             .find(|m| m.story_id == story_id)
@@ -175,18 +268,64 @@ impl Clusterer {
     /// The current record of the event a story belongs to.
     pub fn current_record(&self, story_id: &str) -> Option<EventRecord> {
         let &event = self.event_of_story.get(story_id)?;
-        Some(self.events[event as usize].record(&self.config))
+        Some(self.events[&event].record(&self.config))
+    }
+
+    /// Whether something falls due at `now` with `slack` to spare: an event
+    /// quiet for longer than the quiet period plus `slack`, or one closed
+    /// for longer than the retirement period plus `slack`. Exact (so as
+    /// deterministic as the state), and cheap while nothing is due: the
+    /// events are scanned only once `now` passes the earliest due time.
+    pub fn due_with_slack(&mut self, now: DateTime<Utc>, slack: chrono::Duration) -> bool {
+        let past = |due: DateTime<Utc>| now.signed_duration_since(due) > slack;
+        if let Some(due) = self.earliest_due {
+            if !past(due) {
+                return false;
+            }
+        }
+        let earliest = self
+            .events
+            .values()
+            .map(|e| self.due(e))
+            .min()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.earliest_due = Some(earliest);
+        past(earliest)
+    }
+
+    /// When an event falls due: an active one for closing, another for
+    /// retiring (both once `now` is past this).
+    fn due(&self, event: &Event) -> DateTime<Utc> {
+        let (since, period) = if event.is_active() {
+            (event.last_updated, self.quiet_period())
+        } else {
+            (
+                event.last_changed(),
+                self.quiet_period() + self.late_arrival_period(),
+            )
+        };
+        since
+            .checked_add_signed(period)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Keeps `earliest_due` a lower bound after event `number` changed.
+    fn lower_due(&mut self, number: EventIndex) {
+        if let (Some(known), Some(event)) = (self.earliest_due, self.events.get(&number)) {
+            let due = self.due(event);
+            if due < known {
+                self.earliest_due = Some(due);
+            }
+        }
     }
 
     /// Whether [`Clusterer::close_quiet`] at `now` would close anything.
     pub fn has_quiet_events(&self, now: DateTime<Utc>) -> bool {
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
-        self.events.iter().any(|e| {
+        self.events.values().any(|e| {
             (e.is_active() && now - e.last_updated > quiet)
-                || (e.status == EventStatus::Closed
-                    && !e.retired
-                    && now - e.last_updated > retire_after)
+                || (!e.is_active() && now - e.last_changed() > retire_after)
         })
     }
 
@@ -202,22 +341,45 @@ impl Clusterer {
     pub fn event_of(&self, story_id: &str) -> Option<&str> {
         self.event_of_story
             .get(story_id)
-            .map(|&e| self.events[e as usize].id.as_str())
+            .map(|e| self.events[e].id.as_str())
     }
 
-    /// The current record of every event, in order of creation.
+    /// The current record of every event not retired, in order of creation.
     pub fn records(&self) -> Vec<EventRecord> {
-        self.events.iter().map(|e| e.record(&self.config)).collect()
+        self.events
+            .values()
+            .map(|e| e.record(&self.config))
+            .collect()
     }
 
-    /// Events ever opened (active, closed or merged away).
+    /// Events ever opened (active, closed, merged away or retired).
     pub fn records_count(&self) -> usize {
+        self.next_event as usize
+    }
+
+    /// Events held: not yet retired.
+    pub fn held_events(&self) -> usize {
         self.events.len()
+    }
+
+    /// Stories whose event is held.
+    pub fn held_stories(&self) -> usize {
+        self.event_of_story.len()
+    }
+
+    /// Terms the vocabulary knows now.
+    pub fn known_terms(&self) -> usize {
+        self.vocabulary.known_terms()
+    }
+
+    /// The latest (clamped) document time seen: the clock events close by.
+    pub fn clock(&self) -> Option<DateTime<Utc>> {
+        self.clock
     }
 
     pub fn active_stories(&self) -> usize {
         self.events
-            .iter()
+            .values()
             .filter(|e| e.is_active())
             .map(|e| e.members.len())
             .sum()
@@ -225,7 +387,8 @@ impl Clusterer {
 
     /// Approximate heap bytes of the whole state, for the memory bench.
     pub fn heap_bytes(&self) -> usize {
-        let events: usize = self.events.iter().map(Event::heap_bytes).sum();
+        let events: usize = self.events.values().map(Event::heap_bytes).sum::<usize>()
+            + self.events.len() * (std::mem::size_of::<EventIndex>() + 8);
         let story_map: usize = self
             .event_of_story
             .keys()
@@ -254,19 +417,22 @@ impl Clusterer {
         let candidates = self
             .index
             .candidates(query, self.config.max_candidates, |e| {
-                let event = &events[e as usize];
-                event.is_matchable()
-                    && !(event.timed && time.is_some_and(|t| t - event.last_updated > quiet))
+                events.get(&e).is_some_and(|event| {
+                    event.is_matchable()
+                        && !(event.timed && time.is_some_and(|t| t - event.last_updated > quiet))
+                })
             });
         for &e in &candidates {
-            self.events[e as usize].refresh_mass_if_stale(&self.vocabulary);
+            if let Some(event) = self.events.get_mut(&e) {
+                event.refresh_mass_if_stale(&self.vocabulary);
+            }
         }
         self.dense_query.load(vector, &self.vocabulary);
         let half_life_stories = self.half_life_stories();
         let mut scored: Vec<(f32, EventIndex)> = candidates
             .into_iter()
             .map(|e| {
-                let event = &self.events[e as usize];
+                let event = &self.events[&e];
                 let similarity = self.dense_query.similarity(&event.centroid, event.mass);
                 let decay = self.decay(event, time, half_life_stories);
                 (self.affinity(similarity) * decay, e)
@@ -350,7 +516,8 @@ impl Clusterer {
         vector: SparseVector,
         query: &[(u32, f32)],
     ) -> EventIndex {
-        let index = self.events.len() as EventIndex;
+        let index = self.next_event;
+        self.next_event += 1;
         let time = doc.time.or(self.clock).unwrap_or(DateTime::UNIX_EPOCH);
         let norm = idf_norm(&vector, &self.vocabulary);
         let mut centroid = vector;
@@ -359,25 +526,29 @@ impl Clusterer {
         }
         keep_heaviest(&mut centroid, self.config.max_event_terms, &self.vocabulary);
         self.event_of_story.insert(doc.id.clone(), index);
-        self.events.push(Event {
-            id: format!("ev-{}", doc.id),
-            version: 1,
-            status: EventStatus::Active,
-            first_seen: time,
-            last_updated: time,
-            timed: doc.time.is_some(),
-            members: vec![Self::member_of(doc, also_carried_by)],
-            mass: idf_mass(&centroid, &self.vocabulary),
-            mass_documents: self.vocabulary.documents(),
-            centroid,
-            last_arrival: self.arrivals,
-            merged_into: None,
-            absorbed: Vec::new(),
-            headline: 0,
-            retired: false,
-            published_keywords: Vec::new(),
-        });
+        self.events.insert(
+            index,
+            Event {
+                id: format!("ev-{}", doc.id),
+                version: 1,
+                status: EventStatus::Active,
+                first_seen: time,
+                last_updated: time,
+                timed: doc.time.is_some(),
+                members: vec![Self::member_of(doc, also_carried_by)],
+                mass: idf_mass(&centroid, &self.vocabulary),
+                mass_documents: self.vocabulary.documents(),
+                centroid,
+                last_arrival: self.arrivals,
+                changed_at: self.clock.unwrap_or(time).max(time),
+                merged_into: None,
+                absorbed: Vec::new(),
+                headline: 0,
+                published_keywords: Vec::new(),
+            },
+        );
         self.index.insert(index, query.iter().map(|&(t, _)| t));
+        self.lower_due(index);
         index
     }
 
@@ -391,7 +562,7 @@ impl Clusterer {
     ) {
         self.event_of_story.insert(doc.id.clone(), index);
         let norm = idf_norm(vector, &self.vocabulary);
-        let event = &mut self.events[index as usize];
+        let event = self.events.get_mut(&index).expect("a live event");
         // A late story reopens the closed event it belongs to.
         event.status = EventStatus::Active;
         if norm > 0.0 {
@@ -415,10 +586,14 @@ impl Clusterer {
         self.pace
             .observe(self.arrivals.saturating_sub(event.last_arrival));
         event.last_arrival = self.arrivals;
+        if let Some(clock) = self.clock {
+            event.changed_at = event.changed_at.max(clock);
+        }
         event.members.push(Self::member_of(doc, also_carried_by));
         let newest = event.members.len() - 1;
         event.consider_headline(newest, &self.vocabulary, &self.config);
         self.index.insert(index, query.iter().map(|&(t, _)| t));
+        self.lower_due(index);
     }
 
     /// After `grown` took a story, merges into it (or it into them) the other
@@ -435,10 +610,7 @@ impl Clusterer {
             if similarity < self.config.join_threshold {
                 break;
             }
-            let (a, b) = (
-                &self.events[survivor as usize],
-                &self.events[other as usize],
-            );
+            let (a, b) = (&self.events[&survivor], &self.events[&other]);
             if !b.is_matchable()
                 || self.affinity(idf_similarity(&a.centroid, &b.centroid, &self.vocabulary))
                     < self.config.merge_threshold
@@ -463,8 +635,10 @@ impl Clusterer {
     /// returns the absorbed event's final
     /// (Merged) record, which still lists the members it handed over.
     fn merge(&mut self, absorber: EventIndex, absorbed: EventIndex) -> EventRecord {
-        let (absorber_event, absorbed_event) =
-            pair_mut(&mut self.events, absorber as usize, absorbed as usize);
+        assert_ne!(absorber, absorbed, "an event cannot merge with itself");
+        // Taken out while both are changed, put back below.
+        let mut absorbed_event = self.events.remove(&absorbed).expect("a live event");
+        let absorber_event = self.events.get_mut(&absorber).expect("a live event");
         for member in &absorbed_event.members {
             self.event_of_story
                 .insert(member.story_id.clone(), absorber);
@@ -499,6 +673,11 @@ impl Clusterer {
             absorber_event.timed = true;
         }
         absorber_event.last_arrival = absorber_event.last_arrival.max(absorbed_event.last_arrival);
+        absorber_event.changed_at = absorber_event.changed_at.max(absorbed_event.changed_at);
+        if let Some(clock) = self.clock {
+            absorber_event.changed_at = absorber_event.changed_at.max(clock);
+            absorbed_event.changed_at = absorbed_event.changed_at.max(clock);
+        }
         absorber_event.absorbed.push(absorbed_event.id.clone());
         absorber_event.consider_headline(
             offset + absorbed_event.headline,
@@ -515,18 +694,9 @@ impl Clusterer {
         );
         self.index
             .insert(absorber, terms.into_iter().map(|(t, _)| t));
+        self.events.insert(absorbed, absorbed_event);
+        self.lower_due(absorbed);
+        self.lower_due(absorber);
         absorbed_record
-    }
-}
-
-/// Two distinct elements of a slice, mutably.
-fn pair_mut<T>(items: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
-    assert_ne!(a, b, "an event cannot merge with itself");
-    if a < b {
-        let (left, right) = items.split_at_mut(b);
-        (&mut left[a], &mut right[0])
-    } else {
-        let (left, right) = items.split_at_mut(a);
-        (&mut right[0], &mut left[b])
     }
 }

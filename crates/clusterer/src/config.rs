@@ -53,6 +53,19 @@ pub struct ClustererConfig {
     /// it near 150 KB, far below the bus's message limit, however many
     /// stories the event gathers (`member_count` gives the total).
     pub max_record_members: usize,
+    /// Every this many documents the vocabulary's counts are halved and the
+    /// terms whose count fell to zero (and that no held event uses) are
+    /// forgotten, so the vocabulary stays bounded on an endless stream.
+    /// 0 never decays.
+    pub vocabulary_decay_documents: u64,
+    /// A story published more than this many seconds after it was fetched
+    /// (a wrong or hostile date) is clustered at its fetch time, so that it
+    /// cannot move the clock events are closed by.
+    pub max_published_ahead_secs: u64,
+    /// The stage writes a snapshot of its state to its database every this
+    /// many logged operations and deletes the log entries it covers, so a
+    /// restart replays at most about this many. 0 never checkpoints.
+    pub checkpoint_every_operations: u64,
 }
 
 impl Default for ClustererConfig {
@@ -77,6 +90,9 @@ impl Default for ClustererConfig {
             max_event_terms: 200,
             keywords: 10,
             max_record_members: 500,
+            vocabulary_decay_documents: 50_000,
+            max_published_ahead_secs: 24 * 3600,
+            checkpoint_every_operations: 10_000,
         }
     }
 }

@@ -10,4 +10,8 @@ pub enum ClusterError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("clusterer snapshot is not valid: {0}")]
+    Snapshot(String),
+    #[error("clusterer operations after {requested} were asked for, but those through {compacted} were folded into a snapshot and deleted")]
+    Compacted { requested: i64, compacted: i64 },
 }

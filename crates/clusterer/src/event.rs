@@ -2,17 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use newsflow_model::{EventMember, EventRecord, EventStatus, SCHEMA_VERSION};
+use serde::{Deserialize, Serialize};
 
 use crate::config::ClustererConfig;
 use crate::features::lookup_text;
 use crate::vector::{heaviest_terms, idf_cosine, idf_mass, Mass, SparseVector};
 use crate::vocabulary::Vocabulary;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
     pub version: u64,
     pub status: EventStatus,
+    #[serde(with = "snapshot_members")]
     pub members: Vec<EventMember>,
     /// Sum of the members' unit-length vectors (IDF applied at comparison).
     pub centroid: SparseVector,
@@ -27,13 +29,13 @@ pub struct Event {
     pub timed: bool,
     /// Arrival number of the last story that joined.
     pub last_arrival: u64,
+    /// The clusterer's clock (latest story time seen) at the event's last
+    /// change: retirement waits for it as well as for `last_updated`.
+    pub changed_at: DateTime<Utc>,
     pub merged_into: Option<String>,
     pub absorbed: Vec<String>,
     /// Index into `members` of the title used as headline.
     pub headline: usize,
-    /// Closed for longer than late arrivals are waited for: its centroid is
-    /// cut down to what its record shows and no story is compared with it.
-    pub retired: bool,
     /// The keywords of the record published for `version`. Keywords depend
     /// on the vocabulary, which moves with every story: a record shown
     /// again (a story delivered twice) must be the one published for its
@@ -57,6 +59,11 @@ impl Event {
         }
     }
 
+    /// When the event last changed, in story time or on the clock.
+    pub fn last_changed(&self) -> DateTime<Utc> {
+        self.last_updated.max(self.changed_at)
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == EventStatus::Active
     }
@@ -64,8 +71,10 @@ impl Event {
     /// Whether a story may still join: active events, and closed ones not
     /// yet retired (a story published inside a closed event's time span can
     /// arrive late, when its feed is polled after the stream moved on).
+    /// Retired events are freed, so every event held is one of these unless
+    /// it was merged away.
     pub fn is_matchable(&self) -> bool {
-        !self.retired && self.status != EventStatus::Merged
+        self.status != EventStatus::Merged
     }
 
     /// Re-chooses the headline: the member title closest to the centroid,
@@ -146,11 +155,6 @@ impl Event {
             })
             .sum();
         std::mem::size_of::<Self>()
-            + self
-                .published_keywords
-                .iter()
-                .map(|k| k.capacity() + 24)
-                .sum::<usize>()
             + self.id.capacity()
             + members
             + self.members.capacity() * std::mem::size_of::<EventMember>()
@@ -160,5 +164,65 @@ impl Event {
                 .iter()
                 .map(|a| a.capacity() + 24)
                 .sum::<usize>()
+    }
+}
+
+/// Members as a snapshot holds them. [`EventMember`] skips empty fields when
+/// serialised (right for JSON records), which a compact format without field
+/// names cannot read back, so snapshots write every field.
+mod snapshot_members {
+    use chrono::{DateTime, Utc};
+    use newsflow_model::EventMember;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct MemberRef<'a> {
+        story_id: &'a str,
+        outlet: &'a str,
+        url: &'a str,
+        title: &'a str,
+        published: Option<DateTime<Utc>>,
+        also_carried_by: &'a [String],
+    }
+
+    #[derive(Deserialize)]
+    struct Member {
+        story_id: String,
+        outlet: String,
+        url: String,
+        title: String,
+        published: Option<DateTime<Utc>>,
+        also_carried_by: Vec<String>,
+    }
+
+    pub fn serialize<S: Serializer>(
+        members: &[EventMember],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(members.iter().map(|m| MemberRef {
+            story_id: &m.story_id,
+            outlet: &m.outlet,
+            url: &m.url,
+            title: &m.title,
+            published: m.published,
+            also_carried_by: &m.also_carried_by,
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<EventMember>, D::Error> {
+        let members = Vec::<Member>::deserialize(deserializer)?;
+        Ok(members
+            .into_iter()
+            .map(|m| EventMember {
+                story_id: m.story_id,
+                outlet: m.outlet,
+                url: m.url,
+                title: m.title,
+                published: m.published,
+                also_carried_by: m.also_carried_by,
+            })
+            .collect())
     }
 }

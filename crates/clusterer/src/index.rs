@@ -1,21 +1,26 @@
 //! Inverted index from terms to the events recently indexed under them, so
 //! a story is compared with a bounded set of candidates however many events
 //! are active. Posting lists keep only their most recent entries: an event
-//! that stopped growing long ago drifts out of the lists it no longer renews.
+//! that stopped growing long ago drifts out of the lists it no longer renews,
+//! and an event that was freed is skipped until it does.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::vocabulary::TermId;
 
+/// An event's number: events are numbered in order of creation.
 pub type EventIndex = u32;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PostingIndex {
     postings: Vec<Vec<EventIndex>>,
     max_per_term: usize,
-    /// Per event: accumulated overlap with the current query, and the last
-    /// query term counted (so an event listed twice under a term counts once).
-    overlap: Vec<f32>,
-    last_term: Vec<u32>,
-    touched: Vec<EventIndex>,
+    /// Scratch per query: each touched event's accumulated overlap, and the
+    /// last query term counted (so an event listed twice under a term counts
+    /// once). Emptied after every query.
+    #[serde(skip)]
+    overlap: FxHashMap<EventIndex, (f32, u32)>,
 }
 
 impl PostingIndex {
@@ -23,9 +28,19 @@ impl PostingIndex {
         Self {
             postings: Vec::new(),
             max_per_term: max_per_term.max(1),
-            overlap: Vec::new(),
-            last_term: Vec::new(),
-            touched: Vec::new(),
+            overlap: FxHashMap::default(),
+        }
+    }
+
+    /// Applies the configured list length (after a snapshot is read).
+    pub fn set_max_per_term(&mut self, max_per_term: usize) {
+        self.max_per_term = max_per_term.max(1);
+    }
+
+    /// Empties the list of a term whose id was freed (and may be reused).
+    pub fn clear_term(&mut self, term: TermId) {
+        if let Some(list) = self.postings.get_mut(term as usize) {
+            *list = Vec::new();
         }
     }
 
@@ -62,30 +77,21 @@ impl PostingIndex {
                 continue;
             };
             for &event in list.iter().rev().take(self.max_per_term) {
-                let slot = event as usize;
-                if self.overlap.len() <= slot {
-                    self.overlap.resize(slot + 1, 0.0);
-                    self.last_term.resize(slot + 1, u32::MAX);
-                }
-                if self.last_term[slot] == position as u32 {
+                let (overlap, last_term) = self.overlap.entry(event).or_insert((0.0, u32::MAX));
+                if *last_term == position as u32 {
                     continue;
                 }
-                if self.overlap[slot] == 0.0 {
-                    self.touched.push(event);
-                }
-                self.last_term[slot] = position as u32;
-                self.overlap[slot] += weight;
+                *last_term = position as u32;
+                *overlap += weight;
             }
         }
-        let mut scored: Vec<(f32, EventIndex)> = Vec::with_capacity(self.touched.len());
-        for event in self.touched.drain(..) {
-            let slot = event as usize;
-            if eligible(event) {
-                scored.push((self.overlap[slot], event));
-            }
-            self.overlap[slot] = 0.0;
-            self.last_term[slot] = u32::MAX;
-        }
+        // The order of the map does not matter: the sort below is total.
+        let mut scored: Vec<(f32, EventIndex)> = self
+            .overlap
+            .drain()
+            .filter(|&(event, _)| eligible(event))
+            .map(|(event, (overlap, _))| (overlap, event))
+            .collect();
         scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.truncate(limit);
         scored.into_iter().map(|(_, e)| e).collect()
@@ -99,8 +105,7 @@ impl PostingIndex {
                 .iter()
                 .map(|l| l.capacity() * 4)
                 .sum::<usize>()
-            + self.overlap.capacity() * 4
-            + self.last_term.capacity() * 4
+            + self.overlap.capacity() * 13
     }
 }
 

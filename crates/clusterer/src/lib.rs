@@ -21,15 +21,20 @@ mod features;
 mod index;
 mod pace;
 pub mod replay;
+mod restore;
 pub mod scoring;
+mod snapshot;
 mod stage;
 mod tokenize;
 mod vector;
 mod vocabulary;
 
-pub use changelog::ChangelogRecord;
+pub use changelog::{
+    ChangelogRecord, SnapshotChunk, OPERATIONS_RING, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_EVERY,
+};
 pub use clusterer::{Assignment, Clusterer, Document};
 pub use config::ClustererConfig;
 pub use error::ClusterError;
+pub use restore::{ChangelogRestore, IncompleteRestore, ReadEnd, RestoreFailure, RestoreSummary};
 pub use stage::{document_of_story, ClusterStage, Restored};
 pub use tokenize::{tokenize, Token};

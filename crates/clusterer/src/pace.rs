@@ -9,7 +9,7 @@
 const BUCKETS_PER_DOUBLING: f64 = 4.0;
 const BUCKETS: usize = 4 * 48;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JoinPace {
     /// Count of observed gaps per logarithmic bucket.
     histogram: Vec<u64>,
@@ -31,6 +31,17 @@ impl JoinPace {
         let bucket = ((1.0 + gap as f64).log2() * BUCKETS_PER_DOUBLING) as usize;
         self.histogram[bucket.min(BUCKETS - 1)] += 1;
         self.observed += 1;
+    }
+
+    /// Checks what a snapshot could get wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.histogram.len() != BUCKETS {
+            return Err(format!(
+                "pace histogram has {} buckets",
+                self.histogram.len()
+            ));
+        }
+        Ok(())
     }
 
     pub fn observed(&self) -> u64 {

@@ -1,8 +1,19 @@
 //! The runner: the core plus crash-safe state. Every accepted operation
 //! (a new story, a member update, a tick that closed events) is appended to
-//! an SQLite log before its output is returned; opening the database replays
-//! the log through a fresh core. The core is deterministic, so the replay
-//! rebuilds exactly the same events, ids and versions.
+//! an SQLite log before its output is returned. Every
+//! `checkpoint_every_operations` operations whose outputs were delivered, a
+//! snapshot of the core replaces the log entries it covers; opening the
+//! database loads the snapshot and replays only the log after it. The core
+//! is deterministic, so this rebuilds exactly the same events, ids and
+//! versions, and a restart costs the same after a million stories as after
+//! ten thousand.
+//!
+//! Outputs owed: the caller says when the outputs returned so far were
+//! delivered ([`ClusterStage::outputs_delivered`]). Operations logged after
+//! that point had outputs that a crash may have lost (a tick's Closed
+//! records, a merge's Merged record, which no redelivered input brings
+//! back); opening the database re-derives them from the replay and the next
+//! output hands them out first.
 //!
 //! Where the local database can be lost (a stage on Kafka moving machines),
 //! the log is also published, entry by entry, as [`ChangelogRecord`]s: the
@@ -16,8 +27,8 @@ use chrono::{DateTime, Utc};
 use newsflow_model::{EventRecord, UniqueStory};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::changelog::{apply, ChangelogRecord, Operation};
-use crate::{ClusterError, Clusterer, ClustererConfig, Document};
+use crate::changelog::{apply, ChangelogRecord, Operation, SNAPSHOT_EVERY};
+use crate::{snapshot, ClusterError, Clusterer, ClustererConfig, Document};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clusterer_log (
@@ -28,7 +39,33 @@ CREATE TABLE IF NOT EXISTS clusterer_changelog_position (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     published_through INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS clusterer_snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clusterer_stage_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 ";
+
+/// Outputs of every operation up to this `seq` were delivered.
+const DELIVERED_THROUGH: &str = "delivered_through";
+/// Log entries up to this `seq` were folded into a snapshot and deleted.
+const COMPACTED_THROUGH: &str = "compacted_through";
+/// 1 once operations were taken for a changelog: from then on, log entries
+/// not yet on the changelog are kept even when a snapshot covers them.
+const CHANGELOG_ATTACHED: &str = "changelog_attached";
+
+/// Events are closed by the stage's own clock once they are this much past
+/// due (in story time): a stream that never idles still closes its events,
+/// without scanning every event for every story.
+const CLOSE_SLACK: chrono::Duration = chrono::Duration::hours(1);
+
+/// Bound on the WAL file left after a checkpoint of the database: a snapshot
+/// passes through it, and without a limit it would keep its largest size.
+const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 pub struct ClusterStage {
     connection: Connection,
@@ -37,9 +74,23 @@ pub struct ClusterStage {
     last_seq: i64,
     /// Every operation up to this `seq` is known to be on the changelog.
     published_through: i64,
+    /// The owner epoch stamped on changelog records (see
+    /// [`ChangelogRecord`]); set by a restore from the changelog.
+    epoch: u64,
     /// Once a caller takes operations for a changelog: those this process
     /// logged since the last take, so handing them out needs no read back.
     unpublished: Option<Vec<ChangelogRecord>>,
+    /// `seq` the stored snapshot covers; 0 without one.
+    snapshot_seq: i64,
+    /// Log entries up to here are deleted (covered by the snapshot).
+    compacted_through: i64,
+    /// Outputs of every operation up to here were delivered.
+    delivered_through: i64,
+    /// Whether operations go to a changelog (see [`CHANGELOG_ATTACHED`]).
+    changelog_attached: bool,
+    /// Records owed from before the last restart (newest per event, in the
+    /// order of their last change), handed out ahead of the next output.
+    owed: Vec<EventRecord>,
 }
 
 /// What restoring one changelog record did.
@@ -56,15 +107,25 @@ pub enum Restored {
 }
 
 /// The document the clusterer sees for a story: its time is when it was
-/// published, else when it was fetched.
-pub fn document_of_story(story: &UniqueStory) -> Document {
+/// published, else when it was fetched. A publication date further ahead of
+/// the fetch than `max_published_ahead_secs` is wrong (or hostile): the
+/// fetch time stands in, so that one page dated years ahead cannot move the
+/// clusterer's clock and close every active event.
+pub fn document_of_story(story: &UniqueStory, config: &ClustererConfig) -> Document {
     let article = &story.article;
     let first = story.carriers.first();
+    let max_ahead = chrono::Duration::seconds(
+        config.max_published_ahead_secs.min(i64::MAX as u64 / 2000) as i64,
+    );
+    let time = match article.published {
+        Some(published) if published - article.fetched_at <= max_ahead => published,
+        _ => article.fetched_at,
+    };
     Document {
         id: story.story_id.clone(),
         title: article.title.clone(),
         body: article.body.clone(),
-        time: Some(article.published.unwrap_or(article.fetched_at)),
+        time: Some(time),
         outlet: first.map_or_else(|| article.outlet.clone(), |c| c.outlet.clone()),
         url: first.map_or_else(|| article.url.clone(), |c| c.url.clone()),
     }
@@ -80,29 +141,45 @@ fn other_carriers(story: &UniqueStory) -> Vec<String> {
 }
 
 impl ClusterStage {
-    /// Opens (or creates) the state database and restores the state it holds.
+    /// Opens (or creates) the state database and restores the state it
+    /// holds: its snapshot, then the operations logged after it.
     pub fn open(db_path: &Path, config: ClustererConfig) -> Result<Self, ClusterError> {
         let connection = Connection::open(db_path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         connection.execute_batch(SCHEMA)?;
-        let mut clusterer = Clusterer::new(config);
-        let mut last_seq = 0;
+        let stored_snapshot: Option<(i64, Vec<u8>)> = connection
+            .query_row(
+                "SELECT seq, state FROM clusterer_snapshot WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let (snapshot_seq, mut clusterer) = match stored_snapshot {
+            Some((seq, bytes)) => (seq, snapshot::decode(&bytes, config)?),
+            None => (0, Clusterer::new(config)),
+        };
+        let delivered = read_meta(&connection, DELIVERED_THROUGH)?;
+        let mut last_seq = snapshot_seq;
+        let mut owed = Vec::new();
+        let mut replayed = 0u64;
         {
-            let mut statement =
-                connection.prepare("SELECT seq, operation FROM clusterer_log ORDER BY seq")?;
-            let mut rows = statement.query([])?;
-            let mut replayed = 0u64;
+            let mut statement = connection
+                .prepare("SELECT seq, operation FROM clusterer_log WHERE seq > ?1 ORDER BY seq")?;
+            let mut rows = statement.query([snapshot_seq])?;
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
                 let text: String = row.get(1)?;
                 let operation: Operation = serde_json::from_str(&text)
                     .map_err(|source| ClusterError::CorruptLog { seq, source })?;
-                apply(&mut clusterer, operation);
+                let records = apply(&mut clusterer, operation);
+                if delivered.is_some_and(|through| seq > through) {
+                    owed.extend(records);
+                }
                 last_seq = seq;
                 replayed += 1;
             }
-            tracing::info!(replayed, path = %db_path.display(), "clusterer state restored");
         }
         let published_through = connection
             .query_row(
@@ -112,13 +189,87 @@ impl ClusterStage {
             )
             .optional()?
             .unwrap_or(0);
+        // A database written before delivery was tracked owes nothing.
+        let delivered_through = match delivered {
+            Some(through) => through,
+            None => {
+                write_meta(&connection, DELIVERED_THROUGH, last_seq)?;
+                last_seq
+            }
+        };
+        let owed = newest_per_event(owed);
+        tracing::info!(
+            snapshot_seq,
+            replayed,
+            owed = owed.len(),
+            path = %db_path.display(),
+            "clusterer state restored"
+        );
         Ok(Self {
+            compacted_through: read_meta(&connection, COMPACTED_THROUGH)?.unwrap_or(0),
+            changelog_attached: read_meta(&connection, CHANGELOG_ATTACHED)? == Some(1),
             connection,
             clusterer,
             last_seq,
             published_through,
+            epoch: 0,
             unpublished: None,
+            snapshot_seq,
+            delivered_through,
+            owed,
         })
+    }
+
+    /// Forgets every logged operation and starts from an empty core: the
+    /// state is about to be restored from the changelog, which is what the
+    /// owner of the input before this one left.
+    pub fn reset(&mut self) -> Result<(), ClusterError> {
+        let transaction = self.connection.transaction()?;
+        transaction.execute("DELETE FROM clusterer_log", [])?;
+        transaction.execute("DELETE FROM clusterer_changelog_position", [])?;
+        transaction.execute("DELETE FROM clusterer_snapshot", [])?;
+        write_meta(&transaction, DELIVERED_THROUGH, 0)?;
+        write_meta(&transaction, COMPACTED_THROUGH, 0)?;
+        transaction.commit()?;
+        self.clusterer = Clusterer::new(self.clusterer.config().clone());
+        self.last_seq = 0;
+        self.published_through = 0;
+        self.unpublished = None;
+        self.snapshot_seq = 0;
+        self.compacted_through = 0;
+        self.delivered_through = 0;
+        self.owed.clear();
+        Ok(())
+    }
+
+    /// The owner epoch this stage writes its changelog records with.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Keeps writing as owner `epoch` after this process reopened its own
+    /// store (recovering from a panic): the epoch belongs to the process's
+    /// ownership, which the store does not hold, and records written under
+    /// a lower one would be fenced off at the next restore.
+    pub fn keep_epoch(&mut self, epoch: u64) {
+        self.epoch = epoch;
+    }
+
+    /// From now on this stage writes as owner `epoch`, and its operations
+    /// are numbered after `seq` (the changelog's end as far as it could be
+    /// read), so that no new operation reuses a number the changelog
+    /// already holds.
+    pub(crate) fn continue_as(&mut self, epoch: u64, seq: i64) -> Result<(), ClusterError> {
+        self.epoch = epoch;
+        if seq > self.last_seq {
+            self.last_seq = seq;
+        }
+        self.mark_published(self.last_seq)?;
+        // What the restored operations caused was their writer's to deliver.
+        write_meta(&self.connection, DELIVERED_THROUGH, self.last_seq)?;
+        self.delivered_through = self.last_seq;
+        self.unpublished = None;
+        Ok(())
     }
 
     /// Whether no operation was ever logged: a new or lost state.
@@ -126,7 +277,165 @@ impl ClusterStage {
         self.last_seq == 0
     }
 
-    /// Places a story. Returns the records of every event that changed. A
+    /// `seq` of the newest operation logged (or covered by a snapshot).
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// The whole state as of [`ClusterStage::last_seq`]: that `seq` and the
+    /// core serialised. [`ClusterStage::restore_snapshot`] with both gives
+    /// a stage that behaves exactly like this one.
+    pub fn snapshot(&self) -> Result<(i64, Vec<u8>), ClusterError> {
+        Ok((self.last_seq, snapshot::encode(&self.clusterer)?))
+    }
+
+    /// What to publish to the changelog after `seq`: the operations logged
+    /// since (see [`ClusterStage::take_unpublished`]), then, when they pass
+    /// a multiple of [`SNAPSHOT_EVERY`], a snapshot of the state after them.
+    /// The changelog is compacted and operations are keyed by `seq` modulo
+    /// [`OPERATIONS_RING`]: an operation is overwritten long after a
+    /// snapshot covers it, so a restore starts from the newest snapshot,
+    /// not from the first operation ever logged.
+    ///
+    /// [`SNAPSHOT_EVERY`]: crate::changelog::SNAPSHOT_EVERY
+    /// [`OPERATIONS_RING`]: crate::changelog::OPERATIONS_RING
+    pub fn take_for_changelog(&mut self, seq: i64) -> Result<Vec<ChangelogRecord>, ClusterError> {
+        let mut records = self.take_unpublished(seq)?;
+        let Some(last) = records.last().map(|r| r.seq) else {
+            return Ok(records);
+        };
+        if last / SNAPSHOT_EVERY > seq / SNAPSHOT_EVERY {
+            let (covered, bytes) = self.snapshot()?;
+            records.extend(ChangelogRecord::snapshot(self.epoch, covered, &bytes));
+        }
+        Ok(records)
+    }
+
+    /// Replaces the state, in memory and in the database, with a snapshot
+    /// taken at `seq` (e.g. read from a changelog): the local log is
+    /// dropped, and operations with a `seq` above it apply on top
+    /// ([`ClusterStage::restore`]). The snapshot counts as published and its
+    /// outputs as delivered: whoever took it already did both.
+    pub fn restore_snapshot(&mut self, seq: i64, bytes: &[u8]) -> Result<(), ClusterError> {
+        if seq < 0 {
+            return Err(ClusterError::Snapshot(format!("negative seq {seq}")));
+        }
+        let clusterer = snapshot::decode(bytes, self.clusterer.config().clone())?;
+        let transaction = self.connection.transaction()?;
+        transaction.execute("DELETE FROM clusterer_log", [])?;
+        transaction.execute(
+            "INSERT INTO clusterer_snapshot (id, seq, state) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state",
+            params![seq, bytes],
+        )?;
+        store_published_through(&transaction, seq)?;
+        write_meta(&transaction, DELIVERED_THROUGH, seq)?;
+        write_meta(&transaction, COMPACTED_THROUGH, seq)?;
+        transaction.commit()?;
+        self.clusterer = clusterer;
+        self.last_seq = seq;
+        self.snapshot_seq = seq;
+        self.compacted_through = seq;
+        self.published_through = seq;
+        self.delivered_through = seq;
+        self.unpublished = None;
+        self.owed.clear();
+        Ok(())
+    }
+
+    /// The clock events are closed by: the latest story time seen (story
+    /// times clamped by [`document_of_story`]). It is part of the state, so
+    /// it survives a restart.
+    pub fn event_clock(&self) -> Option<DateTime<Utc>> {
+        self.clusterer.clock()
+    }
+
+    /// Closes (and retires) the events due by the stage's own
+    /// [`ClusterStage::event_clock`], as every new story does too (with
+    /// owed records first).
+    pub fn close_quiet_events(&mut self) -> Result<Vec<EventRecord>, ClusterError> {
+        let records = self.close_due_by_clock()?;
+        Ok(self.with_owed(records))
+    }
+
+    /// Logs and applies a tick at the event clock when an event is more than
+    /// [`CLOSE_SLACK`] past due. The rule depends on the state alone, so a
+    /// restored stage ticks exactly where the original did.
+    fn close_due_by_clock(&mut self) -> Result<Vec<EventRecord>, ClusterError> {
+        let Some(now) = self.clusterer.clock() else {
+            return Ok(Vec::new());
+        };
+        if !self.clusterer.due_with_slack(now, CLOSE_SLACK) {
+            return Ok(Vec::new());
+        }
+        let operation = Operation::Tick { now };
+        self.log(&operation)?;
+        Ok(apply(&mut self.clusterer, operation))
+    }
+
+    /// Every output returned so far was delivered: nothing is owed any more
+    /// after a crash. Writes a checkpoint when enough operations were logged
+    /// since the last one.
+    pub fn outputs_delivered(&mut self) -> Result<(), ClusterError> {
+        if self.delivered_through < self.last_seq {
+            write_meta(&self.connection, DELIVERED_THROUGH, self.last_seq)?;
+            self.delivered_through = self.last_seq;
+        }
+        let every = self.clusterer.config().checkpoint_every_operations;
+        if every > 0 && self.last_seq - self.snapshot_seq >= every.min(i64::MAX as u64) as i64 {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Stores a snapshot of the state at `last_seq` (whose outputs were all
+    /// delivered) and deletes the log entries it covers, except those a
+    /// changelog still needs.
+    fn checkpoint(&mut self) -> Result<(), ClusterError> {
+        let started = std::time::Instant::now();
+        let (seq, bytes) = self.snapshot()?;
+        let deletable = if self.changelog_attached {
+            seq.min(self.published_through)
+        } else {
+            seq
+        };
+        let transaction = self.connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO clusterer_snapshot (id, seq, state) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state",
+            params![seq, bytes],
+        )?;
+        let compacted_through = self.compacted_through.max(deletable);
+        transaction.execute(
+            "DELETE FROM clusterer_log WHERE seq <= ?1",
+            [compacted_through],
+        )?;
+        write_meta(&transaction, COMPACTED_THROUGH, compacted_through)?;
+        transaction.commit()?;
+        self.snapshot_seq = seq;
+        self.compacted_through = compacted_through;
+        tracing::debug!(
+            seq,
+            bytes = bytes.len(),
+            compacted_through,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "clusterer checkpoint written"
+        );
+        Ok(())
+    }
+
+    /// Records still owed from before the last restart, ahead of `records`.
+    fn with_owed(&mut self, records: Vec<EventRecord>) -> Vec<EventRecord> {
+        if self.owed.is_empty() {
+            return records;
+        }
+        let mut all = std::mem::take(&mut self.owed);
+        all.extend(records);
+        all
+    }
+
+    /// Places a story, then closes the events its time (on the stage's clock)
+    /// made due. Returns the records of every event that changed. A
     /// story already placed is never placed twice: a re-send with a new
     /// title or more carriers updates its member; an unchanged re-send
     /// returns its event's current record again (so output lost in a crash
@@ -135,11 +444,8 @@ impl ClusterStage {
         let also_carried_by = other_carriers(story);
         if let Some(member) = self.clusterer.member(&story.story_id) {
             if member.title == story.article.title && member.also_carried_by == also_carried_by {
-                return Ok(self
-                    .clusterer
-                    .current_record(&story.story_id)
-                    .into_iter()
-                    .collect());
+                let current = self.clusterer.current_record(&story.story_id);
+                return Ok(self.with_owed(current.into_iter().collect()));
             }
             let update = Operation::Update {
                 id: story.story_id.clone(),
@@ -147,9 +453,10 @@ impl ClusterStage {
                 also_carried_by,
             };
             self.log(&update)?;
-            return Ok(apply(&mut self.clusterer, update));
+            let records = apply(&mut self.clusterer, update);
+            return Ok(self.with_owed(records));
         }
-        let doc = document_of_story(story);
+        let doc = document_of_story(story, self.clusterer.config());
         let operation = Operation::Story {
             id: doc.id,
             title: doc.title,
@@ -160,17 +467,22 @@ impl ClusterStage {
             also_carried_by,
         };
         self.log(&operation)?;
-        Ok(apply(&mut self.clusterer, operation))
+        let mut records = apply(&mut self.clusterer, operation);
+        records.extend(self.close_due_by_clock()?);
+        Ok(self.with_owed(records))
     }
 
-    /// Closes events quiet for longer than the configured period before `now`.
+    /// Closes events quiet for longer than the configured period before
+    /// `now`, and retires (frees) those closed for longer than late arrivals
+    /// are waited for. Records owed from before a restart come first.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Result<Vec<EventRecord>, ClusterError> {
         if !self.clusterer.has_quiet_events(now) {
-            return Ok(Vec::new());
+            return Ok(std::mem::take(&mut self.owed));
         }
         let operation = Operation::Tick { now };
         self.log(&operation)?;
-        Ok(apply(&mut self.clusterer, operation))
+        let records = apply(&mut self.clusterer, operation);
+        Ok(self.with_owed(records))
     }
 
     /// The core, for inspection.
@@ -179,7 +491,16 @@ impl ClusterStage {
     }
 
     /// The logged operations after `seq`, oldest first, as changelog records.
+    /// Operations folded into a snapshot and deleted cannot be listed: asking
+    /// for them is an error (a changelog's unpublished ones are never
+    /// deleted, see [`ClusterStage::take_unpublished`]).
     pub fn operations_since(&self, seq: i64) -> Result<Vec<ChangelogRecord>, ClusterError> {
+        if seq < self.compacted_through {
+            return Err(ClusterError::Compacted {
+                requested: seq,
+                compacted: self.compacted_through,
+            });
+        }
         let mut statement = self.connection.prepare_cached(
             "SELECT seq, operation FROM clusterer_log WHERE seq > ?1 ORDER BY seq",
         )?;
@@ -190,7 +511,7 @@ impl ClusterStage {
             let text: String = row.get(1)?;
             let operation = serde_json::from_str(&text)
                 .map_err(|source| ClusterError::CorruptLog { seq, source })?;
-            records.push(ChangelogRecord::new(seq, operation));
+            records.push(ChangelogRecord::new(self.epoch, seq, operation));
         }
         Ok(records)
     }
@@ -199,8 +520,11 @@ impl ClusterStage {
     /// for a caller that publishes them: from memory when they are all held
     /// there (the usual case, one call per input), else read back from the
     /// log (the first call, or when the caller starts over from an earlier
-    /// `seq`). Operations are held only from the first call on.
+    /// `seq`). Operations are held only from the first call on, and from
+    /// then on (across restarts too) checkpoints keep every logged operation
+    /// not yet marked published.
     pub fn take_unpublished(&mut self, seq: i64) -> Result<Vec<ChangelogRecord>, ClusterError> {
+        self.attach_changelog()?;
         if seq >= self.last_seq {
             return Ok(Vec::new());
         }
@@ -222,6 +546,7 @@ impl ClusterStage {
 
     /// Records that the changelog now holds every operation up to `seq`.
     pub fn mark_published(&mut self, seq: i64) -> Result<(), ClusterError> {
+        self.attach_changelog()?;
         if seq <= self.published_through {
             return Ok(());
         }
@@ -230,27 +555,35 @@ impl ClusterStage {
         Ok(())
     }
 
-    /// Takes one record read back from the changelog, in changelog order:
-    /// logs it under its own `seq` (as published, since it came from there)
-    /// and applies it through the same path as the local log's replay. A
-    /// record at or below the newest logged `seq` is one already applied.
+    /// Takes one operation record read back from the changelog, in
+    /// changelog order: logs it under its own `seq` (as published, since it
+    /// came from there) and applies it through the same path as the local
+    /// log's replay. A record at or below the newest logged `seq` is one
+    /// already applied, and so is a claim (it holds no operation): which
+    /// records to offer is [`ChangelogRestore`](crate::ChangelogRestore)'s
+    /// business.
     pub fn restore(&mut self, record: ChangelogRecord) -> Result<Restored, ClusterError> {
         if record.seq <= self.last_seq {
             return Ok(Restored::AlreadyApplied);
         }
+        let Some(operation) = record.operation else {
+            return Ok(Restored::AlreadyApplied);
+        };
         let missing = record.seq - self.last_seq - 1;
-        let text =
-            serde_json::to_string(&record.operation).expect("operations serialise infallibly");
+        let text = serde_json::to_string(&operation).expect("operations serialise infallibly");
         let transaction = self.connection.transaction()?;
         transaction.execute(
             "INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)",
             params![record.seq, text],
         )?;
         store_published_through(&transaction, record.seq)?;
+        // Its outputs were the writer's to deliver.
+        write_meta(&transaction, DELIVERED_THROUGH, record.seq)?;
         transaction.commit()?;
         self.last_seq = record.seq;
         self.published_through = record.seq;
-        apply(&mut self.clusterer, record.operation);
+        self.delivered_through = record.seq;
+        apply(&mut self.clusterer, operation);
         Ok(if missing > 0 {
             Restored::AppliedAfterGap { missing }
         } else {
@@ -258,16 +591,29 @@ impl ClusterStage {
         })
     }
 
+    /// Marks, once and for good, that operations go to a changelog.
+    fn attach_changelog(&mut self) -> Result<(), ClusterError> {
+        if !self.changelog_attached {
+            write_meta(&self.connection, CHANGELOG_ATTACHED, 1)?;
+            self.changelog_attached = true;
+        }
+        Ok(())
+    }
+
     fn log(&mut self, operation: &Operation) -> Result<(), ClusterError> {
         // Serialising our own enum of strings and times cannot fail.
         let text = serde_json::to_string(operation).expect("operations serialise infallibly");
+        // Numbered explicitly after the newest known operation: after a
+        // restore that is the changelog's end, not the local log's, and
+        // after a snapshot restore the table may be empty.
+        let seq = self.last_seq + 1;
         self.connection.execute(
-            "INSERT INTO clusterer_log (operation) VALUES (?1)",
-            params![text],
+            "INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)",
+            params![seq, text],
         )?;
-        self.last_seq = self.connection.last_insert_rowid();
+        self.last_seq = seq;
         if let Some(held) = &mut self.unpublished {
-            held.push(ChangelogRecord::new(self.last_seq, operation.clone()));
+            held.push(ChangelogRecord::new(self.epoch, seq, operation.clone()));
         }
         Ok(())
     }
@@ -280,4 +626,38 @@ fn store_published_through(connection: &Connection, seq: i64) -> rusqlite::Resul
         [seq],
     )?;
     Ok(())
+}
+
+fn read_meta(connection: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    connection
+        .query_row(
+            "SELECT value FROM clusterer_stage_meta WHERE key = ?1",
+            [key],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
+fn write_meta(connection: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT INTO clusterer_stage_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// The newest record of each event, in the order of their last change: what
+/// a consumer that keeps the newest version of each event needs.
+fn newest_per_event(records: Vec<EventRecord>) -> Vec<EventRecord> {
+    let mut last_index = rustc_hash::FxHashMap::default();
+    for (index, record) in records.iter().enumerate() {
+        last_index.insert(record.event_id.clone(), index);
+    }
+    records
+        .into_iter()
+        .enumerate()
+        .filter(|(index, record)| last_index[&record.event_id] == *index)
+        .map(|(_, record)| record)
+        .collect()
 }

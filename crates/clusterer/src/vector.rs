@@ -28,7 +28,7 @@ pub struct Similarity {
 }
 
 /// Squared IDF-weighted mass of a vector: in all, and on names alone.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Mass {
     pub all: f32,
     pub names: f32,

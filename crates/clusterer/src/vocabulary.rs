@@ -1,13 +1,20 @@
 //! Term ids and what the stream has taught about each term so far: how many
 //! documents used it (for IDF) and how it is usually written (for names).
+//!
+//! The statistics are bounded: every so often they are halved (a decay that
+//! keeps their proportions, so IDF and name shares hardly move) and terms
+//! whose count fell to zero are forgotten, their ids reused. A stream of
+//! months therefore holds the terms of its recent past and its common words,
+//! not every number and typo it ever carried.
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::tokenize::is_stop_word;
 
 pub type TermId = u32;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct TermStats {
     /// Documents that contained the term.
     document_frequency: u32,
@@ -21,13 +28,21 @@ struct TermStats {
     ln_document_frequency: f32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Vocabulary {
+    /// Rebuilt from `terms` after a snapshot is read.
+    #[serde(skip)]
     ids: FxHashMap<Box<str>, TermId>,
+    /// Indexed by id; a forgotten term's slot is empty until reused.
     terms: Vec<Box<str>>,
     stats: Vec<TermStats>,
+    /// Ids of forgotten terms, reused (last freed first) by new terms.
+    free: Vec<TermId>,
+    /// Documents counted (decayed with the statistics).
     documents: u64,
     ln_documents: f32,
+    /// Documents counted since the statistics were last decayed.
+    documents_since_decay: u64,
 }
 
 impl Vocabulary {
@@ -35,16 +50,87 @@ impl Vocabulary {
         if let Some(&id) = self.ids.get(term) {
             return id;
         }
-        let id = self.terms.len() as TermId;
         let boxed: Box<str> = term.into();
-        self.ids.insert(boxed.clone(), id);
-        self.terms.push(boxed);
-        self.stats.push(TermStats {
+        let stats = TermStats {
             numeric: term.chars().any(|c| c.is_ascii_digit()),
             stop: is_stop_word(term),
             ..TermStats::default()
-        });
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.terms[id as usize] = boxed.clone();
+                self.stats[id as usize] = stats;
+                id
+            }
+            None => {
+                self.terms.push(boxed.clone());
+                self.stats.push(stats);
+                (self.terms.len() - 1) as TermId
+            }
+        };
+        self.ids.insert(boxed, id);
         id
+    }
+
+    /// Rebuilds the term lookup after the vocabulary was deserialised.
+    pub fn rebuild_lookup(&mut self) {
+        let free: rustc_hash::FxHashSet<TermId> = self.free.iter().copied().collect();
+        self.ids = self
+            .terms
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| !free.contains(&(*id as TermId)))
+            .map(|(id, term)| (term.clone(), id as TermId))
+            .collect();
+    }
+
+    /// Checks what a snapshot could get wrong and indexing relies on.
+    pub fn check(&self) -> Result<(), String> {
+        if self.terms.len() != self.stats.len() {
+            return Err("vocabulary terms and statistics differ in length".into());
+        }
+        if self.free.iter().any(|&id| id as usize >= self.terms.len()) {
+            return Err("vocabulary frees an id it does not have".into());
+        }
+        Ok(())
+    }
+
+    /// Documents counted since the last [`Vocabulary::decay`].
+    pub fn documents_since_decay(&self) -> u64 {
+        self.documents_since_decay
+    }
+
+    /// Halves every count (documents, document frequencies, casing
+    /// observations) and forgets the terms whose document frequency fell to
+    /// zero, except stop words (a fixed, small set) and those `in_use` says
+    /// something still refers to. Returns the ids freed.
+    pub fn decay(&mut self, in_use: impl Fn(TermId) -> bool) -> Vec<TermId> {
+        self.documents /= 2;
+        self.ln_documents = (1.0 + self.documents as f32).ln();
+        self.documents_since_decay = 0;
+        let already_free: rustc_hash::FxHashSet<TermId> = self.free.iter().copied().collect();
+        let mut freed = Vec::new();
+        for (id, stats) in self.stats.iter_mut().enumerate() {
+            let id = id as TermId;
+            if already_free.contains(&id) {
+                continue;
+            }
+            stats.document_frequency /= 2;
+            stats.ln_document_frequency = (1.0 + stats.document_frequency as f32).ln();
+            stats.mid_sentence /= 2;
+            stats.mid_sentence_capitalised /= 2;
+            if stats.document_frequency == 0 && !stats.stop && !in_use(id) {
+                freed.push(id);
+            }
+        }
+        for &id in &freed {
+            let term = std::mem::take(&mut self.terms[id as usize]);
+            self.ids.remove(&term);
+            self.stats[id as usize] = TermStats::default();
+        }
+        // Freed last-to-first so that the lowest ids are reused first.
+        self.free.extend(freed.iter().rev());
+        freed
     }
 
     pub fn lookup(&self, term: &str) -> Option<TermId> {
@@ -55,9 +141,14 @@ impl Vocabulary {
         &self.terms[id as usize]
     }
 
-    /// Distinct terms seen so far.
+    /// Term slots (known terms and freed ids): every id is below this.
     pub fn len(&self) -> usize {
         self.terms.len()
+    }
+
+    /// Terms currently known.
+    pub fn known_terms(&self) -> usize {
+        self.terms.len() - self.free.len()
     }
 
     /// Documents seen so far.
@@ -79,6 +170,7 @@ impl Vocabulary {
     /// Counts one document containing each of `distinct_terms`.
     pub fn observe_document(&mut self, distinct_terms: impl Iterator<Item = TermId>) {
         self.documents += 1;
+        self.documents_since_decay += 1;
         self.ln_documents = (1.0 + self.documents as f32).ln();
         for id in distinct_terms {
             let stats = &mut self.stats[id as usize];
@@ -123,6 +215,7 @@ impl Vocabulary {
             + self.terms.capacity() * std::mem::size_of::<Box<str>>()
             + self.stats.capacity() * std::mem::size_of::<TermStats>()
             + self.ids.capacity() * (std::mem::size_of::<Box<str>>() + 4 + 1)
+            + self.free.capacity() * 4
     }
 }
 
@@ -160,5 +253,27 @@ mod tests {
         assert!(!vocabulary.is_name(ready));
         assert!(vocabulary.is_name(year));
         assert_eq!(vocabulary.display(putin), "Putin");
+    }
+
+    #[test]
+    fn decay_forgets_rare_unused_terms_and_reuses_their_ids() {
+        let mut vocabulary = Vocabulary::default();
+        let common = vocabulary.id("said");
+        let rare = vocabulary.id("x17b");
+        let kept = vocabulary.id("baku");
+        vocabulary.observe_document([common, rare, kept].into_iter());
+        for _ in 0..9 {
+            vocabulary.observe_document([common].into_iter());
+        }
+        let idf_before = vocabulary.idf(common);
+        let freed = vocabulary.decay(|id| id == kept);
+        assert_eq!(freed, vec![rare]);
+        assert_eq!(vocabulary.lookup("x17b"), None);
+        assert_eq!(vocabulary.lookup("baku"), Some(kept));
+        assert!((vocabulary.idf(common) - idf_before).abs() < 0.1);
+        assert_eq!(vocabulary.known_terms(), 2);
+        let new = vocabulary.id("fresh");
+        assert_eq!(new, rare, "a freed id is reused");
+        assert_eq!(vocabulary.len(), 3);
     }
 }

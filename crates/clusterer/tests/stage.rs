@@ -37,6 +37,8 @@ fn a_reopened_stage_has_the_same_events_and_continues_their_versions() {
                     .add_story(&unique_story(&story.document, &[]))
                     .unwrap(),
             );
+            // Delivered: nothing is owed after the restart.
+            stage.outputs_delivered().unwrap();
         }
     }
     let mut stage = ClusterStage::open(&db, ClustererConfig::default()).unwrap();
@@ -78,7 +80,7 @@ fn closing_survives_a_restart() {
             .tick(published + Duration::hours(1))
             .unwrap()
             .is_empty());
-        let closed = stage.tick(published + Duration::days(30)).unwrap();
+        let closed = stage.tick(published + Duration::days(10)).unwrap();
         assert_eq!(closed.len(), 1);
         assert_eq!(
             (closed[0].status, closed[0].version),
@@ -197,8 +199,9 @@ fn a_stage_restored_from_the_changelog_continues_exactly_as_the_original() {
         original.clusterer().records()
     );
 
-    // A story redelivered after the restore is the same member, not a second.
-    let redelivered = unique_story(&stories[1].document, &[]);
+    // A story redelivered after the restore is the same member, not a second
+    // (one whose event is still held: retired events are freed).
+    let redelivered = unique_story(&stories[stories.len() / 2 - 1].document, &[]);
     assert_eq!(
         restored.add_story(&redelivered).unwrap(),
         original.add_story(&redelivered).unwrap()

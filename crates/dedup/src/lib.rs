@@ -12,6 +12,7 @@
 mod analysis;
 mod band_table;
 pub mod benchmark_set;
+mod changelog;
 mod config;
 pub mod content_index;
 mod deduplicator;
@@ -25,6 +26,10 @@ mod state;
 pub mod text;
 mod verdict;
 
+pub use changelog::{
+    story_key, ChangelogEntry, DedupChangelogRecord, DedupIncompleteRestore, DedupRestore,
+    DedupRestoreFailure, DedupRestoreSummary,
+};
 pub use config::DedupConfig;
 pub use content_index::{ContentIndex, ContentMatch};
 pub use deduplicator::Deduplicator;

@@ -11,6 +11,7 @@ use std::path::Path;
 use newsflow_model::Article;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::changelog::{story_key, ChangelogEntry};
 use crate::config::DedupConfig;
 use crate::deduplicator::Deduplicator;
 use crate::state::{StateChanges, StoredStory};
@@ -42,6 +43,10 @@ const LAYOUT_VERSION: i64 = 1;
 pub struct DedupStage {
     core: Deduplicator,
     db: Connection,
+    /// The owner epoch stamped on changelog records (set by a restore).
+    epoch: u64,
+    /// With a changelog: what the checks since the last take changed.
+    changelog: Option<Vec<ChangelogEntry>>,
 }
 
 impl DedupStage {
@@ -82,38 +87,13 @@ impl DedupStage {
             Some(LAYOUT_VERSION) => {}
             Some(other) => return Err(DedupError::UnknownLayout(other)),
         }
-        let mut core = Deduplicator::new(config);
-        // Rows written before texts had their own table still carry the
-        // text in `state`: it is used, then moved to `dedup_bodies`.
-        let mut texts_to_move = Vec::new();
-        {
-            let mut statement = db.prepare(
-                "SELECT s.story_id, s.state, b.body FROM dedup_stories s
-                 LEFT JOIN dedup_bodies b USING (story_id) ORDER BY s.seq",
-            )?;
-            let mut rows = statement.query([])?;
-            while let Some(row) = rows.next()? {
-                let story_id: String = row.get(0)?;
-                let state: String = row.get(1)?;
-                let body: Option<String> = row.get(2)?;
-                let mut stored: StoredStory =
-                    serde_json::from_str(&state).map_err(|source| DedupError::CorruptRow {
-                        story_id: story_id.clone(),
-                        source,
-                    })?;
-                match body {
-                    Some(body) => stored.story.article.body = body,
-                    None if !stored.story.article.body.is_empty() => {
-                        texts_to_move.push(stored.clone());
-                    }
-                    None => {}
-                }
-                if core.restore(stored) {
-                    core.release_body(&story_id);
-                }
-            }
-        }
-        let mut stage = Self { core, db };
+        let (core, texts_to_move) = load_core(&db, config)?;
+        let mut stage = Self {
+            core,
+            db,
+            epoch: 0,
+            changelog: None,
+        };
         // The window may have shrunk since the state was written.
         let evicted = stage.core.evict();
         stage.persist(&mut StateChanges {
@@ -124,8 +104,110 @@ impl DedupStage {
         Ok(stage)
     }
 
+    /// Forgets every remembered story: the state is about to be rebuilt
+    /// from what the previous owner of the input left on the bus.
+    pub fn reset(&mut self) -> Result<(), DedupError> {
+        let transaction = self.db.transaction()?;
+        transaction.execute("DELETE FROM dedup_stories", [])?;
+        transaction.execute("DELETE FROM dedup_bodies", [])?;
+        transaction.commit()?;
+        self.core = Deduplicator::new(self.core.config().clone());
+        self.take_changelog();
+        Ok(())
+    }
+
+    /// From now on, every check also tells its state changes as changelog
+    /// entries, taken with [`take_changelog`](Self::take_changelog).
+    pub fn enable_changelog(&mut self) {
+        self.changelog.get_or_insert_with(Vec::new);
+    }
+
+    /// The changelog entries of the checks since the last take.
+    pub fn take_changelog(&mut self) -> Vec<ChangelogEntry> {
+        self.changelog
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The owner epoch this stage writes its changelog records with.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Writes one story's row as restored from the changelog.
+    pub(crate) fn put_row(&mut self, stored: StoredStory) -> Result<(), DedupError> {
+        self.persist(&mut StateChanges {
+            written: vec![stored],
+            evicted: Vec::new(),
+        })
+    }
+
+    /// Deletes one story's row, as a changelog tombstone says.
+    pub(crate) fn forget_row(&mut self, story_id: &str) -> Result<(), DedupError> {
+        self.persist(&mut StateChanges {
+            written: Vec::new(),
+            evicted: vec![story_id.to_string()],
+        })
+    }
+
+    /// Drops what memory holds and reads the state back from the store,
+    /// keeping the owner epoch and the changelog mode: after a failure (a
+    /// panic) that may have left the core half-updated. The store only ever
+    /// holds whole checks, so nothing of the failed one survives.
+    pub fn reload_from_store(&mut self) -> Result<(), DedupError> {
+        self.take_changelog();
+        self.reload(self.epoch)
+    }
+
+    /// Rebuilds the core from the rows (after a restore wrote them), and
+    /// continues as owner `epoch`.
+    pub(crate) fn reload(&mut self, epoch: u64) -> Result<(), DedupError> {
+        let (core, texts_to_move) = load_core(&self.db, self.core.config().clone())?;
+        self.core = core;
+        self.epoch = epoch;
+        let evicted = self.core.evict();
+        let mut changes = StateChanges {
+            written: texts_to_move,
+            evicted,
+        };
+        self.log_changes(&changes)?;
+        self.persist(&mut changes)?;
+        tracing::info!(stories = self.core.len(), epoch, "dedup state restored");
+        Ok(())
+    }
+
+    /// Adds `changes` to the changelog entries, when there is a changelog:
+    /// each written story's row with its text (read back when the core
+    /// released it), each evicted story's tombstone.
+    fn log_changes(&mut self, changes: &StateChanges) -> Result<(), DedupError> {
+        if self.changelog.is_none() {
+            return Ok(());
+        }
+        let mut entries = Vec::new();
+        for story_id in &changes.evicted {
+            entries.push(ChangelogEntry::Tombstone {
+                key: story_key(story_id),
+            });
+        }
+        for stored in &changes.written {
+            let mut stored = stored.clone();
+            if stored.story.article.body.is_empty() {
+                stored.story.article.body = self
+                    .stored_body(&stored.story.story_id)?
+                    .unwrap_or_default();
+            }
+            entries.push(ChangelogEntry::row(self.epoch, stored));
+        }
+        if let Some(log) = &mut self.changelog {
+            log.extend(entries);
+        }
+        Ok(())
+    }
+
     pub fn check(&mut self, article: &Article) -> Result<Verdict, DedupError> {
         let (mut verdict, mut changes) = self.core.check_with_changes(article);
+        self.log_changes(&changes)?;
         self.persist(&mut changes)?;
         let story = verdict.story_mut();
         if story.article.body.is_empty() {
@@ -201,4 +283,40 @@ impl DedupStage {
         transaction.commit()?;
         Ok(())
     }
+}
+
+/// The core rebuilt from the stored rows, and the rows whose text must move
+/// to `dedup_bodies` (written before texts had their own table).
+fn load_core(
+    db: &Connection,
+    config: DedupConfig,
+) -> Result<(Deduplicator, Vec<StoredStory>), DedupError> {
+    let mut core = Deduplicator::new(config);
+    let mut texts_to_move = Vec::new();
+    let mut statement = db.prepare(
+        "SELECT s.story_id, s.state, b.body FROM dedup_stories s
+         LEFT JOIN dedup_bodies b USING (story_id) ORDER BY s.seq",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let story_id: String = row.get(0)?;
+        let state: String = row.get(1)?;
+        let body: Option<String> = row.get(2)?;
+        let mut stored: StoredStory =
+            serde_json::from_str(&state).map_err(|source| DedupError::CorruptRow {
+                story_id: story_id.clone(),
+                source,
+            })?;
+        match body {
+            Some(body) => stored.story.article.body = body,
+            None if !stored.story.article.body.is_empty() => {
+                texts_to_move.push(stored.clone());
+            }
+            None => {}
+        }
+        if core.restore(stored) {
+            core.release_body(&story_id);
+        }
+    }
+    Ok((core, texts_to_move))
 }

@@ -167,6 +167,56 @@ fn evicted_stories_are_deleted_from_the_database() {
 }
 
 #[test]
+fn stories_past_the_time_window_leave_memory_and_the_database_with_their_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.sqlite");
+    let config = DedupConfig {
+        window_secs: 2 * 3600,
+        ..DedupConfig::default()
+    };
+    let count = |db: &rusqlite::Connection, table: &str| -> i64 {
+        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    };
+    let mut stage = DedupStage::open(&path, config.clone()).unwrap();
+    // One new story an hour for two days: at most the last two hours' (and
+    // the one arriving) are remembered, on disk as in memory.
+    let (title, body) = seeds()[0].clone();
+    for hour in 0..48 {
+        let mut item = article(
+            &format!("outlet{hour}.example"),
+            &format!("https://outlet{hour}.example/story"),
+            &format!("{title} {hour}"),
+            &format!(
+                "Story number {hour} of the day. {}",
+                replace_every_nth_word(&body, 2 + hour as usize % 5)
+            ),
+        );
+        item.fetched_at = at_hours(hour);
+        stage.check(&item).unwrap();
+        assert!(
+            stage.len() <= 3,
+            "{} stories held at hour {hour}",
+            stage.len()
+        );
+    }
+    let db = rusqlite::Connection::open(&path).unwrap();
+    assert!(count(&db, "dedup_stories") <= 3);
+    assert_eq!(count(&db, "dedup_stories"), stage.len() as i64);
+    assert_eq!(count(&db, "dedup_bodies"), stage.len() as i64);
+    let remembered: Vec<String> = db
+        .prepare("SELECT body FROM dedup_bodies")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(remembered.iter().all(|b| !b.starts_with("Story number 0 ")));
+}
+
+#[test]
 fn an_unreadable_state_row_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dedup.sqlite");

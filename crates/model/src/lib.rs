@@ -1,7 +1,7 @@
 //! The messages newsflow's stages exchange, one module per topic, and the
 //! envelope rules every message follows (JSON, `schema_version`, keys).
 
-mod bytes_base64;
+pub mod bytes_base64;
 mod dead_letter;
 mod envelope;
 mod event;
@@ -26,6 +26,9 @@ pub mod topics {
     /// Not a message between stages: the clusterer's operation log, which
     /// is its state on Kafka (read back by a clusterer that lost its own).
     pub const CLUSTERER_CHANGELOG: &str = "clusterer-changelog";
+    /// Not a message between stages: dedup's remembered stories, one record
+    /// per story (compacted), which is its state on Kafka.
+    pub const DEDUP_CHANGELOG: &str = "dedup-changelog";
     /// Records a stage could not process or deliver, with their payloads.
     pub const DEAD_LETTERS: &str = "dead-letters";
 }

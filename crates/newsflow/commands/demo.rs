@@ -56,6 +56,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         until_idle: true,
         operator_listen: None,
         websub_listen: None,
+        accept_incomplete_restore: false,
     };
     pipeline::run(&settings, options, pipeline::shutdown::on_signals()).await?;
 

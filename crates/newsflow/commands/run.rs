@@ -39,6 +39,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         until_idle: args.until_idle,
         operator_listen: settings.operator_listen,
         websub_listen: settings.websub_listen,
+        accept_incomplete_restore: args.accept_incomplete_restore,
     };
     pipeline::run(&settings, options, shutdown::on_signals()).await
 }

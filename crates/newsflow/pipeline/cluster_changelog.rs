@@ -5,12 +5,16 @@
 //! is acknowledged only once the broker holds both. The embedded bus keeps
 //! the log in the data directory and has no changelog.
 
-use anyhow::Context;
-use newsflow_bus::{Delivery, KafkaBus};
-use newsflow_clusterer::{ChangelogRecord, ClusterError, ClusterStage, Restored};
-use newsflow_model::{decode, topics};
+use async_trait::async_trait;
+use newsflow_bus::{KafkaBus, Producer as _};
+use newsflow_clusterer::{
+    ChangelogRecord, ChangelogRestore, ClusterError, ClusterStage, ReadEnd, RestoreFailure,
+    RestoreSummary,
+};
+use newsflow_model::{encode, topics, Message as _};
 
-use super::stage_loop::Output;
+use super::cluster_handler::ClusterHandler;
+use super::stage_loop::{rebuild_from_history, HandleError, Output, StateRestore};
 
 /// The logged operations on their way to the changelog.
 #[derive(Debug, Default)]
@@ -24,10 +28,11 @@ pub struct ChangelogOutbox {
 
 impl ChangelogOutbox {
     /// The operations logged since the last call, or since the changelog's
-    /// known end on the first call (what a crash left unsent goes first).
+    /// known end on the first call (what a crash left unsent goes first),
+    /// with a snapshot now and then (see `ClusterStage::take_for_changelog`).
     pub fn take(&mut self, stage: &mut ClusterStage) -> Result<Vec<Output>, ClusterError> {
         let after = self.handed_out.unwrap_or_else(|| stage.published_through());
-        let records = stage.take_unpublished(after)?;
+        let records = stage.take_for_changelog(after)?;
         if let Some(last) = records.last() {
             self.handed_out = Some(last.seq);
             self.unconfirmed = Some(last.seq);
@@ -49,80 +54,172 @@ impl ChangelogOutbox {
     }
 }
 
-/// What a restore from the changelog read.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct RestoreSummary {
-    /// Operations logged and applied.
-    pub operations: u64,
-    /// Records of operations already applied (sent twice): ignored.
-    pub duplicates: u64,
-    /// Records that could not be read: reported and skipped.
-    pub unreadable: u64,
-    /// Operations missing between the records read.
-    pub missing: u64,
+/// Restores the clusterer from its changelog whenever this member is given
+/// the clusterer's input: the protocol (which records count, claims, when
+/// to refuse) is the clusterer crate's [`ChangelogRestore`]; this reads
+/// the topic and writes the claim.
+pub struct ClusterRestore {
+    pub kafka: KafkaBus,
+    /// The clusterer's consumer group, for a changelog that predates it.
+    pub group: String,
+    /// Start from what could be read when the changelog cannot be read to
+    /// its end (`--accept-incomplete-restore`).
+    pub accept_incomplete: bool,
 }
 
-/// Rebuilds an empty stage from everything the changelog topic holds, in
-/// order, through the same apply path as the local log's replay.
-pub async fn restore(kafka: &KafkaBus, stage: &mut ClusterStage) -> anyhow::Result<RestoreSummary> {
+/// Restores that stopped short of the changelog's end (a broker away, a
+/// stalled read) are tried this many times before the stage refuses.
+const RESTORE_ATTEMPTS: u32 = 3;
+
+#[async_trait]
+impl StateRestore<ClusterHandler> for ClusterRestore {
+    async fn restore(&mut self, handler: &mut ClusterHandler) -> Result<(), HandleError> {
+        let mut attempt = 0;
+        let (summary, claim) = loop {
+            attempt += 1;
+            match restore(&self.kafka, &mut handler.stage, self.accept_incomplete).await {
+                Ok(done) => break done,
+                // A broker away or a stalled read may pass: try again
+                // before refusing.
+                Err(RestoreError::Failed(RestoreFailure::Incomplete(incomplete)))
+                    if incomplete.stopped_short && attempt < RESTORE_ATTEMPTS =>
+                {
+                    tracing::warn!(attempt, reasons = %incomplete.reasons,
+                        "the clusterer changelog was not read to its end; trying again");
+                    tokio::time::sleep(super::stage_loop::backoff(attempt + 3)).await;
+                }
+                Err(error) => return Err(HandleError::Fatal(error.to_string())),
+            }
+        };
+        send_claim(&self.kafka, &claim).await?;
+        if let Some(outbox) = &mut handler.changelog {
+            outbox.rewind();
+        }
+        tracing::info!(
+            operations = summary.operations,
+            duplicates = summary.duplicates,
+            unreadable = summary.unreadable,
+            missing = summary.missing,
+            fenced = summary.fenced,
+            snapshots = summary.snapshots,
+            snapshot_seq = summary.snapshot_seq,
+            diverged = summary.diverged + summary.diverged_accepted,
+            epoch = claim.epoch,
+            continues_after = claim.seq,
+            "clusterer state restored from the changelog"
+        );
+        if summary.operations == 0 && claim.seq == 0 {
+            self.rebuild_from_input(handler).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ClusterRestore {
+    /// A changelog that holds no operation while the group committed input
+    /// (a deployment from before the changelog): the input is replayed, and
+    /// what that logs goes to the changelog with the next outputs.
+    async fn rebuild_from_input(&self, handler: &mut ClusterHandler) -> Result<(), HandleError> {
+        let kafka = self.kafka.clone();
+        let group = self.group.clone();
+        let history =
+            tokio::task::spawn_blocking(move || kafka.committed_history(&group, topics::UNIQUE))
+                .await
+                .map_err(|e| HandleError::Fatal(format!("reading committed input: {e}")))?
+                .map_err(|e| HandleError::Fatal(format!("reading committed input: {e}")))?;
+        if let Some(history) = history {
+            let (replayed, stopped_short) = rebuild_from_history(handler, history).await?;
+            if let Some(why) = stopped_short {
+                if !self.accept_incomplete {
+                    return Err(HandleError::Fatal(format!(
+                        "the clusterer's committed input could not be read back ({why}); \
+                         refusing to start; --accept-incomplete-restore goes on with it"
+                    )));
+                }
+            }
+            tracing::info!(
+                stage = "clusterer",
+                replayed,
+                "state rebuilt from committed input"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Sends the owner's claim, retrying while the broker is away: nothing may
+/// be processed (and so nothing written) before it is on the changelog.
+async fn send_claim(kafka: &KafkaBus, claim: &ChangelogRecord) -> Result<(), HandleError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match kafka
+            .send(topics::CLUSTERER_CHANGELOG, &claim.key(), encode(claim))
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < 10 => {
+                tracing::warn!(%error, attempt, "writing the clusterer's ownership claim failed; retrying");
+                tokio::time::sleep(super::stage_loop::backoff(attempt)).await;
+            }
+            Err(error) => {
+                return Err(HandleError::Fatal(format!(
+                    "writing the clusterer's ownership claim: {error}"
+                )))
+            }
+        }
+    }
+}
+
+/// Why a restore did not give a usable state.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("reading the clusterer changelog: {0}")]
+    Read(#[from] newsflow_bus::BusError),
+    #[error(transparent)]
+    Failed(#[from] RestoreFailure),
+    #[error("restoring the clusterer state: {0}")]
+    State(#[from] ClusterError),
+}
+
+/// Rebuilds the stage from everything the changelog topic holds, in
+/// order. Returns what was read and the claim this owner must write.
+pub async fn restore(
+    kafka: &KafkaBus,
+    stage: &mut ClusterStage,
+    accept_incomplete: bool,
+) -> Result<(RestoreSummary, ChangelogRecord), RestoreError> {
     let reader = kafka.clone();
     let history =
         tokio::task::spawn_blocking(move || reader.written_history(topics::CLUSTERER_CHANGELOG))
             .await
-            .context("reading the clusterer changelog")??;
-    let mut summary = RestoreSummary::default();
+            .map_err(|_| RestoreError::Read(newsflow_bus::BusError::Closed))??;
+    let mut restore = ChangelogRestore::begin(stage)?;
+    let mut end = ReadEnd::Reached;
     if let Some(mut history) = history {
-        while let Some(delivery) = history
-            .next()
-            .await
-            .context("reading the clusterer changelog")?
-        {
-            restore_record(stage, &delivery, &mut summary)
-                .context("writing restored clusterer state")?;
+        loop {
+            match history.next().await {
+                Ok(Some(delivery)) => restore.offer(&delivery.payload)?,
+                Ok(None) => {
+                    if let Some(why) = history.stopped_short() {
+                        end = ReadEnd::Stopped(why.to_string());
+                    }
+                    break;
+                }
+                Err(error) => {
+                    end = ReadEnd::Stopped(error.to_string());
+                    break;
+                }
+            }
         }
     }
-    Ok(summary)
-}
-
-/// Applies one changelog record to the stage, counting what it was. A
-/// record that cannot be read is logged and skipped: the rest of the log
-/// is still worth more than no state.
-fn restore_record(
-    stage: &mut ClusterStage,
-    delivery: &Delivery,
-    summary: &mut RestoreSummary,
-) -> Result<(), ClusterError> {
-    let record = match decode::<ChangelogRecord>(&delivery.payload) {
-        Ok(record) => record,
-        Err(error) => {
-            tracing::warn!(topic = %delivery.topic, partition = delivery.partition,
-                offset = delivery.offset, %error, "skipping an unreadable changelog record");
-            summary.unreadable += 1;
-            return Ok(());
-        }
-    };
-    let seq = record.seq;
-    match stage.restore(record)? {
-        Restored::Applied => summary.operations += 1,
-        Restored::AlreadyApplied => summary.duplicates += 1,
-        Restored::AppliedAfterGap { missing } => {
-            tracing::warn!(
-                seq,
-                missing,
-                offset = delivery.offset,
-                "operations missing from the clusterer changelog before this one"
-            );
-            summary.operations += 1;
-            summary.missing += missing as u64;
-        }
-    }
-    Ok(())
+    Ok(restore.finish(end, accept_incomplete)?)
 }
 
 #[cfg(test)]
 mod tests {
     use newsflow_clusterer::ClustererConfig;
-    use newsflow_model::{encode, Article, Carrier, UniqueStory, SCHEMA_VERSION};
+    use newsflow_model::{decode, Article, Carrier, UniqueStory, SCHEMA_VERSION};
 
     use super::*;
 
@@ -156,60 +253,8 @@ mod tests {
         }
     }
 
-    fn delivery(offset: i64, payload: Vec<u8>) -> Delivery {
-        Delivery {
-            topic: topics::CLUSTERER_CHANGELOG.into(),
-            partition: 0,
-            offset,
-            key: None,
-            payload,
-        }
-    }
-
     fn open(dir: &tempfile::TempDir, name: &str) -> ClusterStage {
         ClusterStage::open(&dir.path().join(name), ClustererConfig::default()).unwrap()
-    }
-
-    #[test]
-    fn unreadable_and_repeated_records_are_counted_and_change_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut original = open(&dir, "original.db");
-        original
-            .add_story(&story("s1", "Putin arrives in Baku"))
-            .unwrap();
-        original
-            .add_story(&story("s2", "Floods close the port of Lankaran"))
-            .unwrap();
-        let records = original.operations_since(0).unwrap();
-        let mut stale = records[0].clone();
-        stale.schema_version = SCHEMA_VERSION + 1;
-        let payloads = [
-            encode(&records[0]),
-            b"\xff{not json".to_vec(),
-            encode(&stale),
-            encode(&records[0]),
-            encode(&records[1]),
-            encode(&records[1]),
-        ];
-
-        let mut restored = open(&dir, "restored.db");
-        let mut summary = RestoreSummary::default();
-        for (offset, payload) in (0..).zip(payloads) {
-            restore_record(&mut restored, &delivery(offset, payload), &mut summary).unwrap();
-        }
-        assert_eq!(
-            summary,
-            RestoreSummary {
-                operations: 2,
-                duplicates: 2,
-                unreadable: 2,
-                missing: 0
-            }
-        );
-        assert_eq!(
-            restored.clusterer().records(),
-            original.clusterer().records()
-        );
     }
 
     #[test]

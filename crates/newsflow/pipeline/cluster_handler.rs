@@ -12,8 +12,8 @@ use super::stage_loop::{HandleError, Output, StageHandler};
 
 pub struct ClusterHandler {
     pub stage: ClusterStage,
-    /// Event time runs on the stories' own clock, not the wall clock, so
-    /// that a replay of old stories closes events exactly as it did live.
+    /// The stage's event clock as of the last story (for inspection: the
+    /// stage keeps the clock, clamped and persisted, and ticks by it).
     pub latest_story_time: Option<DateTime<Utc>>,
     /// Set where the stage's database alone does not keep its state (Kafka).
     pub changelog: Option<ChangelogOutbox>,
@@ -46,41 +46,37 @@ impl StageHandler for ClusterHandler {
         "clusterer"
     }
 
-    fn lacks_state(&self) -> bool {
-        self.stage.is_empty()
-    }
-
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
-        let story_time = story.article.published.unwrap_or(story.article.fetched_at);
-        self.latest_story_time = self.latest_story_time.max(Some(story_time));
         let records = self.stage.add_story(&story).map_err(state_failed)?;
+        self.latest_story_time = self.stage.event_clock();
         self.outputs(&records)
     }
 
+    /// Event time runs on the stories' own clock, not the wall clock, so
+    /// that a replay of old stories closes events exactly as it did live.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
-        let records = match self.latest_story_time {
-            Some(now) => self.stage.tick(now).map_err(state_failed)?,
-            None => Vec::new(),
-        };
+        let records = self.stage.close_quiet_events().map_err(state_failed)?;
         self.outputs(&records)
     }
 
     fn outputs_delivered(&mut self) -> Result<(), HandleError> {
-        match &mut self.changelog {
-            Some(outbox) => outbox.confirm(&mut self.stage).map_err(state_failed),
-            None => Ok(()),
+        if let Some(outbox) = &mut self.changelog {
+            outbox.confirm(&mut self.stage).map_err(state_failed)?;
         }
+        self.stage.outputs_delivered().map_err(state_failed)
     }
 
     fn recover_after_panic(&mut self) -> Result<(), HandleError> {
         // The store committed whole operations only; memory may hold half
         // of one. Reopening replays the store's log into a new clusterer.
+        let epoch = self.stage.epoch();
         self.stage = ClusterStage::open(&self.path, self.config.clone()).map_err(|e| {
             HandleError::Fatal(format!(
                 "reopening clusterer state {}: {e}",
                 self.path.display()
             ))
         })?;
+        self.stage.keep_epoch(epoch);
         // What goes to the changelog next is read again from the store's
         // mark of what the changelog holds.
         if let Some(outbox) = &mut self.changelog {

@@ -35,7 +35,7 @@ use crate::data_dir_lock::DataDirLock;
 use crate::settings::Settings;
 use progress::{ProgressBoard, WatchedConsumer};
 use readiness::{BusProbe, Readiness};
-use stage_loop::{run_stage, HandleError, StageHandler};
+use stage_loop::{run_stage, HandleError, StageHandler, StateRestore};
 
 /// Topics whose consumers want only the newest record per key.
 pub const COMPACTED_TOPICS: &[&str] = &[topics::EVENTS];
@@ -47,9 +47,10 @@ const KAFKA_TOPICS: &[(&str, TopicKind)] = &[
     (topics::UNIQUE, TopicKind::Stream),
     (topics::DUPLICATES, TopicKind::Stream),
     (topics::EVENTS, TopicKind::Compacted),
-    (topics::CLUSTERER_CHANGELOG, TopicKind::StateLog),
     (topics::DEAD_LETTERS, TopicKind::DeadLetters),
     (DEAD_LETTERS_REPLAYED, TopicKind::DeadLetters),
+    (topics::CLUSTERER_CHANGELOG, TopicKind::StateTable),
+    (topics::DEDUP_CHANGELOG, TopicKind::StateTable),
 ];
 /// Which dead letters `newsflow dead-letters replay` re-injected already,
 /// one record per letter, so a second replay skips them.
@@ -65,6 +66,8 @@ pub struct PipelineOptions {
     pub operator_listen: Option<std::net::SocketAddr>,
     /// Where to serve the WebSub callback (with `fetcher.websub_callback_url`).
     pub websub_listen: Option<std::net::SocketAddr>,
+    /// On Kafka, start stateful stages even from an incomplete restore.
+    pub accept_incomplete_restore: bool,
 }
 
 /// The bus as configured, with the concrete embedded handle kept when there
@@ -111,60 +114,21 @@ struct RunningStages {
     tasks: JoinSet<Result<(), HandleError>>,
     /// (consumer group, topic) of every started stage.
     groups: Vec<(String, &'static str)>,
-    /// On Kafka, where a stage with lost state replays its processed input.
-    history: Option<KafkaBus>,
     /// Each stage's progress, for the stall watcher.
     progress: Arc<ProgressBoard>,
 }
 
 impl RunningStages {
-    /// A stateful stage whose local state is empty (first start, or a new
-    /// machine) replays what its group already processed, so its state
-    /// matches the committed positions it resumes from: dedup's way back.
-    /// The clusterer restores from its changelog before this, and comes here
-    /// only when that held nothing while its group had committed input (a
-    /// deployment from before the changelog; what this replay logs is then
-    /// published to the changelog). The embedded bus keeps stage state
-    /// beside its log, so there is nothing to rebuild.
-    async fn rebuild<H: StageHandler>(
-        &self,
-        handler: &mut H,
-        group: &str,
-        topic: &'static str,
-    ) -> anyhow::Result<()> {
-        let Some(kafka) = self.history.clone() else {
-            return Ok(());
-        };
-        let group_name = group.to_string();
-        let history =
-            tokio::task::spawn_blocking(move || kafka.committed_history(&group_name, topic))
-                .await
-                .context("reading committed history")??;
-        if let Some(history) = history {
-            let replayed = stage_loop::rebuild_from_history(handler, history)
-                .await
-                .map_err(|e| anyhow::anyhow!("rebuilding {} state: {e}", handler.name()))?;
-            tracing::info!(
-                stage = handler.name(),
-                topic,
-                replayed,
-                "state rebuilt from committed input"
-            );
-        }
-        Ok(())
-    }
-
-    /// Joins `group` on `topic` and runs `handler` over it, after rebuilding
-    /// the handler's state if it lost it.
+    /// Joins `group` on `topic` and runs `handler` over it; with `restore`
+    /// (stateful stages on Kafka), the handler's state is restored each
+    /// time this member is given partitions, before it processes them.
     async fn start<H: StageHandler + 'static>(
         &mut self,
-        mut handler: H,
+        handler: H,
         group: &str,
         topic: &'static str,
+        restore: Option<Box<dyn StateRestore<H>>>,
     ) -> anyhow::Result<()> {
-        if handler.lacks_state() {
-            self.rebuild(&mut handler, group, topic).await?;
-        }
         let consumer = WatchedConsumer::wrap(
             self.bus.consumer(group, topic).await?,
             self.progress.register(handler.name(), group, topic),
@@ -174,6 +138,7 @@ impl RunningStages {
             consumer,
             self.producer.clone(),
             self.shutdown.child_token(),
+            restore,
         ));
         self.groups.push((group.to_string(), topic));
         Ok(())
@@ -219,7 +184,6 @@ pub async fn run(
         shutdown: stages_shutdown.clone(),
         tasks: JoinSet::new(),
         groups: Vec::new(),
-        history: opened.kafka.clone(),
         progress: progress.clone(),
     };
 
@@ -230,24 +194,28 @@ pub async fn run(
             config: settings.cleaner.clone(),
         };
         stages
-            .start(handler, &groups.cleaner_group, topics::RAW)
+            .start(handler, &groups.cleaner_group, topics::RAW, None)
             .await?;
     }
     if options.stages.contains(&StageName::Dedup) {
         let path = settings.data_dir.join("dedup.db");
         let handler = dedup_handler::DedupHandler::open(path.clone(), settings.dedup.clone())
             .with_context(|| format!("opening dedup state {}", path.display()))?;
+        let restore = opened.kafka.clone().map(|kafka| {
+            Box::new(dedup_handler::DedupChangelogRestore {
+                kafka,
+                group: groups.dedup_group.clone(),
+                accept_incomplete: options.accept_incomplete_restore,
+            }) as Box<dyn StateRestore<_>>
+        });
         stages
-            .start(handler, &groups.dedup_group, topics::ARTICLES)
+            .start(handler, &groups.dedup_group, topics::ARTICLES, restore)
             .await?;
     }
     if options.stages.contains(&StageName::Clusterer) {
         let path = settings.data_dir.join("clusterer.db");
-        let mut stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
+        let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
             .with_context(|| format!("opening clusterer state {}", path.display()))?;
-        if let (Some(kafka), true) = (&opened.kafka, stage.is_empty()) {
-            restore_clusterer(kafka, &mut stage).await?;
-        }
         let handler = cluster_handler::ClusterHandler {
             stage,
             latest_story_time: None,
@@ -258,15 +226,22 @@ pub async fn run(
             path,
             config: settings.clusterer.clone(),
         };
+        let restore = opened.kafka.clone().map(|kafka| {
+            Box::new(cluster_changelog::ClusterRestore {
+                kafka,
+                group: groups.clusterer_group.clone(),
+                accept_incomplete: options.accept_incomplete_restore,
+            }) as Box<dyn StateRestore<_>>
+        });
         stages
-            .start(handler, &groups.clusterer_group, topics::UNIQUE)
+            .start(handler, &groups.clusterer_group, topics::UNIQUE, restore)
             .await?;
     }
     if let Some(path) = options.events_out.clone() {
         let handler = events_file::EventsFileHandler::open(path.clone())
             .with_context(|| format!("opening {}", path.display()))?;
         stages
-            .start(handler, EVENTS_FILE_GROUP, topics::EVENTS)
+            .start(handler, EVENTS_FILE_GROUP, topics::EVENTS, None)
             .await?;
     }
 
@@ -417,29 +392,6 @@ fn stalled_error(stalls: Vec<progress::Stall>) -> anyhow::Error {
         "the pipeline cannot finish: {} (readiness.stall_after_secs)",
         described.join("; ")
     )
-}
-
-/// Gives a clusterer without local state the state its changelog holds.
-async fn restore_clusterer(
-    kafka: &KafkaBus,
-    stage: &mut newsflow_clusterer::ClusterStage,
-) -> anyhow::Result<()> {
-    let summary = cluster_changelog::restore(kafka, stage).await?;
-    if summary.operations == 0 {
-        tracing::info!(
-            unreadable = summary.unreadable,
-            "the clusterer changelog holds no operations: nothing to restore from it"
-        );
-        return Ok(());
-    }
-    tracing::info!(
-        operations = summary.operations,
-        duplicates = summary.duplicates,
-        unreadable = summary.unreadable,
-        missing = summary.missing,
-        "clusterer state restored from the changelog"
-    );
-    Ok(())
 }
 
 fn report_stage_end(

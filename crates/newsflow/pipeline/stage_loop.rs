@@ -9,11 +9,17 @@
 //! never skipped, so it delays the stage but loses nothing. A panic does not
 //! end the stage: a stateful stage first reloads its state from its store,
 //! since the panic may have left what it holds in memory half-updated.
+//!
+//! A stateful stage on Kafka also restores its state whenever this member
+//! is given partitions (a standby taking over, a rebalance), before it
+//! processes anything of them; a member that owns no partition does nothing
+//! time-driven either, since its state is not the owner's.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use newsflow_bus::{Consumer, Delivery, Producer, TopicHistory};
 use newsflow_model::{decode, encode, DeadLetter, DeadLetterReason, DecodeError, Message};
@@ -60,12 +66,6 @@ pub trait StageHandler: Send {
     type Input: Message + Send;
     fn name(&self) -> &'static str;
     fn handle(&mut self, input: Self::Input) -> Result<Vec<Output>, HandleError>;
-    /// Whether the stage keeps state and has none: a stage on Kafka then
-    /// rebuilds it from the input its group already processed (unless it
-    /// restored it from a changelog of its own first).
-    fn lacks_state(&self) -> bool {
-        false
-    }
     /// Called when the input is idle; returns outputs of time-driven changes.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
         Ok(Vec::new())
@@ -87,8 +87,16 @@ pub trait StageHandler: Send {
     }
 }
 
+/// Gives a stage the state its changelog holds, for a member that was just
+/// given partitions of the stage's input.
+#[async_trait]
+pub trait StateRestore<H: StageHandler>: Send {
+    async fn restore(&mut self, handler: &mut H) -> Result<(), HandleError>;
+}
+
 const POLL_WAIT: Duration = Duration::from_millis(500);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+const MAX_POLL_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 /// What became of one input record.
 enum Processed {
@@ -98,25 +106,49 @@ enum Processed {
     Fatal(HandleError),
 }
 
-/// Runs `handler` over `consumer` until `shutdown` is cancelled.
+/// Runs `handler` over `consumer` until `shutdown` is cancelled; with
+/// `restore`, restores the handler's state at every new assignment.
 pub async fn run_stage<H: StageHandler>(
     mut handler: H,
     mut consumer: Box<dyn Consumer>,
     producer: Arc<dyn Producer>,
     shutdown: CancellationToken,
+    mut restore: Option<Box<dyn StateRestore<H>>>,
 ) -> Result<(), HandleError> {
     let stage = handler.name();
     let mut poll_failures = 0u32;
+    // The assignment generation the state was restored for, and whether
+    // this member owns partitions (always, where the bus does not assign).
+    let mut restored_for: Option<u64> = None;
+    let mut owner = true;
     let result = loop {
         let polled = tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
             polled = consumer.poll(POLL_WAIT) => polled,
         };
+        if let (Some(restorer), Some(assignment)) = (restore.as_mut(), consumer.assignment()) {
+            if restored_for != Some(assignment.generation) {
+                owner = !assignment.partitions.is_empty();
+                if owner {
+                    tracing::info!(stage, partitions = ?assignment.partitions,
+                        "partitions assigned: restoring state before processing them");
+                    let restored = tokio::select! {
+                        _ = shutdown.cancelled() => break Ok(()),
+                        restored = restorer.restore(&mut handler) => restored,
+                    };
+                    if let Err(error) = restored {
+                        break Err(error);
+                    }
+                }
+                restored_for = Some(assignment.generation);
+            }
+        }
         let delivery = match polled {
             Ok(Some(delivery)) => {
                 poll_failures = 0;
                 delivery
             }
+            Ok(None) if !owner => continue,
             Ok(None) => {
                 let outputs = match catch_unwind(AssertUnwindSafe(|| handler.on_idle(Utc::now()))) {
                     Ok(outputs) => outputs?,
@@ -135,7 +167,9 @@ pub async fn run_stage<H: StageHandler>(
             Err(error) => {
                 poll_failures += 1;
                 tracing::error!(stage, %error, "reading input failed; retrying");
-                tokio::time::sleep(backoff(poll_failures)).await;
+                // Short: a consumer must be polled to recover (its group,
+                // its connections), so a long wait here only prolongs it.
+                tokio::time::sleep(backoff(poll_failures).min(MAX_POLL_RETRY_WAIT)).await;
                 continue;
             }
         };
@@ -259,17 +293,19 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Feeds `handler` the input its group already processed, discarding the
 /// outputs (they were sent the first time): rebuilds the stage's local state
-/// after it was lost. Returns how many records were replayed.
+/// after it was lost. Returns how many records were replayed, and why the
+/// reading stopped before the group's committed positions if it did.
 pub async fn rebuild_from_history<H: StageHandler>(
     handler: &mut H,
     mut history: TopicHistory,
-) -> Result<u64, HandleError> {
+) -> Result<(u64, Option<String>), HandleError> {
     let mut replayed = 0;
-    while let Some(delivery) = history
-        .next()
-        .await
-        .map_err(|e| HandleError::Fatal(format!("reading history: {e}")))?
-    {
+    let stopped_short = loop {
+        let delivery = match history.next().await {
+            Ok(Some(delivery)) => delivery,
+            Ok(None) => break history.stopped_short().map(str::to_string),
+            Err(error) => break Some(error.to_string()),
+        };
         // What could not be processed live is in the dead letters already:
         // here it is passed over the same way (a panic included, or the
         // rebuild would fail at every start).
@@ -283,9 +319,9 @@ pub async fn rebuild_from_history<H: StageHandler>(
                 }
             }
         }
-    }
+    };
     handler.outputs_discarded();
-    Ok(replayed)
+    Ok((replayed, stopped_short))
 }
 
 /// Where outputs came from, for the dead letter of one the bus refuses.

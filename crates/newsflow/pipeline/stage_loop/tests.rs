@@ -207,7 +207,7 @@ async fn run_over(payloads: Vec<Vec<u8>>, producer: Arc<FakeProducer>) -> Run {
                 handler,
                 out: memory_check,
             };
-            run_stage(checked, Box::new(consumer), producer, shutdown).await
+            run_stage(checked, Box::new(consumer), producer, shutdown, None).await
         })
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -435,6 +435,7 @@ async fn an_output_not_sent_by_shutdown_leaves_its_input_unacknowledged() {
         Box::new(consumer),
         producer.clone(),
         shutdown.clone(),
+        None,
     ));
     tokio::time::sleep(Duration::from_millis(700)).await;
     shutdown.cancel();
@@ -517,6 +518,7 @@ async fn a_panic_in_an_idle_tick_does_not_end_the_stage() {
         Box::new(consumer),
         producer,
         shutdown.clone(),
+        None,
     ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!stage.is_finished(), "the stage went on after the panic");

@@ -1,0 +1,132 @@
+//! Bounded memory in the core: retired events are freed with their members,
+//! and the vocabulary forgets terms the stream no longer uses.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use newsflow_clusterer::{Clusterer, ClustererConfig, Document};
+
+fn doc(id: usize, text: String, time: DateTime<Utc>) -> Document {
+    Document {
+        id: format!("s{id}"),
+        title: String::new(),
+        body: text,
+        time: Some(time),
+        outlet: "outlet".into(),
+        url: format!("https://example.org/{id}"),
+    }
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// Story `i` of a stream whose topic changes every 5 stories, one story an
+/// hour, each carrying a code seen nowhere else (as numbers and typos are).
+fn story(i: usize) -> Document {
+    let topic = i / 5;
+    doc(
+        i,
+        format!(
+            "Council{topic} votes on plan{topic} for district{topic} budget{topic}; \
+             reference code{i}x{} in the minutes",
+            i * 7919
+        ),
+        start() + Duration::hours(i as i64),
+    )
+}
+
+#[test]
+fn retired_events_are_freed_with_their_members() {
+    let config = ClustererConfig {
+        quiet_period_secs: 86_400,
+        late_arrival_secs: 2 * 86_400,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let mut held = Vec::new();
+    for i in 0..2_000 {
+        clusterer.add(story(i));
+        if i % 24 == 23 {
+            let now = start() + Duration::hours(i as i64);
+            clusterer.close_quiet(now);
+            held.push((clusterer.held_events(), clusterer.held_stories()));
+        }
+    }
+    assert!(clusterer.records_count() >= 2_000 / 5);
+    // Events of the last quiet + late-arrival period (and a day of slack)
+    // are held, at 24/5 events a day; everything older was freed.
+    let (events, stories) = *held.last().unwrap();
+    assert!(events <= 5 * 24 / 5 + 5, "{events} events held");
+    assert!(stories <= 5 * 24, "{stories} stories held");
+    // A freed story is forgotten; one still in its window is not.
+    assert!(clusterer.member("s0").is_none());
+    assert!(clusterer.member("s1999").is_some());
+    // Closed events are held through the late-arrival period, then freed.
+    let last = start() + Duration::hours(1_999);
+    clusterer.close_quiet(last + Duration::days(2));
+    assert!(clusterer.held_events() > 0);
+    assert_eq!(clusterer.active_stories(), 0);
+    clusterer.close_quiet(last + Duration::days(4));
+    assert_eq!((clusterer.held_events(), clusterer.held_stories()), (0, 0));
+    assert!(clusterer.records().is_empty());
+}
+
+#[test]
+fn the_vocabulary_stays_bounded_on_an_endless_stream() {
+    let config = ClustererConfig {
+        quiet_period_secs: 86_400,
+        late_arrival_secs: 86_400,
+        vocabulary_decay_documents: 500,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let mut sizes = Vec::new();
+    for i in 0..6_000 {
+        clusterer.add(story(i));
+        if i % 24 == 23 {
+            clusterer.close_quiet(start() + Duration::hours(i as i64));
+        }
+        if i % 1_000 == 999 {
+            sizes.push(clusterer.known_terms());
+        }
+    }
+    // Each story brings three new terms: without forgetting, 18,000 terms.
+    let largest = *sizes.iter().max().unwrap();
+    assert!(largest < 5_000, "vocabulary sizes {sizes:?}");
+    assert!(
+        sizes[5] <= sizes[1] + sizes[1] / 5,
+        "vocabulary grows: {sizes:?}"
+    );
+}
+
+#[test]
+fn forgetting_rare_terms_keeps_the_same_events() {
+    // The same stream with and without decay groups stories the same way.
+    let config = |decay| ClustererConfig {
+        quiet_period_secs: 86_400,
+        late_arrival_secs: 86_400,
+        vocabulary_decay_documents: decay,
+        ..ClustererConfig::default()
+    };
+    let mut decaying = Clusterer::new(config(50));
+    let mut keeping = Clusterer::new(config(0));
+    let (mut decaying_events, mut keeping_events) = (Vec::new(), Vec::new());
+    for i in 0..1_000 {
+        decaying_events.push(decaying.add(story(i)).event_id);
+        keeping_events.push(keeping.add(story(i)).event_id);
+        if i % 24 == 23 {
+            let now = start() + Duration::hours(i as i64);
+            decaying.close_quiet(now);
+            keeping.close_quiet(now);
+        }
+    }
+    let same = (0..1_000usize)
+        .filter(|&i| {
+            // Placed with the first story of its topic, or not, in both.
+            let partner = i - i % 5;
+            (decaying_events[i] == decaying_events[partner])
+                == (keeping_events[i] == keeping_events[partner])
+        })
+        .count();
+    assert!(same >= 990, "only {same} of 1000 grouped alike");
+    assert!(decaying.known_terms() < keeping.known_terms() / 2);
+}
