@@ -79,6 +79,45 @@ pub enum Command {
     /// Manage and inspect the feed list.
     #[command(subcommand)]
     Feeds(FeedsCommand),
+    /// Check, show and document the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (e.g. `newsflow completions bash >
+    /// /etc/bash_completion.d/newsflow`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read the configuration as `run` would; exit non-zero if it is invalid
+    /// (an unknown key or variable, a value of the wrong type).
+    Check(ConfigCheckArgs),
+    /// Print the effective configuration and where each value came from
+    /// (default, file, environment variable, flag).
+    Show(ConfigShowArgs),
+    /// Print the reference of every key (Markdown, from the config types).
+    Reference,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -106,7 +145,8 @@ pub struct RunArgs {
 pub struct DemoArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// The fixture outlets to serve (default: the ones bundled in the repo).
+    /// The fixture outlets to serve: a folder with `outlets/` and
+    /// `feeds.toml` (default: the ones built into the binary).
     #[arg(long)]
     pub fixtures: Option<PathBuf>,
     /// Keep the demo's state here instead of a temporary folder.
@@ -170,6 +210,28 @@ pub enum FeedsCommand {
     Import(FeedsImportArgs),
     /// Show what the fetcher makes of one feed.
     Parse(FeedsParseArgs),
+    /// Write the feed list as OPML (for a feed reader) or TOML.
+    Export(FeedsExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FeedListFormat {
+    #[default]
+    Opml,
+    Toml,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedsExportArgs {
+    /// Where to write it (default: standard output).
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The feed list to export (default: the configured one).
+    #[arg(long)]
+    pub feeds: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = FeedListFormat::Opml)]
+    pub format: FeedListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -3,9 +3,12 @@
 
 mod cli;
 mod commands;
+mod config_keys;
+mod config_reference;
 mod event_view;
 mod logging;
 mod pipeline;
+mod progress;
 mod settings;
 
 use clap::Parser;

@@ -31,6 +31,9 @@ impl ChildCost {
 }
 
 /// Runs `command` (stdout and stderr captured), killing it after `limit`.
+// The child is reaped by `wait4` (for its resource usage), which clippy
+// cannot see.
+#[allow(clippy::zombie_processes)]
 pub fn run_bounded(command: &mut Command, limit: Duration) -> ChildCost {
     let started = Instant::now();
     let mut child = command

@@ -1,25 +1,33 @@
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+/// Which bus the stages talk through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BusKind {
+    /// Every stage in one process; the topics are a SQLite log in the data
+    /// directory.
     #[default]
     Embedded,
+    /// Every stage a Kafka consumer group; stages can run anywhere.
     Kafka,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
+    /// `embedded` (one process, no servers) or `kafka`.
     pub kind: BusKind,
+    /// Settings of the embedded bus (used when `kind = "embedded"`).
     pub embedded: EmbeddedConfig,
+    /// Settings of the Kafka bus (used when `kind = "kafka"`).
     pub kafka: KafkaConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
     /// The log file; relative paths are taken against the data directory.
     pub path: PathBuf,
@@ -37,9 +45,10 @@ impl Default for EmbeddedConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated (`host:port,host:port`).
     pub brokers: String,
     /// Prepended to every logical topic name ("newsflow." gives "newsflow.raw").
     pub topic_prefix: String,
@@ -47,7 +56,10 @@ pub struct KafkaConfig {
     pub group_prefix: String,
     /// Partitions for topics the bus creates (stateful stages read one).
     pub partitions: i32,
+    /// Replication factor for topics the bus creates.
     pub replication_factor: i32,
+    /// Create missing topics at start (off where clients may not create
+    /// topics; `deploy/kafka/create-topics.sh` creates them ahead of time).
     pub create_topics: bool,
     /// Extra librdkafka properties for every client (security, tuning).
     pub properties: std::collections::BTreeMap<String, String>,

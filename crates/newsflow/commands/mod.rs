@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+mod completions;
+mod config;
 mod demo;
 mod extract;
 mod feeds;
@@ -18,5 +20,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args) => replay::cluster(args),
         Command::Dedup(args) => replay::dedup(args),
         Command::Feeds(command) => feeds::run(command).await,
+        Command::Config(command) => config::run(command),
+        Command::Completions(args) => completions::run(args),
     }
 }
