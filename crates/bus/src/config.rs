@@ -61,7 +61,9 @@ pub struct KafkaConfig {
     /// Create missing topics at start (off where clients may not create
     /// topics; `deploy/kafka/create-topics.sh` creates them ahead of time).
     pub create_topics: bool,
-    /// Extra librdkafka properties for every client (security, tuning).
+    /// Extra librdkafka properties for every client (security, tuning),
+    /// set in the file: their names have dots, which an environment
+    /// variable cannot carry.
     pub properties: std::collections::BTreeMap<String, String>,
 }
 
