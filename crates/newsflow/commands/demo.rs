@@ -68,6 +68,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             StageName::Clusterer,
         ],
         feeds,
+        feeds_path: None,
         events_out: Some(events_path.clone()),
         until_idle: true,
         operator_listen: None,

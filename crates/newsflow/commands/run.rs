@@ -20,21 +20,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             StageName::Clusterer,
         ],
     };
-    let feeds = if stages.contains(&StageName::Fetcher) {
+    let (feeds, feeds_path) = if stages.contains(&StageName::Fetcher) {
         let path = args
             .feeds
             .clone()
             .or_else(|| settings.feeds.clone())
             .context("no feed list: pass --feeds FILE or set `feeds` in the configuration")?;
-        super::feeds::load_feed_list(&path)?
+        (super::feeds::load_feed_list(&path)?, Some(path))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     tracing::info!(bus = ?settings.bus.kind, ?stages, feeds = feeds.len(),
         data_dir = %settings.data_dir.display(), "starting newsflow");
     let options = PipelineOptions {
         stages,
         feeds,
+        feeds_path,
         events_out: args.events_out,
         until_idle: args.until_idle,
         operator_listen: settings.operator_listen,
