@@ -153,7 +153,12 @@ impl fmt::Display for UnknownKey {
     }
 }
 
-/// Every key set in `figment` that `known` does not have.
+/// At most this many unknown keys are listed (with a suggestion each), then
+/// how many more there are: a file of garbage gets a short answer, fast.
+pub const REPORTED_UNKNOWN_KEYS: usize = 20;
+
+/// Every key set in `figment` that `known` does not have; those after the
+/// first [`REPORTED_UNKNOWN_KEYS`] without a suggestion.
 pub fn unknown_keys(figment: &Figment, known: &KnownKeys) -> anyhow::Result<Vec<UnknownKey>> {
     let data = figment.data()?;
     let mut found = Vec::new();
@@ -193,6 +198,10 @@ impl Search<'_> {
         }
     }
 
+    fn suggesting(&self) -> bool {
+        self.found.len() < REPORTED_UNKNOWN_KEYS
+    }
+
     fn unknown(&mut self, value: &Value, siblings: &BTreeMap<String, KeyNode>, path: &[String]) {
         let origin = match self.figment.get_metadata(value.tag()) {
             Some(metadata) if metadata.name.contains(ENV_PREFIX) => Origin::Environment,
@@ -205,7 +214,10 @@ impl Search<'_> {
         if origin == Origin::Environment {
             // One variable per value: name each of them whole.
             for leaf in leaves(value, path) {
-                let suggestion = nearest_env(&leaf, self.known);
+                let suggestion = self
+                    .suggesting()
+                    .then(|| nearest_env(&leaf, self.known))
+                    .flatten();
                 self.found.push(UnknownKey {
                     path: leaf,
                     origin: Origin::Environment,
@@ -213,7 +225,10 @@ impl Search<'_> {
                 });
             }
         } else {
-            let suggestion = nearest_key(path, siblings, self.known);
+            let suggestion = self
+                .suggesting()
+                .then(|| nearest_key(path, siblings, self.known))
+                .flatten();
             self.found.push(UnknownKey {
                 path: path.to_vec(),
                 origin,
@@ -251,11 +266,18 @@ fn likeness(a: &str, b: &str) -> f64 {
 /// Names at least this alike are offered as a correction.
 const SUGGEST_AT: f64 = 0.7;
 
+/// Longer names are no typo of a key (the longest is under 40 bytes), and
+/// comparing them would cost their length times every key's.
+const SUGGEST_UP_TO_BYTES: usize = 128;
+
 fn best<'a>(
     target: &str,
     candidates: impl Iterator<Item = &'a Vec<String>>,
     name: impl Fn(&[String]) -> String,
 ) -> Option<Vec<String>> {
+    if target.len() > SUGGEST_UP_TO_BYTES {
+        return None;
+    }
     candidates
         .map(|candidate| (likeness(target, &name(candidate)), candidate))
         .filter(|(score, _)| *score >= SUGGEST_AT)
@@ -378,6 +400,19 @@ mod tests {
             "data_dir = \"d\"\n[bus.kafka]\nbrokers = \"b:1\"\n[bus.kafka.properties]\n\"any.thing\" = \"1\"\n",
         );
         assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_file_of_unknown_keys_is_answered_fast() {
+        let mut toml = String::new();
+        for i in 0..20_000 {
+            toml.push_str(&format!("key_{i}_{} = {i}\n", "x".repeat(i % 300)));
+        }
+        let started = std::time::Instant::now();
+        let found = unknown_in(&toml);
+        assert_eq!(found.len(), 20_000);
+        // Generous: what takes milliseconds must not take quadratic time.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{BusChoice, ConfigArgs};
-use crate::config_keys::{self, KnownKeys};
+use crate::config_keys::{self, KnownKeys, REPORTED_UNKNOWN_KEYS};
 
 /// The file read when no `--config` is given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/newsflow.toml";
@@ -198,7 +198,17 @@ impl Layers {
         let unknown = config_keys::unknown_keys(&self.figment, &KnownKeys::of_settings())
             .with_context(|| self.reading())?;
         if !unknown.is_empty() {
-            let lines: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+            let mut lines: Vec<String> = unknown
+                .iter()
+                .take(REPORTED_UNKNOWN_KEYS)
+                .map(ToString::to_string)
+                .collect();
+            if unknown.len() > REPORTED_UNKNOWN_KEYS {
+                lines.push(format!(
+                    "... and {} more unknown keys",
+                    unknown.len() - REPORTED_UNKNOWN_KEYS
+                ));
+            }
             anyhow::bail!("{}:\n  {}", self.reading(), lines.join("\n  "));
         }
         self.figment
