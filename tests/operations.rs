@@ -106,6 +106,18 @@ fn config_check_refuses_unknown_environment_variables() {
 }
 
 #[test]
+fn config_check_names_the_nearest_choice_for_a_misspelt_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(newsflow(dir.path(), &["config", "check"]).env("NEWSFLOW_BUS__KIND", "kafak"));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("kafak") && stderr.contains("did you mean kafka?"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn config_check_reports_a_value_of_the_wrong_type() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "bad.toml", "[dedup]\nnear_jaccard = \"high\"\n");

@@ -258,6 +258,23 @@ fn leaves(value: &Value, path: &[String]) -> Vec<Vec<String>> {
     out
 }
 
+/// For a value that is not one of its key's choices, the nearest choice.
+pub fn nearest_variant(error: &figment::Error) -> Option<&'static str> {
+    match &error.kind {
+        figment::error::Kind::UnknownVariant(found, expected)
+            if found.len() <= SUGGEST_UP_TO_BYTES =>
+        {
+            expected
+                .iter()
+                .map(|choice| (likeness(found, choice), *choice))
+                .filter(|(score, _)| *score >= SUGGEST_AT)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, choice)| choice)
+        }
+        _ => None,
+    }
+}
+
 /// How alike two names are, 0..=1.
 fn likeness(a: &str, b: &str) -> f64 {
     strsim::normalized_damerau_levenshtein(a, b).max(strsim::jaro_winkler(a, b) - 0.15)

@@ -211,9 +211,17 @@ impl Layers {
             }
             anyhow::bail!("{}:\n  {}", self.reading(), lines.join("\n  "));
         }
-        self.figment
-            .extract::<Settings>()
-            .with_context(|| self.reading())
+        self.figment.extract::<Settings>().map_err(|error| {
+            let lines: Vec<String> = error
+                .into_iter()
+                .take(REPORTED_UNKNOWN_KEYS)
+                .map(|error| match config_keys::nearest_variant(&error) {
+                    Some(variant) => format!("{error}: did you mean {variant}?"),
+                    None => error.to_string(),
+                })
+                .collect();
+            anyhow::anyhow!("{}:\n  {}", self.reading(), lines.join("\n  "))
+        })
     }
 
     fn reading(&self) -> String {
