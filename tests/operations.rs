@@ -165,7 +165,8 @@ fn config_show_says_where_each_value_came_from() {
             "flag:2",
         ],
     )
-    .env("NEWSFLOW_CLUSTERER__JOIN_THRESHOLD", "0.25"));
+    .env("NEWSFLOW_CLUSTERER__JOIN_THRESHOLD", "0.25")
+    .env("NEWSFLOW_DEDUP__MIN_WORDS", "40"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = |name: &str| {
@@ -195,6 +196,31 @@ fn config_show_says_where_each_value_came_from() {
         "lz4"
     );
     assert_eq!(key("bus.kind")["source"], "default");
+    // Each layer overrides the one before: file, then environment, then flags.
+    let layered_file = write(
+        dir.path(),
+        "n2.toml",
+        "[dedup]\nmin_words = 10\nshingle_words = 4\n",
+    );
+    let out = run(newsflow(
+        dir.path(),
+        &[
+            "config",
+            "show",
+            "--config",
+            &layered_file,
+            "--format",
+            "json",
+            "--data-dir",
+            "/flag",
+        ],
+    )
+    .env("NEWSFLOW_DEDUP__MIN_WORDS", "40")
+    .env("NEWSFLOW_DATA_DIR", "/env"));
+    let layered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(layered["settings"]["dedup"]["min_words"], 40);
+    assert_eq!(layered["settings"]["dedup"]["shingle_words"], 4);
+    assert_eq!(layered["settings"]["data_dir"], "/flag");
     assert_eq!(key("dedup.near_jaccard")["value"], 0.18);
     assert_eq!(shown["settings"]["bus"]["kafka"]["brokers"], "flag:2");
 
