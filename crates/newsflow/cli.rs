@@ -70,6 +70,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Follow the events topic and print events as they change.
     Tail(TailArgs),
+    /// Serve a live page of the events (HTML, updated as records arrive).
+    Serve(ServeArgs),
     /// Run the cleaner on one HTML page.
     Extract(ExtractArgs),
     /// Replay the clusterer over a JSON-lines file of documents.
@@ -163,6 +165,20 @@ pub struct TailArgs {
     /// Exit after this many seconds without a new record (default: follow forever).
     #[arg(long)]
     pub idle_exit_secs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to serve the page on (port 0: any free port; the address is
+    /// printed on standard output).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: std::net::SocketAddr,
+    /// Events kept for the page; past it, the oldest closed or merged event
+    /// goes first, then the oldest active one.
+    #[arg(long, default_value_t = 1000)]
+    pub max_events: usize,
 }
 
 #[derive(Debug, Args)]

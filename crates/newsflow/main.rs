@@ -6,6 +6,7 @@ mod commands;
 mod config_keys;
 mod config_reference;
 mod event_view;
+mod live_page;
 mod logging;
 mod pipeline;
 mod progress;

@@ -10,6 +10,7 @@ use newsflow_model::{EventRecord, EventStatus};
 use serde::Deserialize;
 
 pub mod bounded_child;
+pub mod headless_chromium;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)

@@ -5,8 +5,10 @@ mod config;
 mod demo;
 mod extract;
 mod feeds;
+mod follow_events;
 mod replay;
 mod run;
+mod serve;
 mod tail;
 
 use crate::cli::{Cli, Command};
@@ -16,6 +18,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Tail(args) => tail::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Extract(args) => extract::run(args),
         Command::Cluster(args) => replay::cluster(args),
         Command::Dedup(args) => replay::dedup(args),

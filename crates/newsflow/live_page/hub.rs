@@ -1,0 +1,67 @@
+//! Between the `events` reader and the open pages: the kept records and a
+//! broadcast of every change.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use newsflow_model::EventRecord;
+use tokio::sync::broadcast;
+
+use super::latest_records::{LatestRecords, Stored};
+
+/// Changes a slow page may fall behind by before it is sent the whole state
+/// again instead (the broadcast keeps only this many).
+const UPDATES_BUFFERED: usize = 256;
+
+#[derive(Clone, Debug)]
+pub enum LiveUpdate {
+    /// An event's newest record, as JSON.
+    Record(Arc<str>),
+    /// An event no longer kept (see `LatestRecords`' eviction rule).
+    Evicted(Arc<str>),
+}
+
+pub struct LiveHub {
+    records: Mutex<LatestRecords>,
+    updates: broadcast::Sender<LiveUpdate>,
+}
+
+impl LiveHub {
+    pub fn new(max_events: usize) -> Self {
+        Self {
+            records: Mutex::new(LatestRecords::new(max_events)),
+            updates: broadcast::channel(UPDATES_BUFFERED).0,
+        }
+    }
+
+    /// Keeps the record if it is its event's newest and tells every open
+    /// page. Under the lock, so that a page connecting meanwhile either sees
+    /// the record in its snapshot or receives it after.
+    pub fn publish(&self, record: &EventRecord) {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        match records.store(record) {
+            Ok(Stored::Newest { json, evicted }) => {
+                for id in evicted {
+                    // No page open is not an error: the record is kept.
+                    let _ = self.updates.send(LiveUpdate::Evicted(id.into()));
+                }
+                let _ = self.updates.send(LiveUpdate::Record(json));
+            }
+            Ok(Stored::Stale) => {}
+            Err(error) => tracing::warn!(%error, event = %record.event_id, "cannot encode event"),
+        }
+    }
+
+    /// The kept records (oldest first) and the changes after them.
+    pub fn connect(&self) -> (Vec<Arc<str>>, broadcast::Receiver<LiveUpdate>) {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        (records.snapshot(), self.updates.subscribe())
+    }
+
+    /// The kept records again, for a page that fell behind.
+    pub fn snapshot(&self) -> Vec<Arc<str>> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot()
+    }
+}
