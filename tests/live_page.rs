@@ -34,9 +34,17 @@ impl Drop for KillOnDrop {
 
 /// `newsflow serve` on a free port; returns it and the page's URL.
 fn start_serve(data_dir: &Path) -> (KillOnDrop, String) {
-    let mut child = newsflow_command()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
+    start_page_server(
+        newsflow_command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir),
+    )
+}
+
+/// Starts a command that serves the page; returns it and the page's URL,
+/// which it prints on standard output.
+fn start_page_server(command: &mut std::process::Command) -> (KillOnDrop, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         // Its log, for when it fails to start (it names the reason).
         .stderr(Stdio::inherit())
@@ -138,8 +146,8 @@ fn an_open_page_shows_the_events_as_the_pipeline_makes_them() {
     let feeds = write_feed_list(server.base_url(), work.path());
     let data_dir = work.path().join("data");
     let events_out = work.path().join("events.jsonl");
-    std::fs::create_dir_all(&data_dir).unwrap();
 
+    // Before the data directory exists: serve makes it.
     let (_serve, url) = start_serve(&data_dir);
     let mut browser = Browser::launch(&chromium);
     let tab = browser.open(&url);
@@ -253,4 +261,77 @@ fn an_open_page_shows_the_events_as_the_pipeline_makes_them() {
     late_ids.sort_unstable();
     ids.sort_unstable();
     assert_eq!(late_ids, ids, "a page opened late misses events");
+}
+
+/// Reads an event stream to its end (HTTP/1.0: the body ends when the
+/// server closes) and returns the records in it, in order: those of each
+/// `snapshot` array, then each `record`.
+fn read_event_stream(page_url: &str) -> Vec<EventRecord> {
+    use std::io::Write;
+    let address = url::Url::parse(page_url).unwrap();
+    let address = format!(
+        "{}:{}",
+        address.host_str().unwrap(),
+        address.port().unwrap()
+    );
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    stream
+        .write_all(b"GET /events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n")
+        .unwrap();
+    let mut records = Vec::new();
+    let mut kind = String::new();
+    for line in BufReader::new(stream).lines() {
+        let line = line.expect("the stream ends by closing, not by timing out");
+        if let Some(name) = line.strip_prefix("event: ") {
+            kind = name.to_string();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            match kind.as_str() {
+                "snapshot" => {
+                    records.extend(serde_json::from_str::<Vec<EventRecord>>(data).unwrap())
+                }
+                "record" => records.push(serde_json::from_str(data).unwrap()),
+                other => panic!("unexpected {other} event: {data}"),
+            }
+        }
+    }
+    records
+}
+
+#[test]
+fn run_with_serve_streams_every_event_it_makes_to_the_page() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(FixtureServer::start(&repo_path("tests/fixtures/outlets")))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let feeds = write_feed_list(server.base_url(), work.path());
+    let data_dir = work.path().join("data");
+    let events_out = work.path().join("events.jsonl");
+    let (mut run, url) = start_page_server(
+        newsflow_command()
+            .arg("run")
+            .arg("--feeds")
+            .arg(&feeds)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--events-out")
+            .arg(&events_out)
+            .args(["--allow-private-addresses", "--until-idle"])
+            .args(["--serve", "127.0.0.1:0"]),
+    );
+    // The stream ends when the page stops, with the stages.
+    let streamed = standing_events(read_event_stream(&url));
+    let status = run.0.wait().unwrap();
+    assert!(status.success(), "run --serve failed: {status}");
+    let written = standing_events(read_event_lines(
+        &std::fs::read_to_string(&events_out).unwrap(),
+    ));
+    assert_events_match_fixture(&streamed);
+    assert_eq!(
+        streamed, written,
+        "the page's stream and --events-out differ"
+    );
 }

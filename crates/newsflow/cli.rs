@@ -141,6 +141,13 @@ pub struct RunArgs {
     /// Allow feeds and pages on loopback and private addresses.
     #[arg(long)]
     pub allow_private_addresses: bool,
+    /// Also serve the live event page on this address (as `newsflow
+    /// serve` does); it stops with the stages.
+    #[arg(long)]
+    pub serve: Option<std::net::SocketAddr>,
+    /// Events the live page keeps (see `serve --max-events`).
+    #[arg(long, default_value_t = 1000)]
+    pub serve_max_events: usize,
 }
 
 #[derive(Debug, Args)]

@@ -11,17 +11,24 @@ use crate::pipeline::COMPACTED_TOPICS;
 use crate::settings::Settings;
 
 const POLL_EVERY: Duration = Duration::from_millis(300);
+/// How long `drain_on_stop` may go on reading after the stop.
+const DRAIN_WITHIN: Duration = Duration::from_secs(10);
 
 /// Hands every payload of `events` to `on_record` until `shutdown`, or until
 /// `idle_limit` passes without a new record. Embedded: reads the data
 /// directory's log from offset 0. Kafka: an observer consumer in a group of
 /// its own (`group_prefix`, the process id and the time), so it never takes
 /// records from the pipeline's consumers or commits for them.
+///
+/// `drain_on_stop` (embedded only): after `shutdown`, still hand over what
+/// the log holds then. Only for a reader that has kept up (the log may be
+/// long for one that just started); Kafka stops at once.
 pub async fn follow(
     settings: &Settings,
     group_prefix: &str,
     idle_limit: Option<Duration>,
     shutdown: &CancellationToken,
+    drain_on_stop: bool,
     mut on_record: impl FnMut(&[u8]),
 ) -> anyhow::Result<()> {
     let mut last_record = Instant::now();
@@ -45,6 +52,20 @@ pub async fn follow(
                 last_record = Instant::now();
                 for delivery in batch {
                     on_record(&delivery.payload);
+                }
+            }
+            if drain_on_stop {
+                // A writer elsewhere could keep the log growing: the drain
+                // has a time limit as its way out.
+                let give_up = Instant::now() + DRAIN_WITHIN;
+                while Instant::now() < give_up {
+                    let batch = reader.read_available()?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for delivery in batch {
+                        on_record(&delivery.payload);
+                    }
                 }
             }
         }

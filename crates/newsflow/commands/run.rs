@@ -41,5 +41,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         operator_listen: settings.operator_listen,
         websub_listen: settings.websub_listen,
     };
-    pipeline::run(&settings, options, shutdown::on_signals()).await
+    let signals = shutdown::on_signals();
+    // The page stops with the stages: on a signal, or once --until-idle is done.
+    let page_stop = signals.child_token();
+    let page = match args.serve {
+        Some(listen) => {
+            let page = super::serve::BoundPage::bind(listen, args.serve_max_events).await?;
+            let (settings, stop) = (settings.clone(), page_stop.clone());
+            Some(tokio::spawn(async move {
+                page.run(&settings, stop, true).await
+            }))
+        }
+        None => None,
+    };
+    let ran = pipeline::run(&settings, options, signals).await;
+    page_stop.cancel();
+    if let Some(task) = page {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "live page stopped"),
+            Err(error) => tracing::error!(%error, "live page task failed"),
+        }
+    }
+    ran
 }

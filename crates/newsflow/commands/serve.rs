@@ -1,10 +1,15 @@
-//! `newsflow serve`: the live event page over the `events` topic.
+//! `newsflow serve` (and `run --serve`): the live event page over the
+//! `events` topic.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use newsflow_bus::BusKind;
 use newsflow_model::{decode, EventRecord};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 use crate::live_page::{self, LiveHub};
@@ -12,30 +17,82 @@ use crate::settings::Settings;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&args.config)?;
-    let listener = live_page::bind(args.listen).await?;
-    let address = listener.local_addr().context("reading the bound address")?;
-    // On stdout, flushed, so a script (or a test binding port 0) can read it.
-    println!("live page on http://{address}/");
-    std::io::stdout().flush().ok();
-    tracing::info!(%address, bus = ?settings.bus.kind, max_events = args.max_events, "serving the live event page");
+    let page = BoundPage::bind(args.listen, args.max_events).await?;
+    page.run(&settings, crate::pipeline::shutdown::on_signals(), false)
+        .await
+}
 
-    let hub = Arc::new(LiveHub::new(args.max_events));
-    let shutdown = crate::pipeline::shutdown::on_signals();
-    let server = tokio::spawn(live_page::serve(listener, hub.clone(), shutdown.clone()));
-    let followed =
-        super::follow_events::follow(
-            &settings,
+/// How long open event streams may take to send what they buffer once the
+/// page stops (a browser that stops reading must not hold the process).
+const STREAMS_END_WITHIN: Duration = Duration::from_secs(5);
+
+/// The page's port, bound before anything else starts so that a taken
+/// port fails the command at once.
+pub struct BoundPage {
+    listener: tokio::net::TcpListener,
+    max_events: usize,
+}
+
+impl BoundPage {
+    pub async fn bind(listen: SocketAddr, max_events: usize) -> anyhow::Result<Self> {
+        let listener = live_page::bind(listen).await?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        // On stdout, flushed, so a script (or a test binding port 0) can read it.
+        println!("live page on http://{address}/");
+        std::io::stdout().flush().ok();
+        tracing::info!(%address, max_events, "serving the live event page");
+        Ok(Self {
+            listener,
+            max_events,
+        })
+    }
+
+    /// Serves the page and feeds it every record of `events` until
+    /// `shutdown` or until reading fails. With `drain_on_stop` (embedded
+    /// bus), the records already on the log when `shutdown` comes still
+    /// reach the open pages before their streams end: `run --until-idle
+    /// --serve` shows every event it made.
+    pub async fn run(
+        self,
+        settings: &Settings,
+        shutdown: CancellationToken,
+        drain_on_stop: bool,
+    ) -> anyhow::Result<()> {
+        // The page may start before any stage made the data directory.
+        if settings.bus.kind == BusKind::Embedded {
+            settings.ensure_data_dir()?;
+        }
+        let hub = Arc::new(LiveHub::new(self.max_events));
+        let server_stop = CancellationToken::new();
+        let mut server = tokio::spawn(live_page::serve(
+            self.listener,
+            hub.clone(),
+            server_stop.clone(),
+        ));
+        let followed = super::follow_events::follow(
+            settings,
             "serve",
             None,
             &shutdown,
+            drain_on_stop,
             |payload| match decode::<EventRecord>(payload) {
                 Ok(record) => hub.publish(&record),
                 Err(error) => tracing::warn!(%error, "skipping a malformed event record"),
             },
         )
         .await;
-    // Reading failed or a signal came: either way the page stops with it.
-    shutdown.cancel();
-    let served = server.await.context("live page server task")?;
-    followed.and(served)
+        // Reading failed or a stop came: either way the page stops with it,
+        // giving open streams a moment to send what they still buffer.
+        hub.close();
+        server_stop.cancel();
+        let served = match tokio::time::timeout(STREAMS_END_WITHIN, &mut server).await {
+            Ok(joined) => joined.context("live page server task")?,
+            Err(_) => {
+                tracing::warn!("a live page stream did not end in time; closing it");
+                server.abort();
+                Ok(())
+            }
+        };
+        followed.and(served)
+    }
 }

@@ -22,5 +22,5 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
         Err(error) => tracing::warn!(%error, "skipping a malformed event record"),
     };
     let shutdown = crate::pipeline::shutdown::on_signals();
-    super::follow_events::follow(&settings, "tail", idle_limit, &shutdown, print).await
+    super::follow_events::follow(&settings, "tail", idle_limit, &shutdown, false, print).await
 }

@@ -21,47 +21,67 @@ pub enum LiveUpdate {
 }
 
 pub struct LiveHub {
-    records: Mutex<LatestRecords>,
-    updates: broadcast::Sender<LiveUpdate>,
+    /// The records and the sender, under one lock; no sender once closed.
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    records: LatestRecords,
+    updates: Option<broadcast::Sender<LiveUpdate>>,
 }
 
 impl LiveHub {
     pub fn new(max_events: usize) -> Self {
         Self {
-            records: Mutex::new(LatestRecords::new(max_events)),
-            updates: broadcast::channel(UPDATES_BUFFERED).0,
+            inner: Mutex::new(Inner {
+                records: LatestRecords::new(max_events),
+                updates: Some(broadcast::channel(UPDATES_BUFFERED).0),
+            }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Keeps the record if it is its event's newest and tells every open
     /// page. Under the lock, so that a page connecting meanwhile either sees
     /// the record in its snapshot or receives it after.
     pub fn publish(&self, record: &EventRecord) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        match records.store(record) {
+        let mut inner = self.lock();
+        let stored = inner.records.store(record);
+        let Some(updates) = &inner.updates else {
+            return;
+        };
+        match stored {
             Ok(Stored::Newest { json, evicted }) => {
                 for id in evicted {
                     // No page open is not an error: the record is kept.
-                    let _ = self.updates.send(LiveUpdate::Evicted(id.into()));
+                    let _ = updates.send(LiveUpdate::Evicted(id.into()));
                 }
-                let _ = self.updates.send(LiveUpdate::Record(json));
+                let _ = updates.send(LiveUpdate::Record(json));
             }
             Ok(Stored::Stale) => {}
             Err(error) => tracing::warn!(%error, event = %record.event_id, "cannot encode event"),
         }
     }
 
-    /// The kept records (oldest first) and the changes after them.
-    pub fn connect(&self) -> (Vec<Arc<str>>, broadcast::Receiver<LiveUpdate>) {
-        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        (records.snapshot(), self.updates.subscribe())
+    /// The kept records (oldest first) and the changes after them (none
+    /// once the hub is closed).
+    pub fn connect(&self) -> (Vec<Arc<str>>, Option<broadcast::Receiver<LiveUpdate>>) {
+        let inner = self.lock();
+        let updates = inner.updates.as_ref().map(broadcast::Sender::subscribe);
+        (inner.records.snapshot(), updates)
     }
 
     /// The kept records again, for a page that fell behind.
     pub fn snapshot(&self) -> Vec<Arc<str>> {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .snapshot()
+        self.lock().records.snapshot()
+    }
+
+    /// No more changes: each open stream sends what it has buffered, then
+    /// ends.
+    pub fn close(&self) {
+        self.lock().updates = None;
     }
 }

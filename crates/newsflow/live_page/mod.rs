@@ -35,20 +35,19 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'unsafe-in
 #[derive(Clone)]
 struct PageState {
     hub: Arc<LiveHub>,
-    shutdown: CancellationToken,
 }
 
-/// Serves the page on an already bound listener until `shutdown`; open
-/// event streams end then too, so shutdown does not wait on browsers.
+/// Serves the page on an already bound listener. After `shutdown` it takes
+/// no new connection and returns once the open event streams ended: they
+/// end when the hub is closed, after sending what it still buffers (the
+/// caller bounds that wait; a browser that stops reading must not hold the
+/// process).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     hub: Arc<LiveHub>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let state = PageState {
-        hub,
-        shutdown: shutdown.clone(),
-    };
+    let state = PageState { hub };
     let app = axum::Router::new()
         .route("/", get(page))
         .route("/events", get(event_stream))
@@ -104,9 +103,11 @@ async fn event_stream(
     let (snapshot, updates) = state.hub.connect();
     let first = futures::stream::once(std::future::ready(Ok(snapshot_event(&snapshot))));
     let hub = state.hub.clone();
-    let changes = futures::stream::unfold(updates, move |mut updates| {
+    let changes = futures::stream::unfold(updates, move |updates| {
         let hub = hub.clone();
         async move {
+            // A hub already closed: the snapshot is all there is.
+            let mut updates = updates?;
             let event = match updates.recv().await {
                 Ok(update) => update_event(&update),
                 // Fell behind the broadcast: the whole state again replaces
@@ -115,11 +116,8 @@ async fn event_stream(
                 Err(RecvError::Lagged(_)) => snapshot_event(&hub.snapshot()),
                 Err(RecvError::Closed) => return None,
             };
-            Some((Ok(event), updates))
+            Some((Ok(event), Some(updates)))
         }
     });
-    let stream = first
-        .chain(changes)
-        .take_until(state.shutdown.cancelled_owned());
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(first.chain(changes)).keep_alive(KeepAlive::default())
 }
