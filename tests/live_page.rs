@@ -263,10 +263,11 @@ fn an_open_page_shows_the_events_as_the_pipeline_makes_them() {
     assert_eq!(late_ids, ids, "a page opened late misses events");
 }
 
-/// Reads an event stream to its end (HTTP/1.0: the body ends when the
-/// server closes) and returns the records in it, in order: those of each
-/// `snapshot` array, then each `record`.
-fn read_event_stream(page_url: &str) -> Vec<EventRecord> {
+/// Reads the page's event stream to its end (HTTP/1.0: the body ends when
+/// the server closes), or until `enough` takes the records read so far;
+/// returns the records in it, in order: those of each `snapshot` array,
+/// then each `record`.
+fn read_event_stream(page_url: &str, enough: impl Fn(&[EventRecord]) -> bool) -> Vec<EventRecord> {
     use std::io::Write;
     let address = url::Url::parse(page_url).unwrap();
     let address = format!(
@@ -294,6 +295,9 @@ fn read_event_stream(page_url: &str) -> Vec<EventRecord> {
                 }
                 "record" => records.push(serde_json::from_str(data).unwrap()),
                 other => panic!("unexpected {other} event: {data}"),
+            }
+            if enough(&records) {
+                break;
             }
         }
     }
@@ -323,7 +327,7 @@ fn run_with_serve_streams_every_event_it_makes_to_the_page() {
             .args(["--serve", "127.0.0.1:0"]),
     );
     // The stream ends when the page stops, with the stages.
-    let streamed = standing_events(read_event_stream(&url));
+    let streamed = standing_events(read_event_stream(&url, |_| false));
     let status = run.0.wait().unwrap();
     assert!(status.success(), "run --serve failed: {status}");
     let written = standing_events(read_event_lines(
@@ -333,5 +337,118 @@ fn run_with_serve_streams_every_event_it_makes_to_the_page() {
     assert_eq!(
         streamed, written,
         "the page's stream and --events-out differ"
+    );
+}
+
+fn tansu_available() -> bool {
+    std::process::Command::new("tansu")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A tansu broker (Kafka-compatible, in memory) on a free loopback port.
+fn start_broker(dir: &Path) -> (KillOnDrop, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listener = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
+    let child = std::process::Command::new("tansu")
+        .arg("broker")
+        .args(["--listener-url", &listener])
+        .args(["--advertised-listener-url", &listener])
+        .args(["--storage-engine", "memory://tansu/"])
+        .current_dir(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("tansu starts");
+    let broker = KillOnDrop(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "tansu did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (broker, format!("127.0.0.1:{port}"))
+}
+
+fn event_record(id: &str, version: u64, headline: &str) -> EventRecord {
+    EventRecord {
+        event_id: id.into(),
+        version,
+        headline: headline.into(),
+        members: vec![],
+        keywords: vec![],
+        ..hostile_record()
+    }
+}
+
+#[test]
+fn serve_on_kafka_sends_what_the_topic_holds_then_each_new_record() {
+    if !tansu_available() {
+        println!("SKIPPED: tansu is not on PATH (install it with the command in README.md)");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(work.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bus = newsflow_bus::KafkaBus::connect(newsflow_bus::KafkaConfig {
+        brokers: brokers.clone(),
+        topic_prefix: "page.".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let send = |record: &EventRecord| {
+        runtime
+            .block_on(bus.send(
+                "events",
+                &record.event_id,
+                serde_json::to_vec(record).unwrap(),
+            ))
+            .unwrap()
+    };
+    runtime
+        .block_on(bus.ensure_topics(&[("events", newsflow_bus::TopicKind::Compacted)]))
+        .unwrap();
+    // Already on the topic before the page starts: v2, then a stale v1.
+    send(&event_record("ev-a", 2, "before the page, newest"));
+    send(&event_record("ev-a", 1, "before the page, stale"));
+
+    let (_serve, url) = start_page_server(
+        newsflow_command()
+            .args(["serve", "--bus", "kafka", "--brokers", &brokers])
+            .args(["--listen", "127.0.0.1:0"])
+            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", "page."),
+    );
+    let reader = std::thread::spawn(move || {
+        read_event_stream(&url, |records| records.iter().any(|r| r.event_id == "ev-b"))
+    });
+    // Until the page has read the topic's start, ev-b may come in the
+    // snapshot or as a record; either way it must come.
+    std::thread::sleep(Duration::from_secs(2));
+    send(&event_record("ev-b", 1, "while the page is open"));
+    let records = reader.join().unwrap();
+    assert!(
+        records
+            .iter()
+            .all(|r| r.headline != "before the page, stale"),
+        "the page was sent an older version than it had: {records:?}"
+    );
+    let standing = standing_events(records);
+    let shown: Vec<(&str, &str)> = standing
+        .iter()
+        .map(|r| (r.event_id.as_str(), r.headline.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("ev-a", "before the page, newest"),
+            ("ev-b", "while the page is open")
+        ]
     );
 }
