@@ -452,3 +452,50 @@ fn serve_on_kafka_sends_what_the_topic_holds_then_each_new_record() {
         ]
     );
 }
+
+/// The status code of a fresh `/events` request (the stream stays open
+/// while the returned connection lives).
+fn open_event_stream(page_url: &str) -> (u16, std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let address = url::Url::parse(page_url).unwrap();
+    let mut stream =
+        std::net::TcpStream::connect((address.host_str().unwrap(), address.port().unwrap()))
+            .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(b"GET /events HTTP/1.0\r\n\r\n").unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    let status = std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap();
+    (status, stream)
+}
+
+#[test]
+fn serve_refuses_event_streams_beyond_its_limit() {
+    let work = tempfile::tempdir().unwrap();
+    let (_serve, url) = start_page_server(
+        newsflow_command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--max-streams", "3"])
+            .arg("--data-dir")
+            .arg(work.path().join("data")),
+    );
+    let open: Vec<(u16, std::net::TcpStream)> = (0..3).map(|_| open_event_stream(&url)).collect();
+    assert!(open.iter().all(|(status, _)| *status == 200));
+    let (status, _) = open_event_stream(&url);
+    assert_eq!(status, 503, "a fourth stream beyond --max-streams 3");
+    // The page itself is still served.
+    let page = {
+        use std::io::{Read, Write};
+        let address = url::Url::parse(&url).unwrap();
+        let mut stream =
+            std::net::TcpStream::connect((address.host_str().unwrap(), address.port().unwrap()))
+                .unwrap();
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert!(page.lines().next().unwrap().contains(" 200 "), "{page}");
+    drop(open);
+}

@@ -186,6 +186,10 @@ pub struct ServeArgs {
     /// goes first, then the oldest active one.
     #[arg(long, default_value_t = 1000)]
     pub max_events: usize,
+    /// Event streams (open pages) served at once; one more is answered 503
+    /// until one closes.
+    #[arg(long, default_value_t = crate::live_page::MAX_OPEN_STREAMS)]
+    pub max_streams: usize,
 }
 
 #[derive(Debug, Args)]

@@ -46,7 +46,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let page_stop = signals.child_token();
     let page = match args.serve {
         Some(listen) => {
-            let page = super::serve::BoundPage::bind(listen, args.serve_max_events).await?;
+            let page = super::serve::BoundPage::bind(
+                listen,
+                args.serve_max_events,
+                crate::live_page::MAX_OPEN_STREAMS,
+            )
+            .await?;
             let (settings, stop) = (settings.clone(), page_stop.clone());
             Some(tokio::spawn(async move {
                 page.run(&settings, stop, true).await

@@ -17,7 +17,7 @@ use crate::settings::Settings;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&args.config)?;
-    let page = BoundPage::bind(args.listen, args.max_events).await?;
+    let page = BoundPage::bind(args.listen, args.max_events, args.max_streams).await?;
     page.run(&settings, crate::pipeline::shutdown::on_signals(), false)
         .await
 }
@@ -31,10 +31,15 @@ const STREAMS_END_WITHIN: Duration = Duration::from_secs(5);
 pub struct BoundPage {
     listener: tokio::net::TcpListener,
     max_events: usize,
+    max_streams: usize,
 }
 
 impl BoundPage {
-    pub async fn bind(listen: SocketAddr, max_events: usize) -> anyhow::Result<Self> {
+    pub async fn bind(
+        listen: SocketAddr,
+        max_events: usize,
+        max_streams: usize,
+    ) -> anyhow::Result<Self> {
         let listener = live_page::bind(listen).await?;
         let address = listener.local_addr().context("reading the bound address")?;
         // On stdout, flushed, so a script (or a test binding port 0) can read it.
@@ -44,6 +49,7 @@ impl BoundPage {
         Ok(Self {
             listener,
             max_events,
+            max_streams,
         })
     }
 
@@ -67,6 +73,7 @@ impl BoundPage {
         let mut server = tokio::spawn(live_page::serve(
             self.listener,
             hub.clone(),
+            self.max_streams,
             server_stop.clone(),
         ));
         let followed = super::follow_events::follow(

@@ -13,14 +13,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 pub use hub::LiveHub;
 use hub::LiveUpdate;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 const PAGE: &str = include_str!("page.html");
@@ -32,9 +33,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'unsafe-in
      style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
+/// Event streams open at once unless told otherwise; one more is answered
+/// 503 (the browser's EventSource retries by itself). Each holds a
+/// broadcast receiver and is sent the whole state on connect, so their
+/// number is bounded.
+pub const MAX_OPEN_STREAMS: usize = 256;
+
 #[derive(Clone)]
 struct PageState {
     hub: Arc<LiveHub>,
+    streams: Arc<Semaphore>,
 }
 
 /// Serves the page on an already bound listener. After `shutdown` it takes
@@ -45,9 +53,13 @@ struct PageState {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     hub: Arc<LiveHub>,
+    max_streams: usize,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let state = PageState { hub };
+    let state = PageState {
+        hub,
+        streams: Arc::new(Semaphore::new(max_streams)),
+    };
     let app = axum::Router::new()
         .route("/", get(page))
         .route("/events", get(event_stream))
@@ -97,11 +109,18 @@ fn update_event(update: &LiveUpdate) -> Event {
     }
 }
 
-async fn event_stream(
-    State(state): State<PageState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn event_stream(State(state): State<PageState>) -> Response {
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many open event streams\n",
+        )
+            .into_response();
+    };
     let (snapshot, updates) = state.hub.connect();
-    let first = futures::stream::once(std::future::ready(Ok(snapshot_event(&snapshot))));
+    let first = futures::stream::once(std::future::ready(Ok::<_, Infallible>(snapshot_event(
+        &snapshot,
+    ))));
     let hub = state.hub.clone();
     let changes = futures::stream::unfold(updates, move |updates| {
         let hub = hub.clone();
@@ -119,5 +138,12 @@ async fn event_stream(
             Some((Ok(event), Some(updates)))
         }
     });
-    Sse::new(first.chain(changes)).keep_alive(KeepAlive::default())
+    // The permit goes when the stream is dropped: the page closed.
+    let stream = first.chain(changes).map(move |event| {
+        let _held = &permit;
+        event
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
