@@ -70,6 +70,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Follow the events topic and print events as they change.
     Tail(TailArgs),
+    /// Serve a live page of the events (HTML, updated as records arrive).
+    Serve(ServeArgs),
     /// Run the cleaner on one HTML page.
     Extract(ExtractArgs),
     /// Replay the clusterer over a JSON-lines file of documents.
@@ -85,6 +87,12 @@ pub enum Command {
     /// Inspect and manage the embedded bus.
     #[command(subcommand)]
     Bus(BusCommand),
+    /// Check, show and document the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (e.g. `newsflow completions bash >
+    /// /etc/bash_completion.d/newsflow`).
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +112,39 @@ pub struct BusGroupsArgs {
     pub drop: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read the configuration as `run` would; exit non-zero if it is invalid
+    /// (an unknown key or variable, a value of the wrong type).
+    Check(ConfigCheckArgs),
+    /// Print the effective configuration and where each value came from
+    /// (default, file, environment variable, flag).
+    Show(ConfigShowArgs),
+    /// Print the reference of every key (Markdown, from the config types).
+    Reference,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -130,13 +171,21 @@ pub struct RunArgs {
     /// without it the stage refuses to start.
     #[arg(long)]
     pub accept_incomplete_restore: bool,
+    /// Also serve the live event page on this address (as `newsflow
+    /// serve` does); it stops with the stages.
+    #[arg(long)]
+    pub serve: Option<std::net::SocketAddr>,
+    /// Events the live page keeps (see `serve --max-events`).
+    #[arg(long, default_value_t = 1000)]
+    pub serve_max_events: usize,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// The fixture outlets to serve (default: the ones bundled in the repo).
+    /// The fixture outlets to serve: a folder with `outlets/` and
+    /// `feeds.toml` (default: the ones built into the binary).
     #[arg(long)]
     pub fixtures: Option<PathBuf>,
     /// Keep the demo's state here instead of a temporary folder.
@@ -153,6 +202,24 @@ pub struct TailArgs {
     /// Exit after this many seconds without a new record (default: follow forever).
     #[arg(long)]
     pub idle_exit_secs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to serve the page on (port 0: any free port; the address is
+    /// printed on standard output).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: std::net::SocketAddr,
+    /// Events kept for the page; past it, the oldest closed or merged event
+    /// goes first, then the oldest active one.
+    #[arg(long, default_value_t = 1000)]
+    pub max_events: usize,
+    /// Event streams (open pages) served at once; one more is answered 503
+    /// until one closes.
+    #[arg(long, default_value_t = crate::live_page::MAX_OPEN_STREAMS)]
+    pub max_streams: usize,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +267,28 @@ pub enum FeedsCommand {
     Import(FeedsImportArgs),
     /// Show what the fetcher makes of one feed.
     Parse(FeedsParseArgs),
+    /// Write the feed list as OPML (for a feed reader) or TOML.
+    Export(FeedsExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FeedListFormat {
+    #[default]
+    Opml,
+    Toml,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedsExportArgs {
+    /// Where to write it (default: standard output).
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The feed list to export (default: the configured one).
+    #[arg(long)]
+    pub feeds: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = FeedListFormat::Opml)]
+    pub format: FeedListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,14 @@
 
 mod cli;
 mod commands;
+mod config_keys;
+mod config_reference;
 mod data_dir_lock;
 mod event_view;
+mod live_page;
 mod logging;
 mod pipeline;
+mod progress;
 mod settings;
 
 use clap::Parser;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 pub mod bounded_child;
 pub mod child_guard;
+pub mod headless_chromium;
 pub mod hostile_server;
 pub mod kafka;
 pub mod synthetic_news;

@@ -1,27 +1,35 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+/// Which bus the stages talk through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BusKind {
+    /// Every stage in one process; the topics are a SQLite log in the data
+    /// directory.
     #[default]
     Embedded,
+    /// Every stage a Kafka consumer group; stages can run anywhere.
     Kafka,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
+    /// `embedded` (one process, no servers) or `kafka`.
     pub kind: BusKind,
+    /// Settings of the embedded bus (used when `kind = "embedded"`).
     pub embedded: EmbeddedConfig,
+    /// Settings of the Kafka bus (used when `kind = "kafka"`).
     pub kafka: KafkaConfig,
 }
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
     /// The log file; relative paths are taken against the data directory.
@@ -91,10 +99,12 @@ impl EmbeddedConfig {
 }
 
 /// One topic's retention override; a key left out keeps the default.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicRetention {
+    /// This topic's `retention_ms`.
     pub retention_ms: Option<u64>,
+    /// This topic's `retention_bytes`.
     pub retention_bytes: Option<u64>,
 }
 
@@ -105,9 +115,10 @@ pub struct Retention {
     pub max_bytes: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated (`host:port,host:port`).
     pub brokers: String,
     /// Prepended to every logical topic name ("newsflow." gives "newsflow.raw").
     pub topic_prefix: String,
@@ -115,7 +126,10 @@ pub struct KafkaConfig {
     pub group_prefix: String,
     /// Partitions for topics the bus creates (stateful stages read one).
     pub partitions: i32,
+    /// Replication factor for topics the bus creates.
     pub replication_factor: i32,
+    /// Create missing topics at start (off where clients may not create
+    /// topics; `deploy/kafka/create-topics.sh` creates them ahead of time).
     pub create_topics: bool,
     /// The largest record (key and payload, before compression) newsflow
     /// produces. A larger one is refused before sending (`BusError::TooLarge`)

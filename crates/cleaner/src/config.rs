@@ -1,10 +1,11 @@
 //! Tunables of the cleaner; every field has a default, so a config file only
 //! names what it changes.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct CleanerConfig {
     /// Bodies shorter than this (in characters) are not articles: a teaser,
     /// a paywall stub or a video caption.

@@ -1,10 +1,11 @@
 //! The clusterer's one configuration. Defaults are chosen once for all kinds
 //! of input; nothing here is meant to be set per data set.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClustererConfig {
     /// Minimum (time-decayed) cosine similarity for a story to join an event.
     pub join_threshold: f32,
@@ -25,7 +26,9 @@ pub struct ClustererConfig {
     /// stream: `pace_factor` times the `pace_quantile` of the gaps, in
     /// stories, between an event's consecutive members.
     pub pace_min_joins: u64,
+    /// The quantile of member gaps the learned half-life is based on.
     pub pace_quantile: f64,
+    /// The learned half-life is this many times the `pace_quantile` gap.
     pub pace_factor: f64,
     /// Weight of a title token relative to a body token.
     pub title_weight: f32,

@@ -1,10 +1,11 @@
 //! Settings of the deduplicator. Every field has a default, so a config file
 //! only names what it changes.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct DedupConfig {
     /// A story is forgotten when nothing touched it (first copy, update or
     /// duplicate) for this long, measured on the articles' own fetch clock.
@@ -24,6 +25,7 @@ pub struct DedupConfig {
     /// above which a cut or extended copy is one story, provided the Jaccard
     /// estimate is at least `containment_min_jaccard`.
     pub near_containment: f32,
+    /// The Jaccard estimate a containment match needs at least.
     pub containment_min_jaccard: f32,
 }
 

@@ -1,9 +1,10 @@
 //! Fetcher settings. Every field has a default, so a config file names only
 //! what it changes.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FetcherConfig {
     /// SSRF guard: feeds and article links that resolve to loopback, private,
@@ -17,15 +18,18 @@ pub struct FetcherConfig {
     /// whose host is a non-public IP literal; names are resolved by the
     /// proxy, which the operator trusts to filter them.
     pub proxy: Option<String>,
+    /// The User-Agent header of every request.
     pub user_agent: String,
     /// Time budget of one fetch, from the first connection to the last byte
     /// of the body, over every redirect hop together (waiting for the host's
     /// turn does not count). Cuts servers that drip headers or body a byte
     /// at a time (slowloris) however steady the drip.
     pub request_timeout_secs: u64,
+    /// A connection not established in this many seconds fails.
     pub connect_timeout_secs: u64,
     /// Bodies larger than this are cut off and the fetch counts as failed.
     pub max_body_bytes: u64,
+    /// Redirects followed per request at most.
     pub max_redirects: usize,
     /// Requests in flight to one host at once, feeds and pages together.
     pub per_host_concurrency: usize,
@@ -36,15 +40,16 @@ pub struct FetcherConfig {
     /// Feeds being polled at once (most of them wait on their host's turn;
     /// the host and global limits bound the requests themselves).
     pub feed_concurrency: usize,
-    /// Bounds of the adaptive poll interval.
+    /// Shortest adaptive poll interval of a feed.
     pub min_interval_secs: u64,
+    /// Longest adaptive poll interval of a feed.
     pub max_interval_secs: u64,
     /// Interval for a feed with no history yet.
     pub default_interval_secs: u64,
     /// Backoff after failures: base * 2^(failures-1), capped, with jitter.
     pub backoff_base_secs: u64,
-    /// Also the longest a server's `Retry-After` can make us wait, whatever
-    /// its size or syntax.
+    /// The cap of the backoff after failures; also the longest a server's
+    /// `Retry-After` can make us wait, whatever its size or syntax.
     pub backoff_max_secs: u64,
     /// An item whose page keeps failing is given up after this many tries.
     pub max_page_attempts: u32,
@@ -59,6 +64,7 @@ pub struct FetcherConfig {
     /// `websub_router`), e.g. `https://news.example.org/websub`. Without
     /// it the fetcher does not subscribe to hubs.
     pub websub_callback_url: Option<String>,
+    /// Lease asked of WebSub hubs for a subscription; renewed before it ends.
     pub websub_lease_secs: u64,
     /// A subscription request the hub has not verified within this time
     /// is forgotten: its verification is refused, and the next poll asks

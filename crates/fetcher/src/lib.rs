@@ -24,6 +24,7 @@ mod host_limiter;
 mod html_entities;
 mod http;
 mod identity;
+mod opml_export;
 mod parse;
 mod repair;
 mod schedule;
@@ -45,6 +46,7 @@ pub use fetcher::{FeedFetchError, FetchError, Fetcher, PollSummary};
 pub use http::HttpError;
 pub use identity::item_identity;
 pub use newsflow_dates::parse_date;
+pub use opml_export::feed_list_to_opml;
 pub use parse::{
     parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink, ParsedPerson, ParsedText,
 };

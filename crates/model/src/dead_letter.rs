@@ -3,6 +3,7 @@
 //! replay them into the topic they belong to.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{topics, Message};
@@ -12,7 +13,7 @@ use crate::{topics, Message};
 pub const DEAD_LETTER_PAYLOAD_CAP: usize = 256 * 1024;
 
 /// Why a record became a dead letter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadLetterReason {
     /// Not valid JSON for its topic.
@@ -29,8 +30,10 @@ pub enum DeadLetterReason {
     Undeliverable,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeadLetter {
+    /// The message's schema version: `1` (readers of major version 1
+    /// accept any `1.x`).
     pub schema_version: u32,
     /// The stage that gave up on the record (`fetcher`, `cleaner`, ...).
     pub stage: String,
@@ -51,6 +54,7 @@ pub struct DeadLetter {
     pub at: DateTime<Utc>,
     /// The record's bytes, cut at [`DEAD_LETTER_PAYLOAD_CAP`].
     #[serde(with = "crate::bytes_base64")]
+    #[schemars(with = "String", extend("contentEncoding" = "base64"))]
     pub payload: Vec<u8>,
     /// The payload's size before any cut.
     pub payload_bytes: u64,

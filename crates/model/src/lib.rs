@@ -6,6 +6,7 @@ mod dead_letter;
 mod envelope;
 mod event;
 mod raw;
+pub mod schemas;
 mod story;
 mod url_canon;
 

@@ -1,12 +1,15 @@
 //! `raw`: a fetched article page together with what its feed said about it.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{topics, Message};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RawPage {
+    /// The message's schema version: `1` (readers of major version 1
+    /// accept any `1.x`).
     pub schema_version: u32,
     /// Stable identity of the feed item (trusted GUID, else canonical link).
     pub item_id: String,
@@ -24,6 +27,7 @@ pub struct RawPage {
     pub content_type: Option<String>,
     pub fetched_at: DateTime<Utc>,
     #[serde(with = "crate::bytes_base64")]
+    #[schemars(with = "String", extend("contentEncoding" = "base64"))]
     pub body: Vec<u8>,
 }
 

@@ -2,12 +2,15 @@
 //! deduplicator's verdict on it.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{topics, Message};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Article {
+    /// The message's schema version: `1` (readers of major version 1
+    /// accept any `1.x`).
     pub schema_version: u32,
     /// Derived from the canonical URL: the same page always has the same id.
     pub article_id: String,
@@ -38,15 +41,17 @@ impl Message for Article {
 }
 
 /// An outlet that published a story (the original, or a copy of it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Carrier {
     pub outlet: String,
     pub url: String,
 }
 
 /// A story the deduplicator saw for the first time, or a new version of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UniqueStory {
+    /// The message's schema version: `1` (readers of major version 1
+    /// accept any `1.x`).
     pub schema_version: u32,
     /// The story's id: the article id of the first copy seen.
     pub story_id: String,
@@ -67,7 +72,7 @@ impl Message for UniqueStory {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateReason {
     SameCanonicalUrl,
@@ -77,8 +82,10 @@ pub enum DuplicateReason {
 }
 
 /// An article found to be a copy of a story already seen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DuplicateRecord {
+    /// The message's schema version: `1` (readers of major version 1
+    /// accept any `1.x`).
     pub schema_version: u32,
     pub article_id: String,
     pub outlet: String,

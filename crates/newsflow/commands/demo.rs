@@ -2,7 +2,7 @@
 //! outlets, served on a loopback port, with the resulting events printed.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use newsflow_fixture_server::FixtureServer;
@@ -13,13 +13,29 @@ use crate::event_view::{self, LatestEvents};
 use crate::pipeline::{self, PipelineOptions};
 use crate::settings::Settings;
 
-/// The fixtures ship with the source tree.
-fn bundled_fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+/// The fixture outlets and their feed list, built into the binary so that
+/// `demo` works wherever the binary is installed.
+static BUNDLED_OUTLETS: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/tests/fixtures/outlets");
+const BUNDLED_FEEDS: &str = include_str!("../../../tests/fixtures/feeds.toml");
+
+/// Writes the bundled fixtures into `into`, laid out as in the repository.
+fn unpack_bundled_fixtures(into: &Path) -> anyhow::Result<PathBuf> {
+    let outlets = into.join("outlets");
+    std::fs::create_dir_all(&outlets)?;
+    BUNDLED_OUTLETS
+        .extract(&outlets)
+        .with_context(|| format!("unpacking the bundled fixtures into {}", outlets.display()))?;
+    std::fs::write(into.join("feeds.toml"), BUNDLED_FEEDS)?;
+    Ok(into.to_path_buf())
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let fixtures = args.fixtures.clone().unwrap_or_else(bundled_fixtures);
+    let unpacked = tempfile::tempdir()?;
+    let fixtures = match &args.fixtures {
+        Some(fixtures) => fixtures.clone(),
+        None => unpack_bundled_fixtures(unpacked.path())?,
+    };
     let outlets = fixtures.join("outlets");
     let server = FixtureServer::start(&outlets)
         .await
@@ -52,6 +68,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             StageName::Clusterer,
         ],
         feeds,
+        feeds_path: None,
         events_out: Some(events_path.clone()),
         until_idle: true,
         operator_listen: None,

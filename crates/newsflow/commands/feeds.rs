@@ -4,11 +4,14 @@ use std::path::Path;
 
 use anyhow::Context;
 use newsflow_fetcher::{
-    describe_feed, describe_feed_statuses, import_opml, parse_feed, parse_feed_list, FeedSource,
-    Fetcher,
+    describe_feed, describe_feed_statuses, feed_list_to_opml, feed_list_to_toml, import_opml,
+    parse_feed, parse_feed_list, FeedSource, Fetcher,
 };
 
-use crate::cli::{FeedsCommand, FeedsImportArgs, FeedsListArgs, FeedsParseArgs, OutputFormat};
+use crate::cli::{
+    FeedListFormat, FeedsCommand, FeedsExportArgs, FeedsImportArgs, FeedsListArgs, FeedsParseArgs,
+    OutputFormat,
+};
 use crate::settings::Settings;
 
 pub fn load_feed_list(path: &Path) -> anyhow::Result<Vec<FeedSource>> {
@@ -22,6 +25,7 @@ pub async fn run(command: FeedsCommand) -> anyhow::Result<()> {
         FeedsCommand::List(args) => list(args),
         FeedsCommand::Import(args) => import(args),
         FeedsCommand::Parse(args) => parse(args).await,
+        FeedsCommand::Export(args) => export(args),
     }
 }
 
@@ -85,6 +89,24 @@ fn import(args: FeedsImportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("importing {}", args.file.display()))?;
     std::fs::write(&target, merged).with_context(|| format!("writing {}", target.display()))?;
     println!("imported {added} new feeds into {}", target.display());
+    Ok(())
+}
+
+fn export(args: FeedsExportArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(&args.config)?;
+    let source = feed_list_path(&settings, args.feeds.as_deref())?;
+    let feeds = load_feed_list(&source)?;
+    let text = match args.format {
+        FeedListFormat::Opml => feed_list_to_opml(&feeds, "newsflow feeds"),
+        FeedListFormat::Toml => feed_list_to_toml(&feeds),
+    };
+    match &args.file {
+        Some(file) => {
+            std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("exported {} feeds to {}", feeds.len(), file.display());
+        }
+        None => print!("{text}"),
+    }
     Ok(())
 }
 

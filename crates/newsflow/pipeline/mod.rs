@@ -6,6 +6,7 @@ mod cluster_handler;
 mod dead_letters;
 mod dedup_handler;
 mod events_file;
+mod feed_reload;
 mod fetch_sink;
 mod idle;
 mod message_limits;
@@ -60,6 +61,8 @@ const EVENTS_FILE_GROUP: &str = "events-out";
 pub struct PipelineOptions {
     pub stages: Vec<StageName>,
     pub feeds: Vec<FeedSource>,
+    /// The file `feeds` came from: re-read on SIGHUP.
+    pub feeds_path: Option<PathBuf>,
     pub events_out: Option<PathBuf>,
     pub until_idle: bool,
     /// Where to serve `/metrics` and `/health`, if anywhere.
@@ -332,9 +335,10 @@ pub async fn run(
     } else {
         if let Some(fetcher) = fetcher.clone() {
             let feeds = options.feeds.clone();
+            let list = options.feeds_path.clone();
             let token = stages_shutdown.child_token();
             stages.tasks.spawn(async move {
-                fetcher.run(feeds, sink, token).await;
+                feed_reload::run_fetcher(fetcher, feeds, list, sink, token).await;
                 Ok(())
             });
         }
