@@ -2,7 +2,7 @@
 //! out. No I/O and no wall clock: time is the documents' own time, so the
 //! same input in the same order always gives the same output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use newsflow_model::{EventMember, EventRecord, EventStatus};
@@ -54,6 +54,13 @@ pub struct Clusterer {
     /// The number the next event gets.
     next_event: EventIndex,
     event_of_story: FxHashMap<String, EventIndex>,
+    /// Stories of retired (freed) events, with the id of the event they
+    /// ended in, for a late-arrival period after retirement: a story sent
+    /// again then (a copy found late) changes nothing, instead of opening a
+    /// second event under the first one's id with its versions restarted.
+    retired_stories: FxHashMap<String, String>,
+    /// When each of `retired_stories` is forgotten, oldest first.
+    retired_expiry: VecDeque<(DateTime<Utc>, String)>,
     index: PostingIndex,
     /// Scratch space for comparing the current story with its candidates.
     #[serde(skip)]
@@ -81,6 +88,8 @@ impl Clusterer {
             events: BTreeMap::new(),
             next_event: 0,
             event_of_story: FxHashMap::default(),
+            retired_stories: FxHashMap::default(),
+            retired_expiry: VecDeque::new(),
             arrivals: 0,
             clock: None,
             pace: JoinPace::default(),
@@ -132,6 +141,12 @@ impl Clusterer {
     /// As [`Clusterer::add`], for a story other outlets also carried (their
     /// names go to the member's `also_carried_by`).
     pub fn add_with_carriers(&mut self, doc: Document, also_carried_by: Vec<String>) -> Assignment {
+        if let Some(event_id) = self.retired_stories.get(&doc.id) {
+            return Assignment {
+                event_id: event_id.clone(),
+                changed: Vec::new(),
+            };
+        }
         if let Some(&event) = self.event_of_story.get(&doc.id) {
             return Assignment {
                 event_id: self.events[&event].id.clone(),
@@ -203,7 +218,8 @@ impl Clusterer {
     /// the clock, whichever is later: an event made of an old story (an
     /// archive page fetched today) is kept as long as a fresh one, so a copy
     /// of that story arriving soon after still finds it. A story of a
-    /// retired event that arrives again is a new story.
+    /// retired event sent again within another late-arrival period changes
+    /// nothing (its event's record is final); after that it is a new story.
     pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
@@ -221,15 +237,35 @@ impl Clusterer {
         }
         // Rescanned when next asked.
         self.earliest_due = None;
+        while let Some((expires, _)) = self.retired_expiry.front() {
+            if *expires >= now {
+                break;
+            }
+            let (_, story) = self.retired_expiry.pop_front().expect("just seen");
+            self.retired_stories.remove(&story);
+        }
+        let forget_at = now
+            .checked_add_signed(self.late_arrival_period())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         for number in retired {
             let event = self.events.remove(&number).expect("a live event");
-            for member in &event.members {
+            for member in event.members {
                 if self.event_of_story.get(&member.story_id) == Some(&number) {
                     self.event_of_story.remove(&member.story_id);
+                    self.retired_expiry
+                        .push_back((forget_at, member.story_id.clone()));
+                    self.retired_stories
+                        .insert(member.story_id, event.id.clone());
                 }
             }
         }
         closed
+    }
+
+    /// Whether a story belonged to an event retired lately: sent again, it
+    /// changes nothing.
+    pub fn is_retired_story(&self, story_id: &str) -> bool {
+        self.retired_stories.contains_key(story_id)
     }
 
     /// Updates what is shown about a member already placed (a new title,
@@ -395,8 +431,14 @@ impl Clusterer {
             .map(|k| k.capacity())
             .sum::<usize>()
             + self.event_of_story.capacity() * (std::mem::size_of::<String>() + 4 + 1);
+        let retired: usize = self
+            .retired_expiry
+            .iter()
+            .map(|(_, story)| 2 * story.capacity() + 24 + 48)
+            .sum();
         events
             + story_map
+            + retired
             + self.vocabulary.heap_bytes()
             + self.index.heap_bytes()
             + self.pace.heap_bytes()

@@ -441,6 +441,10 @@ impl ClusterStage {
     /// returns its event's current record again (so output lost in a crash
     /// before it was published is published on redelivery).
     pub fn add_story(&mut self, story: &UniqueStory) -> Result<Vec<EventRecord>, ClusterError> {
+        if self.clusterer.is_retired_story(&story.story_id) {
+            // Its event's record is final.
+            return Ok(self.with_owed(Vec::new()));
+        }
         let also_carried_by = other_carriers(story);
         if let Some(member) = self.clusterer.member(&story.story_id) {
             if member.title == story.article.title && member.also_carried_by == also_carried_by {

@@ -130,3 +130,28 @@ fn forgetting_rare_terms_keeps_the_same_events() {
     assert!(same >= 990, "only {same} of 1000 grouped alike");
     assert!(decaying.known_terms() < keeping.known_terms() / 2);
 }
+
+#[test]
+fn a_story_of_a_retired_event_sent_again_changes_nothing_for_a_while() {
+    let config = ClustererConfig {
+        quiet_period_secs: 86_400,
+        late_arrival_secs: 2 * 86_400,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let first = clusterer.add(story(0));
+    clusterer.close_quiet(start() + Duration::days(2));
+    clusterer.close_quiet(start() + Duration::days(4));
+    assert_eq!(clusterer.held_events(), 0, "retired and freed");
+    // Sent again (a copy found late): the same event, no change, no new one.
+    let again = clusterer.add(story(0));
+    assert_eq!(again.event_id, first.event_id);
+    assert!(again.changed.is_empty());
+    assert_eq!(clusterer.held_events(), 0);
+    // The memory of it is bounded too: a late-arrival period later it is
+    // forgotten, and the story would be a new one.
+    clusterer.close_quiet(start() + Duration::days(7));
+    let much_later = clusterer.add(story(0));
+    assert_eq!(much_later.changed.len(), 1);
+    assert_eq!(clusterer.held_events(), 1);
+}
