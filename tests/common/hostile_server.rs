@@ -20,10 +20,10 @@ enum Behaviour {
     /// 200 with this body and content type.
     Body {
         content_type: &'static str,
-        body: Arc<Vec<u8>>,
+        body: Arc<[u8]>,
     },
     /// 200 whose body says it is gzip: a small file that inflates to `len`.
-    GzipBomb { gzipped: Arc<Vec<u8>> },
+    GzipBomb { gzipped: Arc<[u8]> },
     /// 200 whose body arrives one byte a second, for ever.
     Trickle,
     /// 302 back to itself.
@@ -118,7 +118,7 @@ impl HostileServer {
 fn body(content_type: &'static str, body: Vec<u8>) -> Behaviour {
     Behaviour::Body {
         content_type,
-        body: Arc::new(body),
+        body: body.into(),
     }
 }
 
@@ -286,13 +286,13 @@ fn routes(base: &str) -> HashMap<&'static str, Behaviour> {
     routes
 }
 
-fn gzip_bomb() -> Arc<Vec<u8>> {
+fn gzip_bomb() -> Arc<[u8]> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let zeros = vec![0u8; 1 << 20];
     for _ in 0..1024 {
         encoder.write_all(&zeros).unwrap();
     }
-    Arc::new(encoder.finish().unwrap())
+    encoder.finish().unwrap().into()
 }
 
 async fn serve(
