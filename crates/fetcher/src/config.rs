@@ -46,6 +46,13 @@ pub struct FetcherConfig {
     /// it the fetcher does not subscribe to hubs.
     pub websub_callback_url: Option<String>,
     pub websub_lease_secs: u64,
+    /// Items read from one feed document at most; later ones are left out
+    /// before the document is parsed (feeds list newest first), so a feed of
+    /// 100,000 items costs what one of this many does.
+    pub max_items_per_document: usize,
+    /// Time budget for parsing one feed document (on the blocking pool);
+    /// past it the poll counts as failed and the other feeds go on.
+    pub feed_parse_timeout_secs: u64,
 }
 
 impl Default for FetcherConfig {
@@ -73,6 +80,8 @@ impl Default for FetcherConfig {
             websub_fallback_interval_secs: 6 * 3600,
             websub_callback_url: None,
             websub_lease_secs: 7 * 86_400,
+            max_items_per_document: crate::parse::DEFAULT_MAX_ITEMS_PER_DOCUMENT,
+            feed_parse_timeout_secs: 20,
         }
     }
 }

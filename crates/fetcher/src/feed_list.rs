@@ -100,7 +100,9 @@ pub fn parse_opml(text: &str) -> Result<Vec<FeedSource>, FeedListError> {
                 let mut url = None;
                 let mut title = None;
                 let mut text_attr = None;
-                for attr in e.attributes().flatten() {
+                // No duplicate check: it compares each attribute with every
+                // earlier one, quadratic in a hostile tag's attribute count.
+                for attr in e.attributes().with_checks(false).flatten() {
                     let value = attr
                         .decode_and_unescape_value(reader.decoder())
                         .map(|v| v.into_owned())

@@ -13,6 +13,9 @@ macro_rules! static_regex {
     }};
 }
 
+mod blocking_parse;
+mod bound_json;
+mod bound_markup;
 mod config;
 mod convert;
 mod decode;
@@ -21,7 +24,6 @@ mod feed_list;
 mod fetcher;
 mod format;
 mod host_limiter;
-mod html_entities;
 mod http;
 mod identity;
 mod parse;
@@ -34,6 +36,7 @@ mod supplement;
 mod websub;
 mod xml_tree;
 
+pub use bound_markup::{MAX_ATTRIBUTES_PER_ELEMENT, MAX_ELEMENT_DEPTH, MAX_NAMESPACES_IN_SCOPE};
 pub use config::FetcherConfig;
 pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
 pub use describe::{describe_feed, describe_feed_statuses};
@@ -46,9 +49,10 @@ pub use http::HttpError;
 pub use identity::item_identity;
 pub use newsflow_dates::parse_date;
 pub use parse::{
-    parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink, ParsedPerson, ParsedText,
+    parse_feed, parse_feed_limited, FeedError, FeedLimits, ParsedFeed, ParsedItem, ParsedLink,
+    ParsedPerson, ParsedText, DEFAULT_MAX_ITEMS_PER_DOCUMENT,
 };
-pub use repair::{repair_feed_text, Repair};
+pub use repair::{repair_feed_text, Repair, ENTITY_EXPANSION_FACTOR, MAX_ENTITY_VALUE_BYTES};
 pub use sink::{PageSink, SinkError};
 pub use ssrf::is_forbidden_address;
 pub use state::FeedStatus;

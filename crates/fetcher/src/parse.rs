@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::bound_markup::bound_markup;
 use crate::decode::{decode_feed_bytes, CharsetSource};
-use crate::repair::{repair_feed_text, Repair};
+use crate::repair::{note, repair_feed_text, Repair};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParsedLink {
@@ -144,6 +145,29 @@ pub enum FeedError {
     Malformed(String),
     #[error("feed has {markup} item elements but none could be read")]
     ItemsLost { markup: usize },
+    #[error("parsing the feed took longer than {0:?}; given up")]
+    TimedOut(std::time::Duration),
+    #[error("the feed reader failed on this document: {0}")]
+    Panicked(String),
+}
+
+/// Items read from one document at most, unless configured otherwise.
+pub const DEFAULT_MAX_ITEMS_PER_DOCUMENT: usize = 1000;
+
+/// What one document may make the reader build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedLimits {
+    /// Items read from one document; later ones are left out before any
+    /// tree is built (feeds list newest first).
+    pub max_items: usize,
+}
+
+impl Default for FeedLimits {
+    fn default() -> Self {
+        Self {
+            max_items: DEFAULT_MAX_ITEMS_PER_DOCUMENT,
+        }
+    }
 }
 
 /// Parses one feed document. `feed_url` is where it was finally fetched
@@ -153,27 +177,56 @@ pub fn parse_feed(
     content_type: Option<&str>,
     feed_url: &str,
 ) -> Result<ParsedFeed, FeedError> {
+    parse_feed_limited(body, content_type, feed_url, &FeedLimits::default())
+}
+
+/// `parse_feed` with explicit limits.
+pub fn parse_feed_limited(
+    body: &[u8],
+    content_type: Option<&str>,
+    feed_url: &str,
+    limits: &FeedLimits,
+) -> Result<ParsedFeed, FeedError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FeedError::Empty);
     }
     let decoded = decode_feed_bytes(body, content_type);
     let trimmed = decoded.text.trim_start();
     if trimmed.starts_with('{') {
-        return parse_with_feed_rs(trimmed, feed_url, FeedMeta::json(&decoded));
+        let mut meta = FeedMeta::json(&decoded);
+        let (bounded, dropped) = crate::bound_json::bound_json_items(trimmed, limits.max_items)
+            .map_err(|e| FeedError::Malformed(e.to_string()))?;
+        if dropped > 0 {
+            note(&mut meta.repairs, Repair::ItemsLimited);
+        }
+        return parse_with_feed_rs(&bounded, feed_url, meta);
     }
     if !trimmed.contains('<') {
         return Err(FeedError::NotAFeed("no XML or JSON content".into()));
     }
     let repaired = repair_feed_text(&decoded.text);
+    let mut repairs = repaired.repairs;
+    // Before any tree is built: depth, items, attributes bounded.
+    let (text, bounds) = bound_markup(&repaired.text, limits.max_items);
+    for (happened, repair) in [
+        (bounds.flattened_elements > 0, Repair::DepthCapped),
+        (bounds.items_dropped > 0, Repair::ItemsLimited),
+        (bounds.attributes_dropped > 0, Repair::AttributesLimited),
+        (bounds.truncated, Repair::TruncatedAtError),
+    ] {
+        if happened {
+            note(&mut repairs, repair);
+        }
+    }
     let meta = FeedMeta {
         encoding: decoded.encoding_name.clone(),
         charset_source: decoded.source,
-        repairs: repaired.repairs.clone(),
+        repairs,
         format: crate::format::detect_format(&decoded.text),
-        markup_items: count_item_elements(&repaired.text),
-        update_period_secs: syndication_hint(&repaired.text),
+        markup_items: count_item_elements(&text),
+        update_period_secs: syndication_hint(&text),
     };
-    parse_with_feed_rs(&repaired.text, feed_url, meta)
+    parse_with_feed_rs(&text, feed_url, meta)
 }
 
 pub(crate) struct FeedMeta {
@@ -252,7 +305,7 @@ fn parse_with_feed_rs(
         Err(error) if meta.format.is_empty() || tree.is_none() => return Err(error),
         Err(error) => {
             tracing::debug!(%error, "feed-rs rejected the feed; reading it leniently");
-            meta.repairs.push(Repair::LenientRecovery);
+            note(&mut meta.repairs, Repair::LenientRecovery);
             crate::convert::empty_feed(meta)
         }
     };

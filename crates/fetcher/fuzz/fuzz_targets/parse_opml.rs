@@ -1,0 +1,17 @@
+//! Any text as a feed list or OPML import: parsing returns, never panics,
+//! and an accepted list holds only absolute http(s) URLs.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use newsflow_fetcher::{import_opml, parse_feed_list, parse_opml};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let _ = parse_opml(&text);
+    if let Ok(feeds) = parse_feed_list(&text) {
+        for feed in feeds {
+            assert!(feed.url.starts_with("http://") || feed.url.starts_with("https://"));
+        }
+    }
+    let _ = import_opml(&text, None);
+});
