@@ -7,6 +7,9 @@
 //!   recurses per level (feed-rs, serialisers, `Drop`) sees a deep tree;
 //! - items (`item`/`entry` elements) beyond the per-document limit are left
 //!   out, so a feed of 100,000 items is read as its first N;
+//! - elements beyond a per-document budget are left out with their content:
+//!   every reader keeps a few hundred bytes per element, so a document of
+//!   millions of `<x/>` would cost a hundred times its size;
 //! - attributes beyond a per-element limit, and namespace declarations
 //!   beyond a limit in scope, are left out: duplicate-attribute checks and
 //!   namespace resolution cost a scan per attribute and per name.
@@ -22,6 +25,9 @@ use quick_xml::Reader;
 
 /// Deepest element nesting kept (Chromium's HTML parser limit).
 pub const MAX_ELEMENT_DEPTH: usize = 512;
+/// Elements kept in one document (a feed of 1,000 items with rich
+/// content has some tens of thousands).
+pub const MAX_ELEMENTS_PER_DOCUMENT: usize = 100_000;
 /// Attributes kept on one element; no real feed element comes near it.
 pub const MAX_ATTRIBUTES_PER_ELEMENT: usize = 128;
 /// Namespace declarations in scope at once; a feed's root declares a few dozen.
@@ -34,6 +40,8 @@ pub(crate) struct BoundReport {
     pub flattened_elements: usize,
     /// Item elements past the per-document limit, left out.
     pub items_dropped: usize,
+    /// Elements past the per-document budget, left out with their content.
+    pub elements_dropped: usize,
     /// Attributes (and namespace declarations) past their limits, left out.
     pub attributes_dropped: usize,
     /// The document broke off in a way no reader could use, and what
@@ -74,6 +82,7 @@ pub(crate) fn bound_markup(text: &str, max_items: usize) -> (Cow<'_, str>, Bound
     // Depth inside an item being left out (0: not inside one).
     let mut skipping = 0usize;
     let mut items_seen = 0usize;
+    let mut elements_seen = 0usize;
     let mut namespaces_in_scope = 0usize;
 
     loop {
@@ -101,10 +110,15 @@ pub(crate) fn bound_markup(text: &str, max_items: usize) -> (Cow<'_, str>, Bound
                     skipping += 1;
                     continue;
                 }
-                if is_item(&start) {
-                    items_seen += 1;
-                    if items_seen > max_items {
-                        report.items_dropped += 1;
+                match admit(
+                    &start,
+                    &mut items_seen,
+                    &mut elements_seen,
+                    max_items,
+                    &mut report,
+                ) {
+                    true => {}
+                    false => {
                         skipping = 1;
                         continue;
                     }
@@ -136,12 +150,14 @@ pub(crate) fn bound_markup(text: &str, max_items: usize) -> (Cow<'_, str>, Bound
                 if skipping > 0 {
                     continue;
                 }
-                if is_item(&start) {
-                    items_seen += 1;
-                    if items_seen > max_items {
-                        report.items_dropped += 1;
-                        continue;
-                    }
+                if !admit(
+                    &start,
+                    &mut items_seen,
+                    &mut elements_seen,
+                    max_items,
+                    &mut report,
+                ) {
+                    continue;
                 }
                 let declarations = write_start(
                     &start,
@@ -182,6 +198,29 @@ pub(crate) fn bound_markup(text: &str, max_items: usize) -> (Cow<'_, str>, Bound
     } else {
         (Cow::Borrowed(text), report)
     }
+}
+
+/// Whether an element is kept (counting it), or left out with its content.
+fn admit(
+    start: &BytesStart<'_>,
+    items_seen: &mut usize,
+    elements_seen: &mut usize,
+    max_items: usize,
+    report: &mut BoundReport,
+) -> bool {
+    if is_item(start) {
+        *items_seen += 1;
+        if *items_seen > max_items {
+            report.items_dropped += 1;
+            return false;
+        }
+    }
+    *elements_seen += 1;
+    if *elements_seen > MAX_ELEMENTS_PER_DOCUMENT {
+        report.elements_dropped += 1;
+        return false;
+    }
+    true
 }
 
 fn is_item(start: &BytesStart<'_>) -> bool {
@@ -281,7 +320,7 @@ mod tests {
 
     #[test]
     fn deep_elements_become_siblings_at_the_cap_and_keep_their_text() {
-        let depth = 100_000;
+        let depth = 90_000;
         let mut text = String::from("<rss><channel>");
         for i in 0..depth {
             text.push_str(&format!("<d>{i} "));
@@ -330,6 +369,26 @@ mod tests {
         assert!(
             bounded.ends_with("<title>t</title></channel></rss>"),
             "{bounded}"
+        );
+    }
+
+    #[test]
+    fn elements_past_the_budget_are_left_out_with_their_content() {
+        let text = format!(
+            "<rss><channel>{}<after>text</after></channel></rss>",
+            "<x/><y>t</y>".repeat(MAX_ELEMENTS_PER_DOCUMENT)
+        );
+        let (bounded, report) = bound_markup(&text, 10);
+        assert_eq!(report.elements_dropped, MAX_ELEMENTS_PER_DOCUMENT + 3);
+        assert_eq!(
+            bounded.matches("<x/>").count() + bounded.matches("<y>").count(),
+            MAX_ELEMENTS_PER_DOCUMENT - 2
+        );
+        assert!(!bounded.contains("text"));
+        assert!(
+            bounded.ends_with("</channel></rss>"),
+            "{}",
+            &bounded[bounded.len() - 40..]
         );
     }
 

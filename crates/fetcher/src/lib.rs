@@ -36,7 +36,10 @@ mod supplement;
 mod websub;
 mod xml_tree;
 
-pub use bound_markup::{MAX_ATTRIBUTES_PER_ELEMENT, MAX_ELEMENT_DEPTH, MAX_NAMESPACES_IN_SCOPE};
+pub use bound_markup::{
+    MAX_ATTRIBUTES_PER_ELEMENT, MAX_ELEMENTS_PER_DOCUMENT, MAX_ELEMENT_DEPTH,
+    MAX_NAMESPACES_IN_SCOPE,
+};
 pub use config::FetcherConfig;
 pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
 pub use describe::{describe_feed, describe_feed_statuses};

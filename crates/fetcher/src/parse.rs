@@ -211,6 +211,7 @@ pub fn parse_feed_limited(
     for (happened, repair) in [
         (bounds.flattened_elements > 0, Repair::DepthCapped),
         (bounds.items_dropped > 0, Repair::ItemsLimited),
+        (bounds.elements_dropped > 0, Repair::ElementsLimited),
         (bounds.attributes_dropped > 0, Repair::AttributesLimited),
         (bounds.truncated, Repair::TruncatedAtError),
     ] {

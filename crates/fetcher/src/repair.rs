@@ -31,6 +31,8 @@ pub enum Repair {
     DepthCapped,
     /// Items past the per-document limit were left out.
     ItemsLimited,
+    /// Elements past the per-document budget were left out.
+    ElementsLimited,
     /// Attributes or namespace declarations past their limits were left out.
     AttributesLimited,
     /// The document broke off where what followed could nest past the cap;

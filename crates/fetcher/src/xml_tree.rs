@@ -87,7 +87,8 @@ pub(crate) fn parse_tree(text: &str) -> Option<Element> {
                 push_node(&mut stack, Node::Element(element));
             }
             (_, Event::End(_)) if stack.len() > 1 => {
-                let element = stack.pop().expect("stack has an open element");
+                let mut element = stack.pop().expect("stack has an open element");
+                element.children.shrink_to_fit();
                 push_node(&mut stack, Node::Element(element));
             }
             (_, Event::Text(t)) => {
@@ -303,5 +304,44 @@ fn write_start_tag(e: &Element, out: &mut String) {
             }
         }
         out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Built, read and dropped on a thread with a small stack: any walk
+    /// that recursed once per level would overflow it. (Not deeper than
+    /// 65,535: quick-xml's namespace resolver counts levels in a u16 and
+    /// panics past it in debug builds; `bound_markup` keeps documents far
+    /// below that before they get here.)
+    #[test]
+    fn a_deep_tree_is_built_read_and_dropped_without_recursion() {
+        let worker = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let depth = 60_000;
+                let text = format!(
+                    "<root>{}x{}</root>",
+                    "<a k=\"v\">".repeat(depth),
+                    "</a>".repeat(depth)
+                );
+                let tree = parse_tree(&text).expect("a root");
+                assert_eq!(tree.text(), "x");
+                let markup = tree.inner_xml();
+                assert!(markup.starts_with("<a k=\"v\"><a k=\"v\">"));
+                assert_eq!(markup.len(), text.len() - "<root></root>".len());
+                drop(tree);
+            })
+            .unwrap();
+        worker.join().expect("no stack overflow");
+    }
+
+    #[test]
+    fn text_split_by_references_is_one_node() {
+        let tree = parse_tree("<t>a &amp; b &#233; c</t>").unwrap();
+        assert_eq!(tree.children.len(), 1);
+        assert_eq!(tree.text(), "a & b é c");
     }
 }
