@@ -275,9 +275,14 @@ fn deep_and_wide_opml_imports_in_bounded_cost() {
     let outlines: String = (0..20_000)
         .map(|i| format!("<outline text=\"f{i}\" xmlUrl=\"https://x.example/{i}\">"))
         .collect();
+    // Many feeds too: merging them into the list must not compare each
+    // with every other.
+    let flat: String = (0..40_000)
+        .map(|i| format!("<outline text=\"g{i}\" xmlUrl=\"https://z.example/{i}\"/>"))
+        .collect();
     let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
     let opml = format!(
-        "<?xml version=\"1.0\"?><opml version=\"2.0\"><body><outline{attrs} xmlUrl=\"https://y.example/\"/>{outlines}{}</body></opml>",
+        "<?xml version=\"1.0\"?><opml version=\"2.0\"><body><outline{attrs} xmlUrl=\"https://y.example/\"/>{outlines}{}{flat}</body></opml>",
         "</outline>".repeat(20_000)
     );
     let path = write_case(dir.path(), "hostile.opml", opml.as_bytes());
@@ -291,4 +296,10 @@ fn deep_and_wide_opml_imports_in_bounded_cost() {
         TIME_LIMIT,
     );
     check_cost("hostile.opml", opml.len(), &cost);
+    assert_eq!(cost.exit_code, Some(0), "{}", cost.stderr_text());
+    assert!(
+        cost.stdout_text().contains("imported 60001 new feeds"),
+        "{}",
+        cost.stdout_text()
+    );
 }

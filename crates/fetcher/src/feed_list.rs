@@ -138,9 +138,13 @@ pub fn parse_opml(text: &str) -> Result<Vec<FeedSource>, FeedListError> {
 /// Merges imported feeds into an existing list: feeds already present (same
 /// URL) keep their entry; new ones are appended. Returns how many were new.
 pub fn merge_feed_lists(existing: &mut Vec<FeedSource>, imported: Vec<FeedSource>) -> usize {
+    // A set of the URLs present: a scan of the list per imported feed is
+    // quadratic in the size of an import.
+    let mut present: std::collections::HashSet<String> =
+        existing.iter().map(|f| f.url.clone()).collect();
     let mut added = 0;
     for feed in imported {
-        if !existing.iter().any(|f| f.url == feed.url) {
+        if present.insert(feed.url.clone()) {
             existing.push(feed);
             added += 1;
         }
