@@ -44,6 +44,9 @@ pub(crate) struct BoundReport {
     pub elements_dropped: usize,
     /// Attributes (and namespace declarations) past their limits, left out.
     pub attributes_dropped: usize,
+    /// XML declarations anywhere but at the very start, left out (not
+    /// well-formed, and feed-rs's reader panics switching encodings there).
+    pub misplaced_declarations: usize,
     /// The document broke off in a way no reader could use, and what
     /// followed could nest past the cap: it was cut at that point.
     pub truncated: bool,
@@ -185,6 +188,9 @@ pub(crate) fn bound_markup(text: &str, max_items: usize) -> (Cow<'_, str>, Bound
                     namespaces_in_scope -= element.namespace_declarations;
                 }
                 out.push_str(span);
+            }
+            Ok(Event::Decl(_)) if before > 0 => {
+                report.misplaced_declarations += 1;
             }
             Ok(_) => {
                 if skipping == 0 {
@@ -403,6 +409,14 @@ mod tests {
         assert!(bounded.contains(" a0=\"0\""));
         assert!(!bounded.contains(" a9999="));
         assert!(crate::xml_tree::parse_tree(&bounded).is_some());
+    }
+
+    #[test]
+    fn only_a_declaration_at_the_start_is_kept() {
+        let text = "<?xml version=\"1.0\"?><rss><?xml version='1.0' encoding='latin1'?><t/></rss>";
+        let (bounded, report) = bound_markup(text, 10);
+        assert_eq!(report.misplaced_declarations, 1);
+        assert_eq!(bounded, "<?xml version=\"1.0\"?><rss><t/></rss>");
     }
 
     #[test]

@@ -214,6 +214,10 @@ pub fn parse_feed_limited(
         (bounds.elements_dropped > 0, Repair::ElementsLimited),
         (bounds.attributes_dropped > 0, Repair::AttributesLimited),
         (bounds.truncated, Repair::TruncatedAtError),
+        (
+            bounds.misplaced_declarations > 0,
+            Repair::MisplacedDeclarationRemoved,
+        ),
     ] {
         if happened {
             note(&mut repairs, repair);
@@ -358,5 +362,26 @@ mod tests {
         let feed =
             parse_feed(&latin1, Some("application/rss+xml; charset=iso-8859-1"), "").unwrap();
         assert_eq!(feed.title.as_deref(), Some("Notícias"));
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Found by the parse_feed fuzz target: an XML declaration after the
+    /// start made feed-rs's reader (quick-xml 0.42) panic in set_encoding.
+    /// The panic was caught and the feed read leniently; now the stray
+    /// declaration is dropped and the strict reader reads the feed.
+    #[test]
+    fn a_declaration_in_the_middle_is_dropped_not_a_panic() {
+        let body = b"<!-- c -->\n<rss version=\"2.0\">\n<channel>\n<title>tes\0\0ting &su<?xml version='1.0' encoding='iso-8859-1'?>\n<!-- x --></title><item><title>a</title></item></channel></rss>";
+        let feed = parse_feed(body, None, "https://x.example/feed").unwrap();
+        assert!(
+            !feed.repairs.contains(&Repair::LenientRecovery),
+            "{:?}",
+            feed.repairs
+        );
+        assert_eq!(feed.items.len(), 1);
     }
 }

@@ -35,6 +35,8 @@ pub enum Repair {
     ElementsLimited,
     /// Attributes or namespace declarations past their limits were left out.
     AttributesLimited,
+    /// An XML declaration inside the document was removed.
+    MisplacedDeclarationRemoved,
     /// The document broke off where what followed could nest past the cap;
     /// it was cut there.
     TruncatedAtError,
