@@ -244,6 +244,26 @@ mod tests {
         assert_eq!(feeds[1].outlet.as_deref(), Some("B"));
     }
 
+    /// From the parse_opml fuzz target: a mangled OPML whose outlines name
+    /// `https:5/feeds…` (no slashes: the WHATWG parser reads it as
+    /// `https://5/feeds…`) and `htps://…`. Accepted URLs are absolute
+    /// http(s) as parsed; the bad scheme is refused with its index.
+    #[test]
+    fn outline_urls_are_judged_as_parsed() {
+        let opml = "<?xml version=\"1.0\"\u{fffd}?><opml version=\"2.0\"><hea<body><outline ttext=\"News\"><outline title=\"BBC\" xmlUrl=\"https:5/feeds.bbci.co.uk\u{fffd}Zs/rss.xml\"/><outline text=\"H\" xmlUrl=\"htps://www.heise.de/\"/></outline></body></opml>";
+        match parse_feed_list(opml) {
+            Err(FeedListError::BadUrl { index, url, .. }) => {
+                assert_eq!((index, url.as_str()), (1, "htps://www.heise.de/"))
+            }
+            other => panic!("expected the htps URL refused, got {other:?}"),
+        }
+        let feeds = parse_feed_list(&opml.replace("htps://", "https://")).unwrap();
+        for feed in feeds {
+            let url = url::Url::parse(&feed.url).unwrap();
+            assert!(matches!(url.scheme(), "http" | "https"), "{}", feed.url);
+        }
+    }
+
     #[test]
     fn round_trip_through_toml() {
         let feeds = vec![FeedSource {

@@ -1,5 +1,7 @@
 //! Any text as a feed list or OPML import: parsing returns, never panics,
-//! and an accepted list holds only absolute http(s) URLs.
+//! and an accepted list holds only URLs that parse as absolute http(s)
+//! (as written: `https:x.example/a` is one, the WHATWG parser adds the
+//! slashes).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_opml(&text);
     if let Ok(feeds) = parse_feed_list(&text) {
         for feed in feeds {
-            assert!(feed.url.starts_with("http://") || feed.url.starts_with("https://"));
+            let url = url::Url::parse(&feed.url).expect("an accepted URL parses");
+            assert!(matches!(url.scheme(), "http" | "https"), "{}", feed.url);
         }
     }
     let _ = import_opml(&text, None);
