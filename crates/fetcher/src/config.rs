@@ -83,6 +83,13 @@ pub struct FetcherConfig {
     /// is dropped from the per-host politeness map (its minimum gap has long
     /// passed, so forgetting it changes nothing).
     pub host_idle_secs: u64,
+    /// Items read from one feed document at most; later ones are left out
+    /// before the document is parsed (feeds list newest first), so a feed of
+    /// 100,000 items costs what one of this many does.
+    pub max_items_per_document: usize,
+    /// Time budget for parsing one feed document (on the blocking pool);
+    /// past it the poll counts as failed and the other feeds go on.
+    pub feed_parse_timeout_secs: u64,
 }
 
 impl Default for FetcherConfig {
@@ -115,6 +122,8 @@ impl Default for FetcherConfig {
             item_window_secs: 30 * 86_400,
             prune_interval_secs: 3600,
             host_idle_secs: 600,
+            max_items_per_document: crate::parse::DEFAULT_MAX_ITEMS_PER_DOCUMENT,
+            feed_parse_timeout_secs: 20,
         }
     }
 }

@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn feed_description_names_items() {
-        let feed = crate::parse::parse_feed(
+        let feed = newsflow_feed_reader::parse_feed(
             b"<rss version=\"2.0\"><channel><title>News</title><item><title>A story</title><link>https://n.example/a</link></item></channel></rss>",
             None,
             "https://n.example/rss",

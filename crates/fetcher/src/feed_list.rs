@@ -100,7 +100,9 @@ pub fn parse_opml(text: &str) -> Result<Vec<FeedSource>, FeedListError> {
                 let mut url = None;
                 let mut title = None;
                 let mut text_attr = None;
-                for attr in e.attributes().flatten() {
+                // No duplicate check: it compares each attribute with every
+                // earlier one, quadratic in a hostile tag's attribute count.
+                for attr in e.attributes().with_checks(false).flatten() {
                     let value = attr
                         .decode_and_unescape_value(reader.decoder())
                         .map(|v| v.into_owned())
@@ -136,9 +138,13 @@ pub fn parse_opml(text: &str) -> Result<Vec<FeedSource>, FeedListError> {
 /// Merges imported feeds into an existing list: feeds already present (same
 /// URL) keep their entry; new ones are appended. Returns how many were new.
 pub fn merge_feed_lists(existing: &mut Vec<FeedSource>, imported: Vec<FeedSource>) -> usize {
+    // A set of the URLs present: a scan of the list per imported feed is
+    // quadratic in the size of an import.
+    let mut present: std::collections::HashSet<String> =
+        existing.iter().map(|f| f.url.clone()).collect();
     let mut added = 0;
     for feed in imported {
-        if !existing.iter().any(|f| f.url == feed.url) {
+        if present.insert(feed.url.clone()) {
             existing.push(feed);
             added += 1;
         }
@@ -236,6 +242,26 @@ mod tests {
             "existing entries keep their outlet"
         );
         assert_eq!(feeds[1].outlet.as_deref(), Some("B"));
+    }
+
+    /// From the parse_opml fuzz target: a mangled OPML whose outlines name
+    /// `https:5/feeds…` (no slashes: the WHATWG parser reads it as
+    /// `https://5/feeds…`) and `htps://…`. Accepted URLs are absolute
+    /// http(s) as parsed; the bad scheme is refused with its index.
+    #[test]
+    fn outline_urls_are_judged_as_parsed() {
+        let opml = "<?xml version=\"1.0\"\u{fffd}?><opml version=\"2.0\"><hea<body><outline ttext=\"News\"><outline title=\"BBC\" xmlUrl=\"https:5/feeds.bbci.co.uk\u{fffd}Zs/rss.xml\"/><outline text=\"H\" xmlUrl=\"htps://www.heise.de/\"/></outline></body></opml>";
+        match parse_feed_list(opml) {
+            Err(FeedListError::BadUrl { index, url, .. }) => {
+                assert_eq!((index, url.as_str()), (1, "htps://www.heise.de/"))
+            }
+            other => panic!("expected the htps URL refused, got {other:?}"),
+        }
+        let feeds = parse_feed_list(&opml.replace("htps://", "https://")).unwrap();
+        for feed in feeds {
+            let url = url::Url::parse(&feed.url).unwrap();
+            assert!(matches!(url.scheme(), "http" | "https"), "{}", feed.url);
+        }
     }
 
     #[test]

@@ -11,11 +11,12 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use newsflow_model::{RawPage, SCHEMA_VERSION};
 use tokio_util::sync::CancellationToken;
 
+use crate::blocking_parse::parse_off_the_async_workers;
 use crate::config::FetcherConfig;
 use crate::feed_list::FeedSource;
 use crate::host_limiter::HostLimiter;
 use crate::http::{FetchTarget, HttpClient, HttpError, HttpResponse, Validators};
-use crate::parse::{parse_feed, FeedError, ParsedFeed, ParsedItem};
+use crate::parse::{parse_feed_limited, FeedError, FeedLimits, ParsedFeed, ParsedItem};
 use crate::schedule::{backoff, next_interval, FreshnessHints};
 use crate::sink::{PageSink, SinkError};
 use crate::state::{FeedRow, FeedStatus, PruneSummary, StateError, StateSizes, StateStore};
@@ -367,11 +368,23 @@ impl Fetcher {
         if !(200..300).contains(&response.status) {
             return Err(FeedFetchError::Status(response.status));
         }
-        Ok(parse_feed(
-            &response.body,
-            response.content_type.as_deref(),
-            &document_base(&response),
-        )?)
+        Ok(self.parse_response(&response).await?)
+    }
+
+    /// Parses a feed response on the blocking pool, within the configured
+    /// limits and time budget (a panic or a timeout is a `FeedError`).
+    async fn parse_response(&self, response: &HttpResponse) -> Result<ParsedFeed, FeedError> {
+        let body = response.body.clone();
+        let content_type = response.content_type.clone();
+        let base = document_base(response);
+        let limits = FeedLimits {
+            max_items: self.config.max_items_per_document,
+        };
+        parse_off_the_async_workers(
+            move || parse_feed_limited(&body, content_type.as_deref(), &base, &limits),
+            Duration::from_secs(self.config.feed_parse_timeout_secs),
+        )
+        .await
     }
 
     /// Polls one feed now, whatever its schedule.
@@ -458,46 +471,39 @@ impl Fetcher {
                 summary.feeds_not_modified = 1;
                 self.record_feed_success(row, &[], false, hints(&response, None));
             }
-            200..=299 => {
-                match parse_feed(
-                    &response.body,
-                    response.content_type.as_deref(),
-                    &document_base(&response),
-                ) {
-                    Ok(parsed) => {
-                        row.etag = response.etag.clone();
-                        row.last_modified = response.last_modified.clone();
-                        row.title = parsed.title.clone().or(row.title.take());
-                        row.hub = parsed.hub.clone().or_else(|| {
-                            response
-                                .link_header
-                                .as_deref()
-                                .and_then(|l| link_with_rel(l, "hub"))
-                        });
-                        self.maybe_subscribe(row, &parsed).await;
-                        let pages = self.deliver_new_items(source, row, &parsed, sink).await;
-                        self.mark_listed(&source.url, &parsed);
-                        summary.add(&pages);
-                        let dates: Vec<_> =
-                            parsed.items.iter().filter_map(|i| i.published).collect();
-                        self.record_feed_success(
-                            row,
-                            &dates,
-                            pages.items_new > 0,
-                            hints(&response, Some(&parsed)),
-                        );
-                    }
-                    Err(error) => {
-                        summary.feeds_failed = 1;
-                        self.record_feed_failure(
-                            row,
-                            "parse",
-                            &format!("feed could not be parsed: {error}"),
-                            None,
-                        );
-                    }
+            200..=299 => match self.parse_response(&response).await {
+                Ok(parsed) => {
+                    row.etag = response.etag.clone();
+                    row.last_modified = response.last_modified.clone();
+                    row.title = parsed.title.clone().or(row.title.take());
+                    row.hub = parsed.hub.clone().or_else(|| {
+                        response
+                            .link_header
+                            .as_deref()
+                            .and_then(|l| link_with_rel(l, "hub"))
+                    });
+                    self.maybe_subscribe(row, &parsed).await;
+                    let pages = self.deliver_new_items(source, row, &parsed, sink).await;
+                    self.mark_listed(&source.url, &parsed);
+                    summary.add(&pages);
+                    let dates: Vec<_> = parsed.items.iter().filter_map(|i| i.published).collect();
+                    self.record_feed_success(
+                        row,
+                        &dates,
+                        pages.items_new > 0,
+                        hints(&response, Some(&parsed)),
+                    );
                 }
-            }
+                Err(error) => {
+                    summary.feeds_failed = 1;
+                    self.record_feed_failure(
+                        row,
+                        "parse",
+                        &format!("feed could not be parsed: {error}"),
+                        None,
+                    );
+                }
+            },
             410 => {
                 summary.feeds_failed = 1;
                 metrics::counter!("newsflow_fetcher_feed_failures_total", "kind" => "gone")

@@ -1,42 +1,26 @@
 //! newsflow's fetcher stage: reads feed lists, polls feeds politely, and
 //! hands each new item's page on to the pipeline.
 //!
-//! The pure core — decoding, repair, parsing, identities, dates, schedule —
-//! does no I/O; `Fetcher` is the thin async runner around it.
+//! The pure feed reader (decoding, repair, parsing, identities) is the crate
+//! `newsflow-feed-reader`, re-exported here; `Fetcher` is the async runner
+//! around it: schedule, HTTP, state, WebSub.
 
-/// A regex compiled once, on first use, at the place it is written.
-macro_rules! static_regex {
-    ($pattern:literal) => {{
-        static PATTERN: std::sync::LazyLock<regex::Regex> =
-            std::sync::LazyLock::new(|| regex::Regex::new($pattern).expect("static regex"));
-        &*PATTERN
-    }};
-}
-
+mod blocking_parse;
 mod config;
-mod convert;
-mod decode;
 mod describe;
 mod feed_list;
 mod fetcher;
-mod format;
 mod host_limiter;
-mod html_entities;
 mod http;
-mod identity;
 mod opml_export;
 mod parse;
-mod repair;
 mod schedule;
 mod sink;
 mod ssrf;
 mod state;
-mod supplement;
 mod websub;
-mod xml_tree;
 
 pub use config::FetcherConfig;
-pub use decode::{decode_feed_bytes, CharsetSource, DecodedText};
 pub use describe::{describe_feed, describe_feed_statuses};
 pub use feed_list::{
     feed_list_to_toml, import_opml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError,
@@ -44,13 +28,15 @@ pub use feed_list::{
 };
 pub use fetcher::{FeedFetchError, FetchError, Fetcher, PollSummary};
 pub use http::HttpError;
-pub use identity::item_identity;
-pub use newsflow_dates::parse_date;
 pub use opml_export::feed_list_to_opml;
-pub use parse::{
-    parse_feed, FeedError, ParsedFeed, ParsedItem, ParsedLink, ParsedPerson, ParsedText,
+// The feed reader, re-exported: the runner's users name it through here.
+pub use newsflow_feed_reader::{
+    decode_feed_bytes, item_identity, parse_date, parse_feed, parse_feed_limited, repair_feed_text,
+    CharsetSource, DecodedText, FeedError, FeedLimits, ParsedFeed, ParsedItem, ParsedLink,
+    ParsedPerson, ParsedText, Repair, DEFAULT_MAX_ITEMS_PER_DOCUMENT, ENTITY_EXPANSION_FACTOR,
+    MAX_ATTRIBUTES_PER_ELEMENT, MAX_ELEMENTS_PER_DOCUMENT, MAX_ELEMENT_DEPTH,
+    MAX_ENTITY_VALUE_BYTES, MAX_NAMESPACES_IN_SCOPE,
 };
-pub use repair::{repair_feed_text, Repair};
 pub use sink::{PageSink, SinkError};
 pub use ssrf::is_forbidden_address;
 pub use state::{FeedStatus, PruneSummary, StateSizes};

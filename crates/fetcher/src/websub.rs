@@ -288,7 +288,23 @@ impl Fetcher {
         if !signed {
             return Err(WebSubError::BadSignature);
         }
-        let parsed = crate::parse::parse_feed(body, content_type, &row.current_url)?;
+        // A pushed document is as hostile as a polled one: parsed on the
+        // blocking pool within the same limits and time budget.
+        let (owned, content_type, base) = (
+            body.to_vec(),
+            content_type.map(str::to_string),
+            row.current_url.clone(),
+        );
+        let limits = crate::parse::FeedLimits {
+            max_items: self.config().max_items_per_document,
+        };
+        let parsed = crate::blocking_parse::parse_off_the_async_workers(
+            move || {
+                crate::parse::parse_feed_limited(&owned, content_type.as_deref(), &base, &limits)
+            },
+            std::time::Duration::from_secs(self.config().feed_parse_timeout_secs),
+        )
+        .await?;
         let source = crate::feed_list::FeedSource {
             url: row.url.clone(),
             outlet: None,

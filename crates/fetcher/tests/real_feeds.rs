@@ -1,4 +1,4 @@
-//! The real outlet captures (tests/conformance/real), served from a local
+//! The real outlet captures (crates/feed-reader/tests/conformance/real), served from a local
 //! server as if live: every one parses with the item count SOURCES.md
 //! gives, and item identities are unique and free of the things that change
 //! between polls (BBC's `#0/#1` GUID suffix, `at_medium` tracking).
@@ -12,7 +12,7 @@ use common::{test_config, Route, TestServer};
 use newsflow_fetcher::Fetcher;
 
 fn captures() -> Vec<(String, usize)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/real");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../feed-reader/tests/conformance/real");
     let sources = std::fs::read_to_string(dir.join("SOURCES.md")).unwrap();
     sources
         .lines()
@@ -27,7 +27,7 @@ fn captures() -> Vec<(String, usize)> {
 #[tokio::test]
 async fn real_captures_served_live_parse_with_stable_identities() {
     let server = TestServer::start().await;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/real");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../feed-reader/tests/conformance/real");
     let captures = captures();
     assert_eq!(captures.len(), 18);
     for (file, _) in &captures {
@@ -79,7 +79,7 @@ async fn real_captures_served_live_parse_with_stable_identities() {
 
 #[tokio::test]
 async fn bbc_guid_suffixes_collapse_to_the_article() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/real");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../feed-reader/tests/conformance/real");
     let body = std::fs::read(dir.join("bbc_fastnewsreader.xml")).unwrap();
     let feed =
         newsflow_fetcher::parse_feed(&body, None, "https://feeds.bbci.co.uk/news/rss.xml").unwrap();
@@ -102,7 +102,7 @@ async fn bbc_guid_suffixes_collapse_to_the_article() {
 
 #[tokio::test]
 async fn undeclared_latin1_feeds_decode_to_proper_text() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/real");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../feed-reader/tests/conformance/real");
     let body = std::fs::read(dir.join("uol_noticias_rssparser.rss")).unwrap();
     let feed =
         newsflow_fetcher::parse_feed(&body, None, "https://rss.uol.com.br/feed/noticias.xml")

@@ -2,12 +2,17 @@
 //! namespaces reduced to short names. The lenient pass in `supplement`
 //! reads it for what feed-rs leaves out; it never fails: a document that
 //! breaks off keeps the elements read so far.
+//!
+//! Nothing here recurses over the tree: reading text, writing markup and
+//! dropping the tree all walk it with explicit stacks, so no input can
+//! overflow the stack whatever its depth (`bound_markup` caps the depth
+//! before this tree is built; this holds even without it).
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Element {
     /// Short namespace: "" (none, RSS), "atom", "dc", "dcterms", "itunes",
     /// "content", "xhtml", "rdf", "media", or the URI itself.
@@ -20,7 +25,6 @@ pub(crate) struct Element {
     pub children: Vec<Node>,
 }
 
-#[derive(Debug, Clone)]
 pub(crate) enum Node {
     Element(Element),
     Text(String),
@@ -83,7 +87,8 @@ pub(crate) fn parse_tree(text: &str) -> Option<Element> {
                 push_node(&mut stack, Node::Element(element));
             }
             (_, Event::End(_)) if stack.len() > 1 => {
-                let element = stack.pop().expect("stack has an open element");
+                let mut element = stack.pop().expect("stack has an open element");
+                element.children.shrink_to_fit();
                 push_node(&mut stack, Node::Element(element));
             }
             (_, Event::Text(t)) => {
@@ -119,11 +124,13 @@ pub(crate) fn parse_tree(text: &str) -> Option<Element> {
         let element = stack.pop().expect("stack has an open element");
         push_node(&mut stack, Node::Element(element));
     }
-    let document = stack.pop()?;
-    document.children.into_iter().find_map(|n| match n {
-        Node::Element(e) => Some(e),
-        Node::Text(_) => None,
-    })
+    let mut document = stack.pop()?;
+    std::mem::take(&mut document.children)
+        .into_iter()
+        .find_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
 }
 
 fn open_element(
@@ -163,8 +170,28 @@ fn open_element(
 }
 
 fn push_node(stack: &mut [Element], node: Node) {
-    if let Some(parent) = stack.last_mut() {
-        parent.children.push(node);
+    let Some(parent) = stack.last_mut() else {
+        return;
+    };
+    // Adjacent text (split by references) becomes one node.
+    if let (Node::Text(text), Some(Node::Text(last))) = (&node, parent.children.last_mut()) {
+        last.push_str(text);
+        return;
+    }
+    parent.children.push(node);
+}
+
+impl Drop for Element {
+    /// Drops the subtree with an explicit stack: the derived drop would
+    /// recurse once per level.
+    fn drop(&mut self) {
+        let mut pending: Vec<Node> = std::mem::take(&mut self.children);
+        while let Some(node) = pending.pop() {
+            if let Node::Element(mut element) = node {
+                pending.append(&mut element.children);
+                // `element` now has no children: its own drop returns at once.
+            }
+        }
     }
 }
 
@@ -199,17 +226,15 @@ impl Element {
     /// All text inside, markup dropped.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        self.collect_text(&mut out);
-        out
-    }
-
-    fn collect_text(&self, out: &mut String) {
-        for node in &self.children {
+        // Children in reverse on the stack, so they come off in order.
+        let mut pending: Vec<&Node> = self.children.iter().rev().collect();
+        while let Some(node) = pending.pop() {
             match node {
                 Node::Text(t) => out.push_str(t),
-                Node::Element(e) => e.collect_text(out),
+                Node::Element(e) => pending.extend(e.children.iter().rev()),
             }
         }
+        out
     }
 
     pub fn has_child_elements(&self) -> bool {
@@ -218,44 +243,105 @@ impl Element {
 
     /// The content as markup: child elements serialised, text escaped.
     pub fn inner_xml(&self) -> String {
+        enum Step<'a> {
+            Node(&'a Node),
+            Close(&'a str),
+        }
         let mut out = String::new();
-        for node in &self.children {
-            write_node(node, &mut out);
+        let mut pending: Vec<Step<'_>> = self.children.iter().rev().map(Step::Node).collect();
+        while let Some(step) = pending.pop() {
+            match step {
+                Step::Close(name) => {
+                    out.push_str("</");
+                    out.push_str(name);
+                    out.push('>');
+                }
+                Step::Node(Node::Text(t)) => escape_into(t, &mut out),
+                Step::Node(Node::Element(e)) => {
+                    write_start_tag(e, &mut out);
+                    if e.children.is_empty() {
+                        out.push_str(" />");
+                        continue;
+                    }
+                    out.push('>');
+                    pending.push(Step::Close(&e.name));
+                    pending.extend(e.children.iter().rev().map(Step::Node));
+                }
+            }
         }
         out
     }
 }
 
-fn write_node(node: &Node, out: &mut String) {
-    match node {
-        Node::Text(t) => out.push_str(
-            &t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;"),
-        ),
-        Node::Element(e) => {
-            out.push('<');
-            out.push_str(&e.name);
-            // Namespace declarations belong to the feed document, not to the
-            // markup carried in it.
-            for ((_, _, value), qname) in e.attrs.iter().zip(&e.attr_qnames) {
-                if qname == "xmlns" || qname.starts_with("xmlns:") {
-                    continue;
-                }
-                out.push_str(&format!(
-                    " {qname}=\"{}\"",
-                    value.replace('&', "&amp;").replace('"', "&quot;")
-                ));
-            }
-            if e.children.is_empty() {
-                out.push_str(" />");
-                return;
-            }
-            out.push('>');
-            for child in &e.children {
-                write_node(child, out);
-            }
-            out.push_str(&format!("</{}>", e.name));
+fn escape_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
         }
+    }
+}
+
+fn write_start_tag(e: &Element, out: &mut String) {
+    out.push('<');
+    out.push_str(&e.name);
+    // Namespace declarations belong to the feed document, not to the
+    // markup carried in it.
+    for ((_, _, value), qname) in e.attrs.iter().zip(&e.attr_qnames) {
+        if qname == "xmlns" || qname.starts_with("xmlns:") {
+            continue;
+        }
+        out.push(' ');
+        out.push_str(qname);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '"' => out.push_str("&quot;"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Built, read and dropped on a thread with a small stack: any walk
+    /// that recursed once per level would overflow it. (Not deeper than
+    /// 65,535: quick-xml's namespace resolver counts levels in a u16 and
+    /// panics past it in debug builds; `bound_markup` keeps documents far
+    /// below that before they get here.)
+    #[test]
+    fn a_deep_tree_is_built_read_and_dropped_without_recursion() {
+        let worker = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let depth = 60_000;
+                let text = format!(
+                    "<root>{}x{}</root>",
+                    "<a k=\"v\">".repeat(depth),
+                    "</a>".repeat(depth)
+                );
+                let tree = parse_tree(&text).expect("a root");
+                assert_eq!(tree.text(), "x");
+                let markup = tree.inner_xml();
+                assert!(markup.starts_with("<a k=\"v\"><a k=\"v\">"));
+                assert_eq!(markup.len(), text.len() - "<root></root>".len());
+                drop(tree);
+            })
+            .unwrap();
+        worker.join().expect("no stack overflow");
+    }
+
+    #[test]
+    fn text_split_by_references_is_one_node() {
+        let tree = parse_tree("<t>a &amp; b &#233; c</t>").unwrap();
+        assert_eq!(tree.children.len(), 1);
+        assert_eq!(tree.text(), "a & b é c");
     }
 }

@@ -2,9 +2,10 @@
 //! strict XML parser (feed-rs) accepts the feeds outlets really publish.
 //! Works on decoded UTF-8 text; CDATA sections and comments are left alone.
 
-use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
-use crate::html_entities::html_entity;
+use serde::Serialize;
 
 /// One kind of repair, reported so `feeds parse` can say what was wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,7 +24,39 @@ pub enum Repair {
     LenientRecovery,
     AtomTypeNormalised,
     Base64Decoded,
+    /// DOCTYPE entities expanded past the expansion budget (or larger than
+    /// the cap for one entity) were cut.
+    EntityExpansionLimited,
+    /// Elements nested deeper than the depth cap became siblings at the cap.
+    DepthCapped,
+    /// Items past the per-document limit were left out.
+    ItemsLimited,
+    /// Elements past the per-document budget were left out.
+    ElementsLimited,
+    /// Attributes or namespace declarations past their limits were left out.
+    AttributesLimited,
+    /// An XML declaration inside the document was removed.
+    MisplacedDeclarationRemoved,
+    /// The document broke off where what followed could nest past the cap;
+    /// it was cut there.
+    TruncatedAtError,
 }
+
+/// Records a kind of repair once, however often it was made (a document
+/// with a million bare ampersands reports one repair, not a million).
+pub(crate) fn note(repairs: &mut Vec<Repair>, repair: Repair) {
+    if !repairs.contains(&repair) {
+        repairs.push(repair);
+    }
+}
+
+/// Longest value one DOCTYPE entity may expand to; longer ones are cut.
+pub const MAX_ENTITY_VALUE_BYTES: usize = 16 * 1024;
+/// Entity expansion budget: all DOCTYPE entity expansions of a document
+/// together may add at most this many times the document's size (plus a
+/// small allowance for tiny documents); references past it expand to nothing.
+pub const ENTITY_EXPANSION_FACTOR: usize = 2;
+const ENTITY_EXPANSION_ALLOWANCE: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Repaired {
@@ -41,7 +74,11 @@ pub fn repair_feed_text(input: &str) -> Repaired {
     let mut text = strip_leading_junk(input, &mut repairs);
     text = remove_control_characters(&text, &mut repairs);
     let (body, entities) = strip_declaration_and_doctype(&text, &mut repairs);
-    let mut text = fix_references(&body, &entities, &mut repairs);
+    let budget = input
+        .len()
+        .saturating_mul(ENTITY_EXPANSION_FACTOR)
+        .saturating_add(ENTITY_EXPANSION_ALLOWANCE);
+    let mut text = fix_references(&body, &entities, budget, &mut repairs);
     text = fix_root(&text, &mut repairs);
     repairs.dedup();
     // feed-rs re-decodes by the declared encoding: declare what we hand it.
@@ -58,7 +95,7 @@ fn strip_leading_junk(input: &str, repairs: &mut Vec<Repair>) -> String {
         .or_else(|| input.find('<'))
         .unwrap_or(0);
     if !input[..start].trim().is_empty() || (start > 0 && input[start..].starts_with("<?xml")) {
-        repairs.push(Repair::TextBeforeDeclaration);
+        note(repairs, Repair::TextBeforeDeclaration);
     }
     input[start..].to_string()
 }
@@ -74,7 +111,7 @@ fn remove_control_characters(text: &str, repairs: &mut Vec<Repair>) -> String {
     if !text.chars().any(|c| bad(c) || c1(c)) {
         return text.to_string();
     }
-    repairs.push(Repair::ControlCharacterRemoved);
+    note(repairs, Repair::ControlCharacterRemoved);
     text.chars()
         .filter(|c| !bad(*c))
         .filter_map(|c| if c1(c) { windows_1252_c1(c) } else { Some(c) })
@@ -86,14 +123,14 @@ fn remove_control_characters(text: &str, repairs: &mut Vec<Repair>) -> String {
 fn strip_declaration_and_doctype(
     text: &str,
     repairs: &mut Vec<Repair>,
-) -> (String, Vec<(String, String)>) {
+) -> (String, DoctypeEntities) {
     let mut rest = text;
     if rest.starts_with("<?xml") {
         if let Some(end) = rest.find("?>") {
             rest = &rest[end + 2..];
         }
     }
-    let mut entities = Vec::new();
+    let mut entities = DoctypeEntities::default();
     let Some(doctype_start) = find_ascii_ci(rest, "<!DOCTYPE") else {
         return (rest.to_string(), entities);
     };
@@ -119,8 +156,8 @@ fn strip_declaration_and_doctype(
         return (rest.to_string(), entities);
     };
     let doctype = &rest[doctype_start..end];
-    entities = internal_entities(doctype);
-    repairs.push(Repair::DoctypeRemoved);
+    entities = internal_entities(doctype, repairs);
+    note(repairs, Repair::DoctypeRemoved);
     (
         format!("{}{}", &rest[..doctype_start], &rest[end..]),
         entities,
@@ -149,19 +186,46 @@ fn prolog_only(text: &str) -> bool {
     }
 }
 
-fn internal_entities(doctype: &str) -> Vec<(String, String)> {
+/// The general entities a DOCTYPE's internal subset declares, by name, each
+/// already in the form it is written into the document (references resolved,
+/// markup escaped) and cut to `MAX_ENTITY_VALUE_BYTES`. Only literal values
+/// count: external entities (`SYSTEM`/`PUBLIC`) and parameter entities are
+/// never read, fetched or expanded, and a value's own references to other
+/// entities stay text, so expansion never nests.
+#[derive(Default)]
+struct DoctypeEntities {
+    values: HashMap<String, String>,
+}
+
+fn internal_entities(doctype: &str, repairs: &mut Vec<Repair>) -> DoctypeEntities {
     let pattern = static_regex!(r#"<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')\s*>"#);
-    pattern
-        .captures_iter(doctype)
-        .map(|c| {
-            let value = c
-                .get(2)
-                .or(c.get(3))
-                .map(|m| m.as_str())
-                .unwrap_or_default();
-            (c[1].to_string(), value.to_string())
-        })
-        .collect()
+    let mut values = HashMap::new();
+    for c in pattern.captures_iter(doctype) {
+        let raw = c
+            .get(2)
+            .or(c.get(3))
+            .map(|m| m.as_str())
+            .unwrap_or_default();
+        let raw = if raw.len() > MAX_ENTITY_VALUE_BYTES {
+            note(repairs, Repair::EntityExpansionLimited);
+            &raw[..floor_char_boundary(raw, MAX_ENTITY_VALUE_BYTES)]
+        } else {
+            raw
+        };
+        // XML: the first declaration of an entity is binding.
+        values
+            .entry(c[1].to_string())
+            .or_insert_with(|| escape_text(&resolve_char_refs(raw)));
+    }
+    DoctypeEntities { values }
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
@@ -174,7 +238,12 @@ fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
 /// Rewrites every `&` outside CDATA and comments into a well-formed reference:
 /// XML's own entities and character references stay; HTML entities become
 /// character references; a bare `&` becomes `&amp;`.
-fn fix_references(text: &str, entities: &[(String, String)], repairs: &mut Vec<Repair>) -> String {
+fn fix_references(
+    text: &str,
+    entities: &DoctypeEntities,
+    mut budget: usize,
+    repairs: &mut Vec<Repair>,
+) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
     while let Some(pos) = rest.find(['&', '<']) {
@@ -193,7 +262,7 @@ fn fix_references(text: &str, entities: &[(String, String)], repairs: &mut Vec<R
             rest = &rest[end..];
             continue;
         }
-        let (replacement, consumed) = fix_one_reference(rest, entities, repairs);
+        let (replacement, consumed) = fix_one_reference(rest, entities, &mut budget, repairs);
         out.push_str(&replacement);
         rest = &rest[consumed..];
     }
@@ -201,11 +270,12 @@ fn fix_references(text: &str, entities: &[(String, String)], repairs: &mut Vec<R
     out
 }
 
-fn fix_one_reference(
+fn fix_one_reference<'e>(
     at_amp: &str,
-    entities: &[(String, String)],
+    entities: &'e DoctypeEntities,
+    budget: &mut usize,
     repairs: &mut Vec<Repair>,
-) -> (String, usize) {
+) -> (Cow<'e, str>, usize) {
     let body = &at_amp[1..];
     let name_len = body
         .char_indices()
@@ -231,28 +301,47 @@ fn fix_one_reference(
                 // XML wants a lower-case `x`; code points 128–159 are
                 // windows-1252 bytes written as references (HTML reads them so).
                 let c = windows_1252_c1(c).unwrap_or(c);
-                return (format!("&#x{:x};", c as u32), name_len + 2);
+                return (format!("&#x{:x};", c as u32).into(), name_len + 2);
             }
         } else if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
-            return (format!("&{name};"), name_len + 2);
-        } else if let Some((_, value)) = entities.iter().find(|(n, _)| n == name) {
-            repairs.push(Repair::HtmlEntity);
-            return (escape_text(&resolve_char_refs(value)), name_len + 2);
-        } else if let Some(value) = html4_entity(name).or_else(|| html_entity(name)) {
-            repairs.push(Repair::HtmlEntity);
-            return (char_refs(value), name_len + 2);
+            return (format!("&{name};").into(), name_len + 2);
+        } else if let Some(value) = entities.values.get(name) {
+            note(repairs, Repair::HtmlEntity);
+            if value.len() > *budget {
+                note(repairs, Repair::EntityExpansionLimited);
+                *budget = 0;
+                return (Cow::Borrowed(""), name_len + 2);
+            }
+            *budget -= value.len();
+            return (Cow::Borrowed(value.as_str()), name_len + 2);
+        } else if let Some(value) = html4_entity(name).or_else(|| html5_entity(name)) {
+            note(repairs, Repair::HtmlEntity);
+            return (char_refs(&value).into(), name_len + 2);
         }
     }
-    repairs.push(Repair::UnescapedAmpersand);
-    ("&amp;".to_string(), 1)
+    note(repairs, Repair::UnescapedAmpersand);
+    (Cow::Borrowed("&amp;"), 1)
+}
+
+/// The text an HTML5 named character reference (without `&` and `;`) stands
+/// for, from html5ever's copy of the WHATWG table. (quick-xml's
+/// `resolve_html5_entity` would do, but its table is wrong for several
+/// hundred names in 0.38 and 0.42, e.g. `alpha` gives U+003B.)
+fn html5_entity(name: &str) -> Option<String> {
+    let (first, second) = *markup5ever::data::NAMED_ENTITIES.get(format!("{name};").as_str())?;
+    // (0, 0) marks a prefix of longer names, not an entity.
+    let first = char::from_u32(first).filter(|c| *c != '\0')?;
+    let mut value = String::from(first);
+    value.extend(char::from_u32(second).filter(|c| *c != '\0'));
+    Some(value)
 }
 
 /// The few entities whose HTML 4 meaning (what feeds were written against)
 /// differs from HTML5's.
-fn html4_entity(name: &str) -> Option<&'static str> {
+fn html4_entity(name: &str) -> Option<String> {
     match name {
-        "lang" => Some("\u{2329}"),
-        "rang" => Some("\u{232a}"),
+        "lang" => Some("\u{2329}".into()),
+        "rang" => Some("\u{232a}".into()),
         _ => None,
     }
 }
@@ -321,7 +410,7 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
         let default_ns = static_regex!(r#"\sxmlns\s*=\s*("[^"]*"|'[^']*')"#);
         if default_ns.is_match(&new_tag) {
             new_tag = default_ns.replace(&new_tag, "").into_owned();
-            repairs.push(Repair::DefaultNamespaceOnRss);
+            note(repairs, Repair::DefaultNamespaceOnRss);
         }
         let version = static_regex!(r#"\sversion\s*=\s*("([^"]*)"|'([^']*)')"#);
         let current = version
@@ -333,7 +422,7 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
             new_tag = version.replace(&new_tag, "").into_owned();
             let insert_at = 1 + name.len();
             new_tag.insert_str(insert_at, " version=\"2.0\"");
-            repairs.push(Repair::RssVersionNormalised);
+            note(repairs, Repair::RssVersionNormalised);
         }
         if name != "rss" {
             new_tag = format!("<rss{}", &new_tag[1 + name.len()..]);
@@ -354,19 +443,19 @@ fn fix_root(text: &str, repairs: &mut Vec<Repair>) -> String {
         // Atom before 1.0 went through several namespaces (purl.org/atom,
         // echo, pie, ...); a `feed` root in any of them is Atom 0.3.
         if let Some(ns) = declared.filter(|ns| ns != ATOM_10_NS) {
-            repairs.push(Repair::Atom03Upgraded);
+            note(repairs, Repair::Atom03Upgraded);
             out = out
                 .replace(&format!("\"{ns}\""), &format!("\"{ATOM_10_NS}\""))
                 .replace(&format!("'{ns}'"), &format!("'{ATOM_10_NS}'"));
             out = upgrade_atom_03(&out);
         } else if text.contains(ATOM_03_NS) {
-            repairs.push(Repair::Atom03Upgraded);
+            note(repairs, Repair::Atom03Upgraded);
             out = upgrade_atom_03(&out.replace(ATOM_03_NS, ATOM_10_NS));
         }
         return normalise_atom_text_constructs(&out, repairs);
     }
     if local == "RDF" && text.contains(RSS_090_NS) {
-        repairs.push(Repair::Rss090Upgraded);
+        note(repairs, Repair::Rss090Upgraded);
         return text.replace(RSS_090_NS, RSS_10_NS);
     }
     text.to_string()
@@ -432,7 +521,7 @@ fn normalise_atom_text_constructs(text: &str, repairs: &mut Vec<Repair>) -> Stri
         format!("<{}{}>", &c[1], attrs)
     });
     if changed {
-        repairs.push(Repair::AtomTypeNormalised);
+        note(repairs, Repair::AtomTypeNormalised);
     }
     if base64_elements.is_empty() {
         return out.into_owned();
@@ -454,7 +543,7 @@ fn decode_base64_elements(text: &str, repairs: &mut Vec<Repair>) -> String {
             let raw: String = c[4].split_whitespace().collect();
             match base64::engine::general_purpose::STANDARD.decode(raw.as_bytes()) {
                 Ok(bytes) => {
-                    repairs.push(Repair::Base64Decoded);
+                    note(repairs, Repair::Base64Decoded);
                     let decoded = String::from_utf8_lossy(&bytes);
                     format!(
                         "<{}{}{}>{}</{}>",
@@ -578,6 +667,93 @@ mod tests {
         let repaired = repair_feed_text("<!DOCTYPE rss [<!ENTITY pub \"Acme &amp; Co\">]><rss version=\"2.0\"><t>&pub;</t></rss>");
         assert!(
             repaired.text.contains("<t>Acme &amp; Co</t>"),
+            "{}",
+            repaired.text
+        );
+    }
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    #[test]
+    fn entity_expansion_is_bounded_by_the_budget() {
+        // One 500 KB entity used 20,000 times: ~10 GB if expanded in full.
+        let value = "x".repeat(500_000);
+        let uses = "<p>&big;</p>".repeat(20_000);
+        let input = format!(
+            "<!DOCTYPE rss [<!ENTITY big \"{value}\">]><rss version=\"2.0\"><channel>{uses}</channel></rss>"
+        );
+        let repaired = repair_feed_text(&input);
+        assert!(
+            repaired.text.len() <= input.len() * (1 + ENTITY_EXPANSION_FACTOR) + 64 * 1024,
+            "{} bytes from {}",
+            repaired.text.len(),
+            input.len()
+        );
+        assert!(repaired.repairs.contains(&Repair::EntityExpansionLimited));
+        // Expansion happened up to the budget, each value cut to the cap.
+        assert!(repaired.text.contains(&"x".repeat(MAX_ENTITY_VALUE_BYTES)));
+        assert!(!repaired
+            .text
+            .contains(&"x".repeat(MAX_ENTITY_VALUE_BYTES + 1)));
+    }
+
+    #[test]
+    fn many_small_entities_within_the_budget_all_expand() {
+        let uses = "&e;".repeat(10_000);
+        let input =
+            format!("<!DOCTYPE rss [<!ENTITY e \"ab\">]><rss version=\"2.0\"><t>{uses}</t></rss>");
+        let repaired = repair_feed_text(&input);
+        assert!(repaired.text.contains(&"ab".repeat(10_000)));
+        assert!(!repaired.repairs.contains(&Repair::EntityExpansionLimited));
+        // Reported once, not once per reference.
+        assert_eq!(
+            repaired
+                .repairs
+                .iter()
+                .filter(|r| **r == Repair::HtmlEntity)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn external_and_parameter_entities_are_never_expanded() {
+        let input = "<!DOCTYPE rss [<!ENTITY ext SYSTEM \"file:///etc/passwd\"><!ENTITY pub PUBLIC \"-//x\" \"http://169.254.169.254/\"><!ENTITY % p SYSTEM \"http://169.254.169.254/dtd\"> %p;]><rss version=\"2.0\"><t>&ext;&pub;&p;</t></rss>";
+        let repaired = repair_feed_text(input);
+        assert!(
+            repaired.text.contains("<t>&amp;ext;&amp;pub;&amp;p;</t>"),
+            "{}",
+            repaired.text
+        );
+    }
+
+    #[test]
+    fn entities_do_not_nest() {
+        // Billion laughs: each entity names the previous one ten times.
+        let mut decls = String::from("<!ENTITY l0 \"lol\">");
+        for i in 1..10 {
+            let prev = format!("&l{};", i - 1).repeat(10);
+            decls.push_str(&format!("<!ENTITY l{i} \"{prev}\">"));
+        }
+        let input = format!("<!DOCTYPE rss [{decls}]><rss version=\"2.0\"><t>&l9;</t></rss>");
+        let repaired = repair_feed_text(&input);
+        assert!(
+            repaired.text.len() < input.len() * 2,
+            "{}",
+            repaired.text.len()
+        );
+    }
+
+    #[test]
+    fn html5_entities_come_from_the_whatwg_table() {
+        let repaired = repair_feed_text("<rss version=\"2.0\"><t>&hellip;&NotElement;&zwnj;&lang;&alpha;&Afr;&NotSubset;&amp</t></rss>");
+        assert!(
+            repaired.text.contains(
+                "<t>&#x2026;&#x2209;&#x200c;&#x2329;&#x3b1;&#x1d504;&#x2282;&#x20d2;&amp;amp</t>"
+            ),
             "{}",
             repaired.text
         );
