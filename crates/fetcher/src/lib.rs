@@ -51,5 +51,5 @@ pub use parse::{
 pub use repair::{repair_feed_text, Repair};
 pub use sink::{PageSink, SinkError};
 pub use ssrf::is_forbidden_address;
-pub use state::{FeedStatus, PruneSummary, StateSizes};
+pub use state::{FeedStates, FeedStatus, PruneSummary, StateSizes};
 pub use websub::{signature_is_valid, websub_router, VerifyQuery, WebSubError};

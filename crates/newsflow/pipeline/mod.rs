@@ -8,6 +8,7 @@ mod dedup_handler;
 mod events_file;
 mod fetch_sink;
 mod idle;
+pub mod internal_events;
 mod message_limits;
 mod operator_http;
 mod progress;
@@ -225,6 +226,7 @@ pub async fn run(
                 .then(cluster_changelog::ChangelogOutbox::default),
             path,
             config: settings.clusterer.clone(),
+            telemetry: Default::default(),
         };
         let restore = opened.kafka.clone().map(|kafka| {
             Box::new(cluster_changelog::ClusterRestore {
