@@ -142,3 +142,67 @@ impl DedupStateMeasured {
         metrics::gauge!("newsflow_dedup_stories_remembered").set(self.stories_remembered as f64);
     }
 }
+
+/// A stage had work and made no progress for too long.
+pub struct StageStalled<'a> {
+    pub stall: &'a super::progress::Stall,
+}
+
+impl StageStalled<'_> {
+    pub fn emit(self) {
+        let stall = self.stall;
+        tracing::warn!(
+            stage = stall.stage,
+            group = %stall.group,
+            topic = %stall.topic,
+            backlog = ?stall.backlog,
+            stalled_for_secs = stall.for_secs,
+            "stage stalled: no progress while its input has a backlog"
+        );
+        metrics::gauge!("newsflow_stage_stalled", "stage" => stall.stage).set(1.0);
+    }
+}
+
+/// A stalled stage made progress again.
+pub struct StageResumed<'a> {
+    pub stage: &'static str,
+    pub group: &'a str,
+}
+
+impl StageResumed<'_> {
+    pub fn emit(self) {
+        tracing::info!(stage = self.stage, group = %self.group, "stage resumed: it made progress again");
+        metrics::gauge!("newsflow_stage_stalled", "stage" => self.stage).set(0.0);
+    }
+}
+
+/// The dead-letter topic holds a letter.
+pub struct DeadLetterWritten<'a> {
+    pub stage: &'a str,
+    pub reason: &'static str,
+}
+
+impl DeadLetterWritten<'_> {
+    pub fn emit(self) {
+        metrics::counter!("newsflow_dead_letters_total", "stage" => self.stage.to_string(),
+            "reason" => self.reason)
+        .increment(1);
+    }
+}
+
+/// The dead-letter topic refused a letter for good: the record is let go.
+pub struct DeadLetterLost<'a> {
+    pub stage: &'a str,
+    pub reason: &'static str,
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl DeadLetterLost<'_> {
+    pub fn emit(self) {
+        metrics::counter!("newsflow_dead_letters_lost_total", "stage" => self.stage.to_string(),
+            "reason" => self.reason)
+        .increment(1);
+        tracing::error!(stage = self.stage, reason = self.reason, error = %self.error,
+            "the dead-letter topic refused a letter; the record is let go");
+    }
+}
