@@ -24,7 +24,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use crate::kafka::{client_config_with, consumer_sizes, kafka_error};
-use crate::{Assignment, BusError, Consumer, Delivery, KafkaConfig};
+use crate::{Assignment, BusError, Consumer, Delivery, KafkaConfig, PartitionBacklog};
 
 const OFFSETS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -126,6 +126,21 @@ impl MemberSpec {
 struct GroupProgress {
     committed: i64,
     backlog: u64,
+}
+
+/// The group's backlog on each partition of the topic.
+fn partition_backlogs(
+    consumer: &Member,
+    physical_topic: &str,
+) -> Result<Vec<PartitionBacklog>, BusError> {
+    let mut backlogs = Vec::new();
+    for_each_partition_position(consumer, physical_topic, |partition, position, high| {
+        backlogs.push(PartitionBacklog {
+            partition,
+            records: (high - position).max(0) as u64,
+        });
+    })?;
+    Ok(backlogs)
 }
 
 pub(crate) struct KafkaConsumer {
@@ -245,6 +260,25 @@ fn is_transient(error: &KafkaError) -> bool {
 }
 
 fn group_progress(consumer: &Member, physical_topic: &str) -> Result<GroupProgress, BusError> {
+    let mut progress = GroupProgress {
+        committed: 0,
+        backlog: 0,
+    };
+    for_each_partition_position(consumer, physical_topic, |_, position, high| {
+        progress.committed += position;
+        progress.backlog += (high - position).max(0) as u64;
+    })?;
+    Ok(progress)
+}
+
+/// Calls `visit(partition, committed position, high watermark)` for each
+/// partition of the topic, the position of a group that committed nothing
+/// yet being the earliest record (where it starts).
+fn for_each_partition_position(
+    consumer: &Member,
+    physical_topic: &str,
+    mut visit: impl FnMut(i32, i64, i64),
+) -> Result<(), BusError> {
     let metadata = consumer
         .fetch_metadata(Some(physical_topic), OFFSETS_TIMEOUT)
         .map_err(kafka_error(format!("reading metadata of {physical_topic}")))?;
@@ -259,25 +293,19 @@ fn group_progress(consumer: &Member, physical_topic: &str) -> Result<GroupProgre
         .map_err(kafka_error(format!(
             "reading committed offsets on {physical_topic}"
         )))?;
-    let mut progress = GroupProgress {
-        committed: 0,
-        backlog: 0,
-    };
     for element in committed.elements_for_topic(physical_topic) {
         let (low, high) = consumer
             .fetch_watermarks(physical_topic, element.partition(), OFFSETS_TIMEOUT)
             .map_err(kafka_error(format!(
                 "reading watermarks of {physical_topic}"
             )))?;
-        // Nothing committed yet: the group starts at the earliest record.
         let position = match element.offset() {
             Offset::Offset(position) => position.max(low),
             _ => low,
         };
-        progress.committed += position;
-        progress.backlog += (high - position).max(0) as u64;
+        visit(element.partition(), position, high);
     }
-    Ok(progress)
+    Ok(())
 }
 
 #[async_trait]
@@ -359,6 +387,16 @@ impl Consumer for KafkaConsumer {
     /// minus the committed position, summed over partitions.
     async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
         Ok(Some(self.progress().await?.backlog))
+    }
+
+    /// Read off the async threads: the client blocks on the broker.
+    async fn partition_backlog(&mut self) -> Result<Option<Vec<PartitionBacklog>>, BusError> {
+        let consumer = self.consumer.clone();
+        let topic = self.spec.physical_topic.clone();
+        tokio::task::spawn_blocking(move || partition_backlogs(&consumer, &topic))
+            .await
+            .map_err(|_| BusError::Closed)?
+            .map(Some)
     }
 
     fn assignment(&self) -> Option<Assignment> {

@@ -56,12 +56,29 @@ pub trait Consumer: Send {
     /// Records on the subscribed topic that this group has not acknowledged,
     /// when the implementation can tell cheaply.
     async fn backlog(&mut self) -> Result<Option<u64>, BusError>;
+    /// The backlog per partition of the subscribed topic, where the
+    /// implementation can tell; a bus of one partition reports it as 0.
+    async fn partition_backlog(&mut self) -> Result<Option<Vec<PartitionBacklog>>, BusError> {
+        Ok(self.backlog().await?.map(|records| {
+            vec![PartitionBacklog {
+                partition: 0,
+                records,
+            }]
+        }))
+    }
     /// This member's share of the topic, where members of a group split its
     /// partitions between them (Kafka); `None` where a member always reads
     /// everything (the embedded bus).
     fn assignment(&self) -> Option<Assignment> {
         None
     }
+}
+
+/// Records of one partition a group has not processed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionBacklog {
+    pub partition: i32,
+    pub records: u64,
 }
 
 /// The partitions a group member owns now.

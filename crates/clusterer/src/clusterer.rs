@@ -413,6 +413,12 @@ impl Clusterer {
         self.clock
     }
 
+    /// Events still open to new stories (not closed, merged or retired);
+    /// counts them one by one.
+    pub fn active_events(&self) -> usize {
+        self.events.values().filter(|e| e.is_active()).count()
+    }
+
     pub fn active_stories(&self) -> usize {
         self.events
             .values()

@@ -70,6 +70,9 @@ impl PollSummary {
     }
 }
 
+/// How often feeds are counted by state while the fetcher runs.
+const FEED_COUNT_EVERY: Duration = Duration::from_secs(5);
+
 pub struct Fetcher {
     config: FetcherConfig,
     state: StateStore,
@@ -276,6 +279,22 @@ impl Fetcher {
         self.http.limiter().peak_per_host()
     }
 
+    /// Sets the gauge of feeds by state (active, failing, disabled).
+    pub fn report_feed_states(&self) {
+        match self.state.feed_states() {
+            Ok(states) => {
+                for (state, feeds) in [
+                    ("active", states.active),
+                    ("failing", states.failing),
+                    ("disabled", states.disabled),
+                ] {
+                    metrics::gauge!("newsflow_fetcher_feeds", "state" => state).set(feeds as f64);
+                }
+            }
+            Err(error) => tracing::debug!(%error, "counting feeds by state failed"),
+        }
+    }
+
     pub fn feed_statuses(&self) -> Result<Vec<FeedStatus>, FetchError> {
         Ok(self.state.statuses()?)
     }
@@ -293,6 +312,8 @@ impl Fetcher {
         while let Some(outcome) = polls.next().await {
             summary.add(&outcome);
         }
+        drop(polls);
+        self.report_feed_states();
         summary
     }
 
@@ -312,12 +333,17 @@ impl Fetcher {
         let tick = Duration::from_millis(500);
         let prune_every = Duration::from_secs(self.config.prune_interval_secs.max(1));
         let mut next_prune = tokio::time::Instant::now();
+        let mut next_feed_count = tokio::time::Instant::now();
         loop {
             if tokio::time::Instant::now() >= next_prune {
                 next_prune = tokio::time::Instant::now() + prune_every;
                 if let Err(error) = self.prune_state(&feeds) {
                     tracing::error!(%error, "cannot prune the fetch state");
                 }
+            }
+            if tokio::time::Instant::now() >= next_feed_count {
+                next_feed_count = tokio::time::Instant::now() + FEED_COUNT_EVERY;
+                self.report_feed_states();
             }
             let now = Utc::now().timestamp();
             for (index, feed) in feeds.iter().enumerate() {

@@ -39,5 +39,5 @@ pub use newsflow_feed_reader::{
 };
 pub use sink::{PageSink, SinkError};
 pub use ssrf::is_forbidden_address;
-pub use state::{FeedStatus, PruneSummary, StateSizes};
+pub use state::{FeedStates, FeedStatus, PruneSummary, StateSizes};
 pub use websub::{signature_is_valid, websub_router, VerifyQuery, WebSubError};

@@ -87,6 +87,14 @@ pub struct StateSizes {
     pub websub_pending: u64,
 }
 
+/// Feeds known to the fetch state, by how their polls go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedStates {
+    pub active: u64,
+    pub failing: u64,
+    pub disabled: u64,
+}
+
 /// A WebSub (un)subscription newsflow asked a hub for.
 #[derive(Debug, Clone)]
 pub struct WebSubRequest<'a> {
@@ -424,6 +432,25 @@ impl StateStore {
                 "SELECT COUNT(*) FROM feeds WHERE websub_pending_mode IS NOT NULL",
             )?,
         })
+    }
+
+    /// How many feeds are active (last poll fine), failing (polled, last
+    /// polls failed) and disabled: one pass over the feeds table.
+    pub fn feed_states(&self) -> Result<FeedStates, StateError> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(SUM(disabled = 0 AND consecutive_failures = 0), 0),
+                    COALESCE(SUM(disabled = 0 AND consecutive_failures > 0), 0),
+                    COALESCE(SUM(disabled != 0), 0)
+             FROM feeds",
+            [],
+            |r| {
+                Ok(FeedStates {
+                    active: r.get::<_, i64>(0)? as u64,
+                    failing: r.get::<_, i64>(1)? as u64,
+                    disabled: r.get::<_, i64>(2)? as u64,
+                })
+            },
+        )?)
     }
 
     pub fn is_seen(&self, item_id: &str) -> Result<bool, StateError> {

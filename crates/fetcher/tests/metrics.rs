@@ -85,4 +85,9 @@ async fn polls_pages_failures_bytes_and_latency_are_counted() {
         value("newsflow_fetcher_fetch_duration_seconds_count{target=\"feed\"}"),
         3.0
     );
+    // Feeds by state, counted at the end of the pass: the broken feed is
+    // failing, the other fine.
+    assert_eq!(value("newsflow_fetcher_feeds{state=\"active\"}"), 1.0);
+    assert_eq!(value("newsflow_fetcher_feeds{state=\"failing\"}"), 1.0);
+    assert_eq!(value("newsflow_fetcher_feeds{state=\"disabled\"}"), 0.0);
 }

@@ -2,12 +2,14 @@
 //! Kafka, its logged operations out to its changelog topic first).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use newsflow_clusterer::{ClusterError, ClusterStage, ClustererConfig};
 use newsflow_model::{EventRecord, UniqueStory};
 
 use super::cluster_changelog::ChangelogOutbox;
+use super::internal_events::{ClustererStateMeasured, StoryPublishedInEvent};
 use super::stage_loop::{HandleError, Output, StageHandler};
 
 pub struct ClusterHandler {
@@ -21,6 +23,41 @@ pub struct ClusterHandler {
     /// reopens it from there.
     pub path: PathBuf,
     pub config: ClustererConfig,
+    /// What the metrics are told once the outputs are out.
+    pub telemetry: ClusterTelemetry,
+}
+
+/// When the story of the last `handle` was fetched, while the event records
+/// carrying it are on their way; and when the state was last measured.
+#[derive(Default)]
+pub struct ClusterTelemetry {
+    story_fetched_at: Option<DateTime<Utc>>,
+    state_measured: Option<Instant>,
+}
+
+/// Measuring the state counts active events one by one: at most this often.
+const STATE_MEASURE_EVERY: Duration = Duration::from_secs(1);
+
+impl ClusterHandler {
+    fn measure_state(&mut self) {
+        let now = Instant::now();
+        if self
+            .telemetry
+            .state_measured
+            .is_some_and(|at| now.duration_since(at) < STATE_MEASURE_EVERY)
+        {
+            return;
+        }
+        self.telemetry.state_measured = Some(now);
+        let clusterer = self.stage.clusterer();
+        ClustererStateMeasured {
+            events_held: clusterer.held_events(),
+            events_active: clusterer.active_events(),
+            stories_held: clusterer.held_stories(),
+            vocabulary_terms: clusterer.known_terms(),
+        }
+        .emit();
+    }
 }
 
 impl ClusterHandler {
@@ -49,6 +86,8 @@ impl StageHandler for ClusterHandler {
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
         let records = self.stage.add_story(&story).map_err(state_failed)?;
         self.latest_story_time = self.stage.event_clock();
+        // The records of an added story include its event's.
+        self.telemetry.story_fetched_at = (!records.is_empty()).then_some(story.article.fetched_at);
         self.outputs(&records)
     }
 
@@ -56,6 +95,7 @@ impl StageHandler for ClusterHandler {
     /// that a replay of old stories closes events exactly as it did live.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
         let records = self.stage.close_quiet_events().map_err(state_failed)?;
+        self.telemetry.story_fetched_at = None;
         self.outputs(&records)
     }
 
@@ -63,10 +103,19 @@ impl StageHandler for ClusterHandler {
         if let Some(outbox) = &mut self.changelog {
             outbox.confirm(&mut self.stage).map_err(state_failed)?;
         }
-        self.stage.outputs_delivered().map_err(state_failed)
+        self.stage.outputs_delivered().map_err(state_failed)?;
+        if let Some(fetched_at) = self.telemetry.story_fetched_at.take() {
+            StoryPublishedInEvent {
+                since_fetched: Utc::now() - fetched_at,
+            }
+            .emit();
+        }
+        self.measure_state();
+        Ok(())
     }
 
     fn recover_after_panic(&mut self) -> Result<(), HandleError> {
+        self.telemetry.story_fetched_at = None;
         // The store committed whole operations only; memory may hold half
         // of one. Reopening replays the store's log into a new clusterer.
         let epoch = self.stage.epoch();
@@ -86,6 +135,7 @@ impl StageHandler for ClusterHandler {
     }
 
     fn outputs_discarded(&mut self) {
+        self.telemetry.story_fetched_at = None;
         if let Some(outbox) = &mut self.changelog {
             outbox.rewind();
         }

@@ -9,6 +9,7 @@ use newsflow_bus::{BusError, Producer};
 use newsflow_model::{encode, DeadLetter, DeadLetterReason, Message};
 use tokio_util::sync::CancellationToken;
 
+use super::internal_events::{DeadLetterLost, DeadLetterWritten};
 use super::stage_loop::backoff;
 
 /// The most bytes of an error message a letter keeps: enough to diagnose,
@@ -100,8 +101,11 @@ pub async fn send(
         };
         match sent {
             Ok(()) => {
-                metrics::counter!("newsflow_dead_letters_total", "stage" => stage.clone(), "reason" => reason)
-                    .increment(1);
+                DeadLetterWritten {
+                    stage: &stage,
+                    reason,
+                }
+                .emit();
                 return Sent::Held;
             }
             // A bus configured below the letter's own size: a letter with
@@ -113,9 +117,12 @@ pub async fn send(
                 payload = encode(&letter);
             }
             Err(error) if error.is_permanent() => {
-                metrics::counter!("newsflow_dead_letters_lost_total", "stage" => stage.clone(), "reason" => reason)
-                    .increment(1);
-                tracing::error!(stage, reason, %error, "the dead-letter topic refused a letter; the record is let go");
+                DeadLetterLost {
+                    stage: &stage,
+                    reason,
+                    error: &error,
+                }
+                .emit();
                 return Sent::Refused;
             }
             Err(error) => {

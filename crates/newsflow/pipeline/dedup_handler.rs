@@ -11,6 +11,7 @@ use newsflow_dedup::{
 };
 use newsflow_model::{encode, topics, Article, Message as _};
 
+use super::internal_events::DedupStateMeasured;
 use super::stage_loop::{
     backoff, rebuild_from_history, HandleError, Output, StageHandler, StateRestore,
 };
@@ -53,6 +54,10 @@ impl StageHandler for DedupHandler {
 
     fn handle(&mut self, article: Article) -> Result<Vec<Output>, HandleError> {
         let verdict = self.stage.check(&article).map_err(state_failed)?;
+        DedupStateMeasured {
+            stories_remembered: self.stage.len(),
+        }
+        .emit();
         // The state changes go out ahead of what they caused, so the input
         // is acknowledged only once the broker holds both.
         let mut outputs: Vec<Output> = self

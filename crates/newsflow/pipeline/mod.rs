@@ -9,6 +9,7 @@ mod events_file;
 mod feed_reload;
 mod fetch_sink;
 mod idle;
+pub mod internal_events;
 mod message_limits;
 mod operator_http;
 mod progress;
@@ -228,6 +229,7 @@ pub async fn run(
                 .then(cluster_changelog::ChangelogOutbox::default),
             path,
             config: settings.clusterer.clone(),
+            telemetry: Default::default(),
         };
         let restore = opened.kafka.clone().map(|kafka| {
             Box::new(cluster_changelog::ClusterRestore {

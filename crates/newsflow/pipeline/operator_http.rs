@@ -9,13 +9,18 @@ use anyhow::Context;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
+use super::internal_events::SECONDS_BUCKETS;
 use super::readiness::Readiness;
 
 pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
+    // Buckets make every `*_seconds` histogram a Prometheus histogram
+    // (aggregatable across processes), not the exporter's default summary.
     PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+        .context("setting histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use newsflow_bus::{BusError, Consumer, Delivery};
+use newsflow_bus::{BusError, Consumer, Delivery, PartitionBacklog};
+
+use super::internal_events::ConsumerLagMeasured;
 
 /// How often a busy stage's backlog is read again from the bus.
 const BACKLOG_REFRESH: Duration = Duration::from_secs(1);
@@ -178,8 +180,22 @@ impl WatchedConsumer {
         if !force && !self.progress.backlog_due(now) {
             return;
         }
-        match self.inner.backlog().await {
-            Ok(backlog) => self.progress.record_backlog(backlog, now),
+        match self.inner.partition_backlog().await {
+            Ok(partitions) => {
+                let backlog = partitions.map(|partitions| {
+                    for backlog in &partitions {
+                        ConsumerLagMeasured {
+                            stage: self.progress.stage,
+                            topic: &self.progress.topic,
+                            partition: backlog.partition,
+                            lag: backlog.records,
+                        }
+                        .emit();
+                    }
+                    partitions.iter().map(|p| p.records).sum()
+                });
+                self.progress.record_backlog(backlog, now)
+            }
             Err(error) => {
                 tracing::debug!(stage = self.progress.stage, %error, "reading the backlog failed")
             }
@@ -228,6 +244,14 @@ impl Consumer for WatchedConsumer {
         self.progress.record_backlog(backlog, Instant::now());
         Ok(backlog)
     }
+
+    async fn partition_backlog(&mut self) -> Result<Option<Vec<PartitionBacklog>>, BusError> {
+        self.inner.partition_backlog().await
+    }
+
+    fn assignment(&self) -> Option<newsflow_bus::Assignment> {
+        self.inner.assignment()
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +298,59 @@ mod tests {
     }
 
     const AFTER: Duration = Duration::from_secs(5);
+
+    /// A Kafka-like consumer: two partitions, owned by this member.
+    struct Partitioned;
+
+    #[async_trait]
+    impl Consumer for Partitioned {
+        async fn poll(&mut self, _wait: Duration) -> Result<Option<Delivery>, BusError> {
+            Ok(None)
+        }
+        fn ack(&mut self, _delivery: &Delivery) -> Result<(), BusError> {
+            Ok(())
+        }
+        async fn commit(&mut self) -> Result<(), BusError> {
+            Ok(())
+        }
+        async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
+            Ok(Some(7))
+        }
+        async fn partition_backlog(&mut self) -> Result<Option<Vec<PartitionBacklog>>, BusError> {
+            Ok(Some(vec![
+                PartitionBacklog {
+                    partition: 0,
+                    records: 3,
+                },
+                PartitionBacklog {
+                    partition: 1,
+                    records: 4,
+                },
+            ]))
+        }
+        fn assignment(&self) -> Option<newsflow_bus::Assignment> {
+            Some(newsflow_bus::Assignment {
+                generation: 2,
+                partitions: vec![0, 1],
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_watch_passes_on_the_assignment_and_the_backlog_per_partition() {
+        let board = ProgressBoard::default();
+        let progress = board.register("dedup", "dedup", "articles");
+        let mut consumer = WatchedConsumer::wrap(Box::new(Partitioned), progress.clone());
+        // The stage loop restores state by the assignment it sees.
+        assert_eq!(consumer.assignment().unwrap().partitions, vec![0, 1]);
+        let partitions = consumer.partition_backlog().await.unwrap().unwrap();
+        assert_eq!(partitions.len(), 2);
+        // An empty poll reads the backlog: the board holds their sum.
+        assert!(consumer.poll(AFTER).await.unwrap().is_none());
+        let stalls = board.stalled(Instant::now() + AFTER, AFTER);
+        assert_eq!(stalls.len(), 1);
+        assert_eq!(stalls[0].backlog, Some(7));
+    }
 
     #[tokio::test]
     async fn a_stage_holding_an_input_without_progress_is_stalled_and_recovers_on_ack() {

@@ -26,6 +26,7 @@ use newsflow_model::{decode, encode, DeadLetter, DeadLetterReason, DecodeError, 
 use tokio_util::sync::CancellationToken;
 
 use super::dead_letters::{self, Persistence, Sent};
+use super::internal_events::{InputHandled, OutputSent, SendRetried, StagePanicked};
 /// One message for a topic, produced by a stage.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -173,20 +174,35 @@ pub async fn run_stage<H: StageHandler>(
                 continue;
             }
         };
-        let outputs = match process(&mut handler, &delivery) {
+        let started = std::time::Instant::now();
+        let processed = process(&mut handler, &delivery);
+        let handled = InputHandled {
+            stage,
+            outcome: "processed",
+            skipped_because: None,
+            offset: delivery.offset,
+            handler_time: started.elapsed(),
+        };
+        let outputs = match processed {
             Processed::Outputs(outputs) => {
-                metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "processed").increment(1);
+                handled.emit();
                 outputs
             }
             Processed::Skipped(reason) => {
-                metrics::counter!("newsflow_inputs_total", "stage" => stage, "outcome" => "skipped").increment(1);
-                tracing::info!(stage, offset = delivery.offset, %reason, "input skipped");
+                InputHandled {
+                    outcome: "skipped",
+                    skipped_because: Some(&reason),
+                    ..handled
+                }
+                .emit();
                 Vec::new()
             }
             Processed::DeadLetter(reason, error) => {
-                metrics::counter!("newsflow_inputs_total", "stage" => stage,
-                    "outcome" => dead_letters::reason_label(reason))
-                .increment(1);
+                InputHandled {
+                    outcome: dead_letters::reason_label(reason),
+                    ..handled
+                }
+                .emit();
                 let letter = DeadLetter::new(
                     stage,
                     reason,
@@ -268,8 +284,7 @@ fn process<H: StageHandler>(handler: &mut H, delivery: &Delivery) -> Processed {
 /// After a panic at `at`: logs it and has the handler reload its state.
 fn recover<H: StageHandler>(handler: &mut H, message: &str, at: &str) -> Result<(), HandleError> {
     let stage = handler.name();
-    metrics::counter!("newsflow_stage_panics_total", "stage" => stage).increment(1);
-    tracing::error!(stage, at, panic = %message, "the stage panicked; reloading its state and going on");
+    StagePanicked { stage, at, message }.emit();
     match catch_unwind(AssertUnwindSafe(|| handler.recover_after_panic())) {
         Ok(recovered) => recovered
             .map_err(|e| HandleError::Fatal(format!("recovering {stage} after a panic: {e}"))),
@@ -372,7 +387,11 @@ async fn send_all(
             };
             match sent {
                 Ok(()) => {
-                    metrics::counter!("newsflow_outputs_total", "stage" => stage, "topic" => output.topic).increment(1);
+                    OutputSent {
+                        stage,
+                        topic: output.topic,
+                    }
+                    .emit();
                     break;
                 }
                 Err(error) if error.is_permanent() => {
@@ -399,8 +418,13 @@ async fn send_all(
                 }
                 Err(error) => {
                     attempt += 1;
-                    metrics::counter!("newsflow_send_retries_total", "stage" => stage).increment(1);
-                    tracing::error!(stage, topic = output.topic, %error, attempt, "sending output failed; retrying");
+                    SendRetried {
+                        stage,
+                        topic: output.topic,
+                        attempt,
+                        error: &error,
+                    }
+                    .emit();
                     tokio::select! {
                         _ = shutdown.cancelled() => return false,
                         _ = tokio::time::sleep(backoff(attempt)) => {}

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::internal_events::{StageResumed, StageStalled};
 use super::progress::{ProgressBoard, Stall};
 use super::readiness::Readiness;
 
@@ -46,8 +47,7 @@ pub async fn watch(
             }
         }
         for (stage, group) in stalled_before.difference(&stalled_now) {
-            tracing::info!(stage, %group, "stage resumed: it made progress again");
-            metrics::gauge!("newsflow_stage_stalled", "stage" => *stage).set(0.0);
+            StageResumed { stage, group }.emit();
         }
         readiness.set_stalls(stalls);
         stalled_before = stalled_now;
@@ -55,15 +55,7 @@ pub async fn watch(
 }
 
 fn report_stall(stall: &Stall) {
-    tracing::warn!(
-        stage = stall.stage,
-        group = %stall.group,
-        topic = %stall.topic,
-        backlog = ?stall.backlog,
-        stalled_for_secs = stall.for_secs,
-        "stage stalled: no progress while its input has a backlog"
-    );
-    metrics::gauge!("newsflow_stage_stalled", "stage" => stall.stage).set(1.0);
+    StageStalled { stall }.emit();
 }
 
 /// Resolves with the stalls once any stage is stalled: ends a run that

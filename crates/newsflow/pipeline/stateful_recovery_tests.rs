@@ -84,6 +84,7 @@ fn the_clusterer_keeps_its_owner_epoch_after_reloading_from_a_panic() {
         changelog: None,
         path,
         config,
+        telemetry: Default::default(),
     };
     // Records of a lower epoch than the member's claim are fenced off at
     // the next restore: the reopened stage must write under the same one.
@@ -104,6 +105,7 @@ fn the_clusterer_reloads_its_state_from_its_store_after_a_panic() {
         changelog: None,
         path: path.clone(),
         config: config.clone(),
+        telemetry: Default::default(),
     };
     assert!(handler.stage.is_empty());
     let art = article("https://outlet.example/a");
