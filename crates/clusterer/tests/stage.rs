@@ -337,8 +337,15 @@ fn operations_taken_for_the_changelog_are_those_the_log_holds() {
 fn a_story_delivered_again_later_gets_the_record_published_for_its_version() {
     let dir = tempfile::tempdir().unwrap();
     let stories = fixture_stories();
+    // The fixture spans weeks: no event may close or be retired (each a
+    // change of the event) while the first story is delivered again.
+    let config = ClustererConfig {
+        quiet_period_secs: 10 * 365 * 24 * 3600,
+        late_arrival_secs: 10 * 365 * 24 * 3600,
+        ..ClustererConfig::default()
+    };
     let mut reference =
-        ClusterStage::open(&dir.path().join("reference.db"), ClustererConfig::default()).unwrap();
+        ClusterStage::open(&dir.path().join("reference.db"), config.clone()).unwrap();
     for story in &stories {
         reference
             .add_story(&unique_story(&story.document, &[]))
@@ -349,8 +356,7 @@ fn a_story_delivered_again_later_gets_the_record_published_for_its_version() {
         .event_of(&stories[0].document.id)
         .unwrap()
         .to_string();
-    let mut stage =
-        ClusterStage::open(&dir.path().join("clusterer.db"), ClustererConfig::default()).unwrap();
+    let mut stage = ClusterStage::open(&dir.path().join("clusterer.db"), config.clone()).unwrap();
     let published = stage
         .add_story(&unique_story(&stories[0].document, &[]))
         .unwrap();
