@@ -21,6 +21,10 @@ pub struct Body {
     pub paragraphs: Vec<String>,
     /// Share of the chosen container's text that is link text.
     pub link_density: f32,
+    /// The page's headline (the visible `<h1>` carrying its title) stands
+    /// in the chosen container or in the wrapper around it: the body is
+    /// that headline's story, not a list of others.
+    pub under_headline: bool,
 }
 
 pub fn extract_body(
@@ -40,6 +44,14 @@ pub fn extract_body(
     let Some(top) = best_container(page, &anchors, config) else {
         return Body::default();
     };
+    let elements = &page.elements;
+    let holds = |i: u32| {
+        i != NONE
+            && anchors
+                .headline
+                .is_some_and(|h| h > i && h < elements[i as usize].end)
+    };
+    let under_headline = holds(top) || holds(elements[top as usize].parent);
     let parts = with_sibling_parts(page, top);
     let mut writer = BodyWriter::new(page, &page.elements[top as usize]);
     for part in &parts {
@@ -54,6 +66,7 @@ pub fn extract_body(
     Body {
         paragraphs,
         link_density: links as f32 / chars.max(1) as f32,
+        under_headline,
     }
 }
 
@@ -148,24 +161,30 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     // sibling wrappers by ads or "read more" breaks) gives way to the
     // ancestor that holds clearly more prose, as long as that ancestor is not
     // the whole page.
-    loop {
-        let parent = elements[top as usize].parent;
-        if parent == NONE
-            || parent == page.body
-            || matches!(elements[parent as usize].tag, "body" | "html")
-        {
-            break;
-        }
+    // Wrappers that only pass the same text on (`tbody` and `table` around a
+    // `tr`, a column `div` around a section) are looked through, a few
+    // levels at most.
+    'climb: loop {
         let here = &elements[top as usize];
-        let up = &elements[parent as usize];
-        if up.prose_chars as f32 > here.prose_chars as f32 * 1.3
-            && link_density(up) < 0.35
-            && up.hint() != Hint::Chrome
-        {
-            top = parent;
-        } else {
-            break;
+        let mut ancestor = here.parent;
+        for _ in 0..CLIMB_LEVELS {
+            if ancestor == NONE
+                || ancestor == page.body
+                || matches!(elements[ancestor as usize].tag, "body" | "html")
+            {
+                break 'climb;
+            }
+            let up = &elements[ancestor as usize];
+            if up.hint() == Hint::Chrome {
+                break 'climb;
+            }
+            if up.prose_chars as f32 > here.prose_chars as f32 * 1.3 && link_density(up) < 0.35 {
+                top = ancestor;
+                continue 'climb;
+            }
+            ancestor = up.parent;
         }
+        break;
     }
     tracing::debug!(
         index = top,
@@ -176,6 +195,9 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     Some(top)
 }
 
+/// Ancestors looked through when a container gives way to one holding
+/// clearly more of the story.
+const CLIMB_LEVELS: usize = 3;
 /// Score factor for a container that holds the headline or whose parent does.
 const HEADLINE_BONUS: f32 = 1.5;
 /// Score factor for a container that holds the text the page's description

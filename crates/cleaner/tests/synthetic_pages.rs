@@ -94,3 +94,39 @@ fn a_short_page_is_not_an_article() {
         "{error}"
     );
 }
+
+#[test]
+fn a_story_split_into_wrapped_sections_is_kept_whole() {
+    // Page builders wrap each part of the story in its own column: the best
+    // section alone is only part of the story, and the wrappers around it
+    // hold the same text, so the one that holds the rest is two levels up.
+    let section = |paragraphs: &[&str]| {
+        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+        format!(
+            r#"<div class="row"><div class="col"><section class="part">{body}</section></div></div>"#
+        )
+    };
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<div class="page"><h1>Putin visits Baku</h1>{}{}</div>
+<footer><p>© 2024 The Caucasus Courier. All rights reserved.</p></footer></body></html>"#,
+        section(&STORY[..3]),
+        section(&STORY[3..]),
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    assert!(!article.body.contains("All rights reserved"));
+}
