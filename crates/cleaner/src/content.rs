@@ -182,6 +182,12 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
                 top = ancestor;
                 continue 'climb;
             }
+            // Only pure wrappers are looked through: an ancestor with a
+            // little more text (a "top stories" box beside the story) ends
+            // the climb.
+            if up.prose_chars as f32 > here.prose_chars as f32 * WRAPPER_SLACK {
+                break 'climb;
+            }
             ancestor = up.parent;
         }
         break;
@@ -198,6 +204,9 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
 /// Ancestors looked through when a container gives way to one holding
 /// clearly more of the story.
 const CLIMB_LEVELS: usize = 3;
+/// An ancestor with at most this much more prose than the container only
+/// wraps it.
+const WRAPPER_SLACK: f32 = 1.05;
 /// Score factor for a container that holds the headline or whose parent does.
 const HEADLINE_BONUS: f32 = 1.5;
 /// Score factor for a container that holds the text the page's description
