@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use ego_tree::NodeId;
 
+use crate::boilerplate;
 use crate::hints::{self, Hint};
 use crate::metadata::Metadata;
 use crate::scan::{ElementStats, PageScan, NONE};
@@ -360,6 +361,16 @@ fn same_kind(a: &ElementStats, b: &ElementStats) -> bool {
     a.tag == b.tag && a.hint() == b.hint() && a.hint() == Hint::Content
 }
 
+/// A heading labelling a block of other stories, comments or the author's
+/// profile, in any of the common European languages.
+fn opens_boilerplate_block(node: ego_tree::NodeRef<Node>, stats: &ElementStats) -> bool {
+    matches!(stats.tag, "h2" | "h3" | "h4" | "h5" | "h6")
+        && stats.text_chars <= 80
+        && scraper::ElementRef::wrap(node).is_some_and(|heading| {
+            boilerplate::opens_boilerplate_block(&text::bounded_text(heading))
+        })
+}
+
 /// Descendants of a chrome-named wrapper searched for the quotation it holds.
 const QUOTATION_SEARCH: u32 = 8;
 
@@ -451,6 +462,20 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                             skipping = Some(node.id());
                             continue;
                         }
+                        if index != root && link_depth == 0 && opens_boilerplate_block(node, stats)
+                        {
+                            // The heading and what follows it in its section
+                            // go; before any text, the heading alone does.
+                            let started =
+                                !self.paragraphs.is_empty() || !self.line.trim().is_empty();
+                            let section = node
+                                .parent()
+                                .filter(|_| started)
+                                .map_or(node.id(), |p| p.id());
+                            tracing::trace!(index, "boilerplate block");
+                            skipping = Some(section);
+                            continue;
+                        }
                         if hints::is_block_tag(stats.tag) {
                             self.flush();
                         }
@@ -511,44 +536,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
     }
 }
 
-/// Short lines that are page furniture in any outlet's template.
-const FURNITURE: &[&str] = &[
-    "advert",
-    "comments",
-    "comment",
-    "add comment",
-    "leave a comment",
-    "tell us what you think",
-    "print",
-    "advertisement",
-    "advertisements",
-    "story continues below",
-    "story continues below advertisement",
-    "continue reading",
-    "continue reading below",
-    "article continues below",
-    "read more",
-    "related",
-    "related articles",
-    "related stories",
-    "share this article",
-    "share",
-    "share this",
-    "sponsored",
-    "skip advertisement",
-    "supported by",
-    "listen to this article",
-    "click here",
-    "(ap)",
-];
-
 fn drop_boilerplate_lines(paragraphs: &mut Vec<String>, title: Option<&str>) {
     paragraphs.retain(|p| {
-        if p.chars().count() > 60 {
-            return true;
-        }
-        let lower = p.to_lowercase();
-        let bare = lower.trim_matches(|c: char| !c.is_alphanumeric() && c != '(' && c != ')');
-        !FURNITURE.contains(&bare) && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
+        !boilerplate::is_furniture_line(p) && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
     });
 }

@@ -6,6 +6,7 @@
 //! `articles` message from a `raw` message with it.
 
 mod article;
+mod boilerplate;
 mod bounded_markup;
 mod config;
 mod content;

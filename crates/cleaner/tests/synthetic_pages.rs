@@ -130,3 +130,48 @@ fn a_story_split_into_wrapped_sections_is_kept_whole() {
     }
     assert!(!article.body.contains("All rights reserved"));
 }
+
+#[test]
+fn boilerplate_blocks_in_other_languages_are_dropped() {
+    // The same story with the blocks German, French and Polish templates
+    // print inside the story's container: a "more on this" list under a
+    // heading, a share line, and the comments.
+    let page = format!(
+        r#"<html lang="de"><head><title>Putin visits Baku</title></head><body>
+<div class="content"><h1>Putin visits Baku</h1><p>{}</p><p>{}</p><p>Teilen</p><p>{}</p><p>{}</p>
+<div><h3>Mehr zum Thema</h3><p>Armenia and Azerbaijan agree to draw their border in the north, officials say after a long night.</p></div>
+<h3>Czytaj także:</h3><p>Peace talks to resume in Almaty next month after a pause of several weeks, the ministry said.</p>
+<h2>Commentaires (2)</h2><p>Un article très intéressant, merci beaucoup pour ce travail de fond sur la région.</p>
+</div></body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    for chrome in [
+        "Teilen",
+        "Mehr zum Thema",
+        "Armenia and Azerbaijan agree",
+        "Czytaj",
+        "Peace talks",
+        "Commentaires",
+        "très intéressant",
+    ] {
+        assert!(
+            !article.body.contains(chrome),
+            "kept: {chrome}\n{}",
+            article.body
+        );
+    }
+}
