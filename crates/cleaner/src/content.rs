@@ -13,6 +13,7 @@ use crate::boilerplate;
 use crate::hints::{self, Hint};
 use crate::metadata::Metadata;
 use crate::scan::{ElementStats, PageScan, NONE};
+use crate::standfirst;
 use crate::text;
 use crate::CleanerConfig;
 
@@ -55,6 +56,10 @@ pub fn extract_body(
     let under_headline = holds(top) || holds(elements[top as usize].parent);
     let parts = with_sibling_parts(page, top);
     let mut writer = BodyWriter::new(page, &page.elements[top as usize]);
+    // The lead paragraph printed between the headline and the container.
+    for block in standfirst::standfirst_blocks(page, anchors.headline, top) {
+        writer.write_subtree(html, block);
+    }
     for part in &parts {
         writer.write_subtree(html, *part);
     }

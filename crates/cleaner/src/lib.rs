@@ -18,6 +18,7 @@ mod hints;
 mod language;
 mod metadata;
 mod scan;
+mod standfirst;
 mod strip;
 mod text;
 mod tree_sink;

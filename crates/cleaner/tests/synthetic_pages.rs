@@ -175,3 +175,37 @@ fn boilerplate_blocks_in_other_languages_are_dropped() {
         );
     }
 }
+
+#[test]
+fn the_lead_paragraph_between_headline_and_body_is_kept() {
+    let lead = "The president's first visit since the war began was meant to show that Moscow still matters in the South Caucasus, and it came only weeks before a planned round of peace talks between the two neighbours.";
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<header class="article-header"><h1>Putin visits Baku</h1><p class="dek">A short subtitle of one line.</p>
+<div class="byline">By Anna Petrova, 19 August 2024</div><p class="teaser-text">{lead}</p></header>
+<div class="story"><p>{}</p><p>{}</p><p>{}</p><p>{}</p></div>
+<aside><p>Armenia and Azerbaijan agree to draw their border in the north, officials say after a long night of talks.</p></aside>
+</body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.starts_with(lead), "{}", article.body);
+    assert!(article.body.ends_with(STORY[3]), "{}", article.body);
+    for chrome in [
+        "A short subtitle",
+        "By Anna Petrova",
+        "Armenia and Azerbaijan",
+    ] {
+        assert!(
+            !article.body.contains(chrome),
+            "kept: {chrome}\n{}",
+            article.body
+        );
+    }
+}
