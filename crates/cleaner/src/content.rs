@@ -366,6 +366,19 @@ fn same_kind(a: &ElementStats, b: &ElementStats) -> bool {
     a.tag == b.tag && a.hint() == b.hint() && a.hint() == Hint::Content
 }
 
+/// Text-level markup holding a sentence or more (100 visible characters) of unlinked text: part of
+/// a paragraph whatever its class says (a page copied from another site
+/// keeps that site's class names, `...ContentTags` among them; chrome of
+/// this kind is a short label).
+fn is_inline_prose(stats: &ElementStats) -> bool {
+    const INLINE_PROSE_CHARS: u32 = 100;
+    matches!(
+        stats.tag,
+        "span" | "em" | "strong" | "b" | "i" | "font" | "small" | "u" | "mark"
+    ) && stats.text_chars >= INLINE_PROSE_CHARS
+        && link_density(stats) < 0.5
+}
+
 /// A heading labelling a block of other stories, comments or the author's
 /// profile, in any of the common European languages.
 fn opens_boilerplate_block(node: ego_tree::NodeRef<Node>, stats: &ElementStats) -> bool {
@@ -436,6 +449,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         if stats.hint() == Hint::Chrome
             && stats.prose_chars * 2 < self.container_prose
             && !self.is_quotation(index)
+            && !is_inline_prose(stats)
         {
             return true;
         }

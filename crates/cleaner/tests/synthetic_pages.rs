@@ -209,3 +209,31 @@ fn the_lead_paragraph_between_headline_and_body_is_kept() {
         );
     }
 }
+
+#[test]
+fn a_paragraph_wrapped_in_a_chrome_named_span_is_kept() {
+    // Text pasted from another site keeps its class names; a span named for
+    // "tags" that holds a whole paragraph is the paragraph.
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<div class="article-body"><h1>Putin visits Baku</h1><p>{}</p>
+<p><span class="event-details-content-tags">{}</span></p><p>{}</p><p><span class="tags">Baku, Russia</span></p><p>{}</p></div>
+</body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    assert!(!article.body.contains("Baku, Russia"), "{}", article.body);
+}
