@@ -39,7 +39,7 @@ async fn handle(State(host): State<Arc<Host>>, request: Request) -> Response {
     let second = host.second_cycle.load(Ordering::SeqCst);
     let response = if let Some(rest) = path.strip_prefix("/feed/") {
         let n: usize = rest.trim_end_matches(".xml").parse().unwrap_or(0);
-        let version = if second && n % 20 == 0 { 2 } else { 1 };
+        let version = if second && n.is_multiple_of(20) { 2 } else { 1 };
         let etag = format!("\"v{version}\"");
         let conditional = request
             .headers()
