@@ -3,7 +3,9 @@
 //! benchmark's own `score.py`.
 //!
 //! `cargo run --release -p newsflow-cleaner --example extraction_quality [-- BENCH_DIR [OUT_DIR]]`
-//! BENCH_DIR defaults to `$NEWSFLOW_EXTRACTION_BENCH` or `../shared/bench/extraction`
+//! BENCH_DIR is either the news set (`ground-truth.json`) or the general-web
+//! set (`gold.json` with "with"/"without" snippets); each is scored by its own
+//! `score.py`. BENCH_DIR defaults to `$NEWSFLOW_EXTRACTION_BENCH` or `../shared/bench/extraction`
 //! beside the repository; OUT_DIR to `target/extraction-out`.
 
 use std::path::{Path, PathBuf};
@@ -31,7 +33,14 @@ fn main() {
         .next()
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root.join("target/extraction-out"));
-    let truth_path = bench_dir.join("ground-truth.json");
+    // The news set keeps its truth in `ground-truth.json`; the general-web
+    // set in `gold.json` (same `{id: {"url", ...}}` shape, snippet scoring).
+    let general = bench_dir.join("gold.json").exists();
+    let truth_path = bench_dir.join(if general {
+        "gold.json"
+    } else {
+        "ground-truth.json"
+    });
     let Ok(truth) = std::fs::read_to_string(&truth_path) else {
         eprintln!(
             "extraction benchmark not found at {} — skipping",
@@ -65,12 +74,13 @@ fn main() {
         truth.len(),
         out_dir.display()
     );
-    let status = Command::new("python3")
-        .arg(bench_dir.join("score.py"))
-        .arg(&out_dir)
-        .arg("--per-page")
-        .arg(out_dir.join("pages.csv"))
-        .status();
+    let mut score = Command::new("python3");
+    score.arg(bench_dir.join("score.py")).arg(&out_dir);
+    if !general {
+        // Only the news set's scorer writes a per-page table.
+        score.arg("--per-page").arg(out_dir.join("pages.csv"));
+    }
+    let status = score.status();
     match status {
         Ok(s) if s.success() => {}
         other => eprintln!("score.py did not run cleanly: {other:?}"),

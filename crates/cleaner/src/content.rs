@@ -9,9 +9,11 @@ use std::collections::HashSet;
 
 use ego_tree::NodeId;
 
+use crate::boilerplate;
 use crate::hints::{self, Hint};
 use crate::metadata::Metadata;
 use crate::scan::{ElementStats, PageScan, NONE};
+use crate::standfirst;
 use crate::text;
 use crate::CleanerConfig;
 
@@ -21,6 +23,10 @@ pub struct Body {
     pub paragraphs: Vec<String>,
     /// Share of the chosen container's text that is link text.
     pub link_density: f32,
+    /// The page's headline (the visible `<h1>` carrying its title) stands
+    /// in the chosen container or in the wrapper around it: the body is
+    /// that headline's story, not a list of others.
+    pub under_headline: bool,
 }
 
 pub fn extract_body(
@@ -40,8 +46,20 @@ pub fn extract_body(
     let Some(top) = best_container(page, &anchors, config) else {
         return Body::default();
     };
+    let elements = &page.elements;
+    let holds = |i: u32| {
+        i != NONE
+            && anchors
+                .headline
+                .is_some_and(|h| h > i && h < elements[i as usize].end)
+    };
+    let under_headline = holds(top) || holds(elements[top as usize].parent);
     let parts = with_sibling_parts(page, top);
     let mut writer = BodyWriter::new(page, &page.elements[top as usize]);
+    // The lead paragraph printed between the headline and the container.
+    for block in standfirst::standfirst_blocks(page, anchors.headline, top) {
+        writer.write_subtree(html, block);
+    }
     for part in &parts {
         writer.write_subtree(html, *part);
     }
@@ -54,6 +72,7 @@ pub fn extract_body(
     Body {
         paragraphs,
         link_density: links as f32 / chars.max(1) as f32,
+        under_headline,
     }
 }
 
@@ -148,24 +167,36 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     // sibling wrappers by ads or "read more" breaks) gives way to the
     // ancestor that holds clearly more prose, as long as that ancestor is not
     // the whole page.
-    loop {
-        let parent = elements[top as usize].parent;
-        if parent == NONE
-            || parent == page.body
-            || matches!(elements[parent as usize].tag, "body" | "html")
-        {
-            break;
-        }
+    // Wrappers that only pass the same text on (`tbody` and `table` around a
+    // `tr`, a column `div` around a section) are looked through, a few
+    // levels at most.
+    'climb: loop {
         let here = &elements[top as usize];
-        let up = &elements[parent as usize];
-        if up.prose_chars as f32 > here.prose_chars as f32 * 1.3
-            && link_density(up) < 0.35
-            && up.hint() != Hint::Chrome
-        {
-            top = parent;
-        } else {
-            break;
+        let mut ancestor = here.parent;
+        for _ in 0..CLIMB_LEVELS {
+            if ancestor == NONE
+                || ancestor == page.body
+                || matches!(elements[ancestor as usize].tag, "body" | "html")
+            {
+                break 'climb;
+            }
+            let up = &elements[ancestor as usize];
+            if up.hint() == Hint::Chrome {
+                break 'climb;
+            }
+            if up.prose_chars as f32 > here.prose_chars as f32 * 1.3 && link_density(up) < 0.35 {
+                top = ancestor;
+                continue 'climb;
+            }
+            // Only pure wrappers are looked through: an ancestor with a
+            // little more text (a "top stories" box beside the story) ends
+            // the climb.
+            if up.prose_chars as f32 > here.prose_chars as f32 * WRAPPER_SLACK {
+                break 'climb;
+            }
+            ancestor = up.parent;
         }
+        break;
     }
     tracing::debug!(
         index = top,
@@ -176,6 +207,12 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     Some(top)
 }
 
+/// Ancestors looked through when a container gives way to one holding
+/// clearly more of the story.
+const CLIMB_LEVELS: usize = 3;
+/// An ancestor with at most this much more prose than the container only
+/// wraps it.
+const WRAPPER_SLACK: f32 = 1.05;
 /// Score factor for a container that holds the headline or whose parent does.
 const HEADLINE_BONUS: f32 = 1.5;
 /// Score factor for a container that holds the text the page's description
@@ -329,6 +366,29 @@ fn same_kind(a: &ElementStats, b: &ElementStats) -> bool {
     a.tag == b.tag && a.hint() == b.hint() && a.hint() == Hint::Content
 }
 
+/// Text-level markup holding a sentence or more (100 visible characters) of unlinked text: part of
+/// a paragraph whatever its class says (a page copied from another site
+/// keeps that site's class names, `...ContentTags` among them; chrome of
+/// this kind is a short label).
+fn is_inline_prose(stats: &ElementStats) -> bool {
+    const INLINE_PROSE_CHARS: u32 = 100;
+    matches!(
+        stats.tag,
+        "span" | "em" | "strong" | "b" | "i" | "font" | "small" | "u" | "mark"
+    ) && stats.text_chars >= INLINE_PROSE_CHARS
+        && link_density(stats) < 0.5
+}
+
+/// A heading labelling a block of other stories, comments or the author's
+/// profile, in any of the common European languages.
+fn opens_boilerplate_block(node: ego_tree::NodeRef<Node>, stats: &ElementStats) -> bool {
+    matches!(stats.tag, "h2" | "h3" | "h4" | "h5" | "h6")
+        && stats.text_chars <= 80
+        && scraper::ElementRef::wrap(node).is_some_and(|heading| {
+            boilerplate::opens_boilerplate_block(&text::bounded_text(heading))
+        })
+}
+
 /// Descendants of a chrome-named wrapper searched for the quotation it holds.
 const QUOTATION_SEARCH: u32 = 8;
 
@@ -389,6 +449,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         if stats.hint() == Hint::Chrome
             && stats.prose_chars * 2 < self.container_prose
             && !self.is_quotation(index)
+            && !is_inline_prose(stats)
         {
             return true;
         }
@@ -418,6 +479,20 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                         if self.skips(index, index == root) {
                             tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint(), "skipped");
                             skipping = Some(node.id());
+                            continue;
+                        }
+                        if index != root && link_depth == 0 && opens_boilerplate_block(node, stats)
+                        {
+                            // The heading and what follows it in its section
+                            // go; before any text, the heading alone does.
+                            let started =
+                                !self.paragraphs.is_empty() || !self.line.trim().is_empty();
+                            let section = node
+                                .parent()
+                                .filter(|_| started)
+                                .map_or(node.id(), |p| p.id());
+                            tracing::trace!(index, "boilerplate block");
+                            skipping = Some(section);
                             continue;
                         }
                         if hints::is_block_tag(stats.tag) {
@@ -480,44 +555,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
     }
 }
 
-/// Short lines that are page furniture in any outlet's template.
-const FURNITURE: &[&str] = &[
-    "advert",
-    "comments",
-    "comment",
-    "add comment",
-    "leave a comment",
-    "tell us what you think",
-    "print",
-    "advertisement",
-    "advertisements",
-    "story continues below",
-    "story continues below advertisement",
-    "continue reading",
-    "continue reading below",
-    "article continues below",
-    "read more",
-    "related",
-    "related articles",
-    "related stories",
-    "share this article",
-    "share",
-    "share this",
-    "sponsored",
-    "skip advertisement",
-    "supported by",
-    "listen to this article",
-    "click here",
-    "(ap)",
-];
-
 fn drop_boilerplate_lines(paragraphs: &mut Vec<String>, title: Option<&str>) {
     paragraphs.retain(|p| {
-        if p.chars().count() > 60 {
-            return true;
-        }
-        let lower = p.to_lowercase();
-        let bare = lower.trim_matches(|c: char| !c.is_alphanumeric() && c != '(' && c != ')');
-        !FURNITURE.contains(&bare) && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
+        !boilerplate::is_furniture_line(p) && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
     });
 }

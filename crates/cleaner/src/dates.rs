@@ -29,26 +29,40 @@ pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
     })
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+/// Words that stand between a date's parts in some languages ("5 de marzo
+/// de 2024", "le 5 mars", "the 5th of May") and say nothing about it.
+const FILLERS: &[&str] = &[
+    "de", "del", "di", "of", "the", "le", "el", "em", "den", "der", "am",
 ];
 
-/// A date as pages print it for readers, in English: `19 NOV 2019`,
-/// `November 20, 2019 - 11:28 AMT`, `Aug. 19, 2024 8:03 am ET`. Day, month
-/// name and year are found among the words; a following `hh:mm` (with
-/// am/pm) is the time, read as UTC since the zone names are ambiguous.
+/// A date as pages print it for readers, in English or another common
+/// European language: `19 NOV 2019`, `November 20, 2019 - 11:28 AMT`,
+/// `5. März 2024, 10:30 Uhr`, `le 5 mars 2024`, `5 de marzo de 2024`,
+/// `5 marca 2024 r.`, `05.03.2024`. Day, month name and year are found among
+/// the words; a following `hh:mm` (with am/pm) is the time, read as UTC since
+/// the zone names are ambiguous.
 pub fn parse_written_date(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(date) = dotted_date(text) {
+        return Some(date);
+    }
     let words: Vec<String> = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-' | '/' | '|'))
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+        .filter(|w| !FILLERS.contains(&w.as_str()))
         .collect();
-    let month_at = words.iter().position(|w| {
-        w.len() >= 3
-            && MONTHS.iter().any(|m| w.starts_with(m))
-            && w.chars().all(char::is_alphabetic)
-    })?;
-    let month = MONTHS.iter().position(|m| words[month_at].starts_with(m))? as u32 + 1;
+    // The first word that names a month and has a day and year beside it:
+    // "Sie" (German) or "set" (English) may name a month without being one.
+    words
+        .iter()
+        .enumerate()
+        .filter_map(|(at, w)| Some((at, newsflow_dates::month_from_name(w)?)))
+        .find_map(|(month_at, month)| date_around(&words, month_at, month))
+}
+
+/// Day, month and year around the month name at `month_at`, and the time
+/// after them.
+fn date_around(words: &[String], month_at: usize, month: u32) -> Option<DateTime<Utc>> {
     let number = |i: usize| -> Option<u32> {
         let w = words.get(i)?;
         let digits = w.trim_end_matches(|c: char| c.is_alphabetic());
@@ -81,6 +95,31 @@ pub fn parse_written_date(text: &str) -> Option<DateTime<Utc>> {
             chrono::NaiveTime::from_hms_opt(h, m, 0)
         });
     Some(Utc.from_utc_datetime(&date.and_time(time.unwrap_or_default())))
+}
+
+/// `05.03.2024` or `5.3.2024`: day first, as every European language writes
+/// it with dots (slashed dates are left alone: `03/05/2024` is March in the
+/// US and May elsewhere).
+fn dotted_date(text: &str) -> Option<DateTime<Utc>> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .find_map(|word| {
+            let mut parts = word.trim_end_matches('.').split('.');
+            let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some()
+                || !(1..=2).contains(&day.len())
+                || !(1..=2).contains(&month.len())
+                || year.len() != 4
+            {
+                return None;
+            }
+            let (day, month, year): (u32, u32, i32) =
+                (day.parse().ok()?, month.parse().ok()?, year.parse().ok()?);
+            if !(1990..=2100).contains(&year) {
+                return None;
+            }
+            NaiveDate::from_ymd_opt(year, month, day)
+        })
+        .map(|date| Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN)))
 }
 
 #[cfg(test)]
@@ -129,7 +168,39 @@ mod tests {
             Some(utc("2021-03-03T00:00:00Z"))
         );
         assert_eq!(parse_written_date("5 hours ago"), None);
+        assert_eq!(parse_written_date("set 5 of 12"), None);
         assert_eq!(parse_written_date("May the force be with you"), None);
+    }
+
+    #[test]
+    fn european_printed_dates_parse() {
+        let march_5 = Some(utc("2024-03-05T00:00:00Z"));
+        for text in [
+            "5. März 2024",
+            "Veröffentlicht am 5. März 2024",
+            "le 5 mars 2024",
+            "Publié le mardi 5 mars 2024",
+            "5 de marzo de 2024",
+            "5 marzo 2024",
+            "5 marca 2024 r.",
+            "5 de março de 2024",
+            "5 maart 2024",
+            "05.03.2024",
+            "Stand: 5.3.2024",
+        ] {
+            assert_eq!(parse_written_date(text), march_5, "{text}");
+        }
+        assert_eq!(
+            parse_written_date("5. März 2024, 10:30 Uhr"),
+            Some(utc("2024-03-05T10:30:00Z"))
+        );
+        assert_eq!(
+            parse_written_date("Sie schrieb am 12 października 2023"),
+            Some(utc("2023-10-12T00:00:00Z"))
+        );
+        // Slashed dates are ambiguous between the US and Europe.
+        assert_eq!(parse_written_date("03/05/2024"), None);
+        assert_eq!(parse_written_date("31.02.2024"), None);
     }
 
     #[test]

@@ -1,19 +1,17 @@
 //! From page bytes to text: decide whether the bytes are HTML at all, then
-//! find their character encoding — byte-order mark, HTTP `Content-Type`,
-//! `<meta charset>`, and detection last — and correct the common lie of a
-//! declared charset that the bytes plainly are not in.
+//! decode them with the charset policy the fetcher uses for feeds
+//! (`newsflow_charset`: byte-order mark, HTTP `Content-Type`, `<meta
+//! charset>`, detection last, and a declared charset the bytes plainly are
+//! not in corrected).
 
 use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8};
+use newsflow_charset::DocumentKind;
 
 use crate::CleanError;
 
-/// How far into the page `<meta charset>` is looked for. The HTML standard
-/// says 1024 bytes; real pages put long `<head>` preambles first.
-const META_SCAN_BYTES: usize = 4096;
-
-/// Bytes sampled for detection and for the binary-content check.
+/// Bytes sampled for the binary-content check.
 const SNIFF_BYTES: usize = 64 * 1024;
 
 /// The page as text, or why it is not an HTML page.
@@ -22,19 +20,7 @@ pub fn decode_html<'a>(
     content_type: Option<&str>,
 ) -> Result<Cow<'a, str>, CleanError> {
     check_is_html(bytes, content_type)?;
-    if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
-        let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
-        return Ok(text);
-    }
-    let declared = content_type
-        .and_then(charset_param)
-        .or_else(|| meta_charset(&bytes[..bytes.len().min(META_SCAN_BYTES)]));
-    let encoding = match declared {
-        Some(declared) => correct_declared(declared, bytes),
-        None => detect(bytes),
-    };
-    let (text, _) = encoding.decode_without_bom_handling(bytes);
-    Ok(text)
+    Ok(newsflow_charset::decode(bytes, content_type, DocumentKind::Html).text)
 }
 
 fn check_is_html(bytes: &[u8], content_type: Option<&str>) -> Result<(), CleanError> {
@@ -108,112 +94,6 @@ fn has_html_markup(head: &[u8]) -> bool {
                     .is_some_and(|s| s.eq_ignore_ascii_case(tag))
             })
         })
-}
-
-fn memfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn charset_param(content_type: &str) -> Option<&'static Encoding> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        if !name.trim().eq_ignore_ascii_case("charset") {
-            return None;
-        }
-        Encoding::for_label(value.trim().trim_matches(['"', '\'']).as_bytes())
-    })
-}
-
-/// `<meta charset=X>` or `<meta http-equiv=Content-Type content="...; charset=X">`.
-fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
-    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
-    let mut from = 0;
-    while let Some(at) = memfind(&lower[from..], b"<meta") {
-        let start = from + at;
-        let end = lower[start..]
-            .iter()
-            .position(|&b| b == b'>')
-            .map_or(lower.len(), |e| start + e);
-        let tag = &lower[start..end];
-        if let Some(pos) = memfind(tag, b"charset") {
-            let rest = &tag[pos + b"charset".len()..];
-            let rest = rest
-                .iter()
-                .skip_while(|b| b.is_ascii_whitespace())
-                .copied()
-                .collect::<Vec<_>>();
-            if let Some(value) = rest.strip_prefix(b"=") {
-                let label: Vec<u8> = value
-                    .iter()
-                    .skip_while(|b| b.is_ascii_whitespace() || **b == b'"' || **b == b'\'')
-                    .take_while(|b| {
-                        !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b';' | b'/' | b'>'))
-                    })
-                    .copied()
-                    .collect();
-                if let Some(encoding) = Encoding::for_label(&label) {
-                    // A page that reached us as bytes in an ASCII-compatible
-                    // stream cannot be UTF-16; the standard maps this to UTF-8.
-                    return Some(encoding.output_encoding());
-                }
-            }
-        }
-        from = end.max(start + 1);
-    }
-    None
-}
-
-/// A declared charset is trusted unless the bytes contradict it: a page
-/// declared UTF-8 that is not valid UTF-8 is detected instead, and a page
-/// declared in a legacy single-byte charset that is valid, non-ASCII UTF-8 is
-/// UTF-8 (the usual mislabelling).
-fn correct_declared(declared: &'static Encoding, bytes: &[u8]) -> &'static Encoding {
-    let declared = declared.output_encoding();
-    if declared == UTF_8 {
-        let sample = &bytes[..bytes.len().min(SNIFF_BYTES)];
-        if utf8_error_share(sample) > 0.001 {
-            return detect(bytes);
-        }
-        return UTF_8;
-    }
-    if declared.is_single_byte() && is_non_ascii_utf8(&bytes[..bytes.len().min(SNIFF_BYTES)]) {
-        return UTF_8;
-    }
-    declared
-}
-
-/// Share of the sample's bytes that start an invalid UTF-8 sequence, ignoring
-/// a sequence cut at the sample's end.
-fn utf8_error_share(sample: &[u8]) -> f64 {
-    let mut errors = 0usize;
-    let mut rest = sample;
-    loop {
-        match std::str::from_utf8(rest) {
-            Ok(_) => break,
-            Err(e) => match e.error_len() {
-                Some(len) => {
-                    errors += 1;
-                    rest = &rest[e.valid_up_to() + len..];
-                }
-                None => break,
-            },
-        }
-    }
-    errors as f64 / sample.len().max(1) as f64
-}
-
-fn is_non_ascii_utf8(sample: &[u8]) -> bool {
-    !sample.is_ascii() && utf8_error_share(sample) == 0.0
-}
-
-fn detect(bytes: &[u8]) -> &'static Encoding {
-    let sample = &bytes[..bytes.len().min(SNIFF_BYTES)];
-    if utf8_error_share(sample) == 0.0 {
-        return UTF_8;
-    }
-    let mut detector = chardetng::EncodingDetector::new();
-    detector.feed(sample, sample.len() == bytes.len());
-    detector.guess(None, true)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! `articles` message from a `raw` message with it.
 
 mod article;
+mod boilerplate;
 mod bounded_markup;
 mod config;
 mod content;
@@ -17,6 +18,7 @@ mod hints;
 mod language;
 mod metadata;
 mod scan;
+mod standfirst;
 mod strip;
 mod text;
 mod tree_sink;

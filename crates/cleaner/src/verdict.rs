@@ -8,6 +8,29 @@ use crate::{CleanError, CleanerConfig};
 
 /// The chosen container's link share above which it is a list of stories.
 const INDEX_LINK_DENSITY: f32 = 0.5;
+/// A brief shorter than this is not told apart from a teaser or a caption
+/// even with an article's structure around it.
+const BRIEF_MIN_CHARS: usize = 100;
+/// A brief's own text may be at most this share of links.
+const BRIEF_LINK_DENSITY: f32 = 0.25;
+
+/// A short body is still an article when the page is built as one: the
+/// body sits under the page's headline, the page says when it was
+/// published or that it is an article, and the body is prose rather than
+/// links. A category or listing page has a headline too, but no date of its
+/// own and a body of links.
+fn is_brief(body: &Body, metadata: &Metadata, chars: usize) -> bool {
+    let dated_article = metadata.published.is_some()
+        || metadata
+            .page_type
+            .as_deref()
+            .is_some_and(|t| t == "article");
+    chars >= BRIEF_MIN_CHARS
+        && body.under_headline
+        && dated_article
+        && body.link_density < BRIEF_LINK_DENSITY
+        && !metadata.paywalled
+}
 
 /// The body text, or why the page is not an article.
 pub fn judge(
@@ -19,6 +42,9 @@ pub fn judge(
     let text = body.paragraphs.join("\n\n");
     let chars = text.chars().count();
     if chars >= config.min_body_chars && body.link_density < INDEX_LINK_DENSITY {
+        return Ok(text);
+    }
+    if is_brief(body, metadata, chars) {
         return Ok(text);
     }
     let page_chars = page
@@ -47,9 +73,14 @@ pub fn judge(
         format!("video page: only {chars} characters of text beside the video")
     } else if chars == 0 {
         "no main text found on the page".to_string()
+    } else if !body.under_headline {
+        format!(
+            "main text too short: {chars} characters (minimum {}) and not under the page's headline",
+            config.min_body_chars
+        )
     } else {
         format!(
-            "main text too short: {chars} characters (minimum {})",
+            "main text too short: {chars} characters (minimum {}; {BRIEF_MIN_CHARS} for a dated brief under its headline)",
             config.min_body_chars
         )
     };

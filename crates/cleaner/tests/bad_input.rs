@@ -193,3 +193,78 @@ fn garbage_bytes_never_panic() {
         &config(),
     );
 }
+
+/// A news brief: headline, printed date, and a body container with one
+/// short paragraph, on a page whose navigation is longer than the story.
+fn brief_page(head: &str, nav_links: usize) -> String {
+    let nav: String = (0..nav_links)
+        .map(|i| format!(r#"<li><a href="/section/{i}">Section number {i}</a></li>"#))
+        .collect();
+    format!(
+        r#"<html><head><title>Port reopens after storm</title>{head}</head>
+<body><nav><ul>{nav}</ul></nav><article><h1>Port reopens after storm</h1><time datetime="2024-03-05T09:00:00Z">5 March 2024</time>
+<div class="story-body"><p>The harbour authority reopened the port on Tuesday morning after two days of closure, and the first ferries left on time.</p></div></article></body></html>"#
+    )
+}
+
+#[test]
+fn a_short_dated_brief_under_its_headline_is_an_article() {
+    let page = brief_page("", 20);
+    assert!(page.len() > 600);
+    let article = extract(page.as_bytes(), Some("text/html"), None, &config()).unwrap();
+    assert!(article.body.starts_with("The harbour authority reopened"));
+    assert!(article.body.chars().count() < 250);
+}
+
+#[test]
+fn the_same_short_text_without_a_date_or_headline_is_refused_with_its_reason() {
+    // No date and no article type: a teaser, not a brief.
+    let undated = brief_page("", 2).replace(
+        r#"<time datetime="2024-03-05T09:00:00Z">5 March 2024</time>"#,
+        "",
+    );
+    let why = reason(extract(
+        undated.as_bytes(),
+        Some("text/html"),
+        None,
+        &config(),
+    ));
+    assert!(why.starts_with("main text too short"), "{why}");
+    // With a long navigation around it, the same teaser is a page of links.
+    let undated = brief_page("", 20).replace(
+        r#"<time datetime="2024-03-05T09:00:00Z">5 March 2024</time>"#,
+        "",
+    );
+    let why = reason(extract(
+        undated.as_bytes(),
+        Some("text/html"),
+        None,
+        &config(),
+    ));
+    assert!(why.starts_with("index page"), "{why}");
+    // A headline that is not the page's: the text is not that headline's story.
+    let elsewhere = brief_page("", 2).replace(
+        "<h1>Port reopens after storm</h1>",
+        "<h1>All the news from the coast</h1>",
+    );
+    let why = reason(extract(
+        elsewhere.as_bytes(),
+        Some("text/html"),
+        None,
+        &config(),
+    ));
+    assert!(why.contains("not under the page's headline"), "{why}");
+}
+
+#[test]
+fn a_category_page_with_a_headline_and_a_date_is_still_an_index() {
+    let teasers: String = (0..12)
+        .map(|i| format!(r#"<li><a href="/coast/{i}">Story {i} from the coast and the harbour</a> <span>short teaser</span></li>"#))
+        .collect();
+    let page = format!(
+        r#"<html><head><title>Coast</title><meta property="og:type" content="article"></head>
+<body><main><h1>Coast</h1><time datetime="2024-03-05T09:00:00Z">5 March 2024</time><ul class="list">{teasers}</ul></main></body></html>"#
+    );
+    let why = reason(extract(page.as_bytes(), Some("text/html"), None, &config()));
+    assert!(why.starts_with("index page"), "{why}");
+}

@@ -94,3 +94,146 @@ fn a_short_page_is_not_an_article() {
         "{error}"
     );
 }
+
+#[test]
+fn a_story_split_into_wrapped_sections_is_kept_whole() {
+    // Page builders wrap each part of the story in its own column: the best
+    // section alone is only part of the story, and the wrappers around it
+    // hold the same text, so the one that holds the rest is two levels up.
+    let section = |paragraphs: &[&str]| {
+        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+        format!(
+            r#"<div class="row"><div class="col"><section class="part">{body}</section></div></div>"#
+        )
+    };
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<div class="page"><h1>Putin visits Baku</h1>{}{}</div>
+<footer><p>© 2024 The Caucasus Courier. All rights reserved.</p></footer></body></html>"#,
+        section(&STORY[..3]),
+        section(&STORY[3..]),
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    assert!(!article.body.contains("All rights reserved"));
+}
+
+#[test]
+fn boilerplate_blocks_in_other_languages_are_dropped() {
+    // The same story with the blocks German, French and Polish templates
+    // print inside the story's container: a "more on this" list under a
+    // heading, a share line, and the comments.
+    let page = format!(
+        r#"<html lang="de"><head><title>Putin visits Baku</title></head><body>
+<div class="content"><h1>Putin visits Baku</h1><p>{}</p><p>{}</p><p>Teilen</p><p>{}</p><p>{}</p>
+<div><h3>Mehr zum Thema</h3><p>Armenia and Azerbaijan agree to draw their border in the north, officials say after a long night.</p></div>
+<h3>Czytaj także:</h3><p>Peace talks to resume in Almaty next month after a pause of several weeks, the ministry said.</p>
+<h2>Commentaires (2)</h2><p>Un article très intéressant, merci beaucoup pour ce travail de fond sur la région.</p>
+</div></body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    for chrome in [
+        "Teilen",
+        "Mehr zum Thema",
+        "Armenia and Azerbaijan agree",
+        "Czytaj",
+        "Peace talks",
+        "Commentaires",
+        "très intéressant",
+    ] {
+        assert!(
+            !article.body.contains(chrome),
+            "kept: {chrome}\n{}",
+            article.body
+        );
+    }
+}
+
+#[test]
+fn the_lead_paragraph_between_headline_and_body_is_kept() {
+    let lead = "The president's first visit since the war began was meant to show that Moscow still matters in the South Caucasus, and it came only weeks before a planned round of peace talks between the two neighbours.";
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<header class="article-header"><h1>Putin visits Baku</h1><p class="dek">A short subtitle of one line.</p>
+<div class="byline">By Anna Petrova, 19 August 2024</div><p class="teaser-text">{lead}</p></header>
+<div class="story"><p>{}</p><p>{}</p><p>{}</p><p>{}</p></div>
+<aside><p>Armenia and Azerbaijan agree to draw their border in the north, officials say after a long night of talks.</p></aside>
+</body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.starts_with(lead), "{}", article.body);
+    assert!(article.body.ends_with(STORY[3]), "{}", article.body);
+    for chrome in [
+        "A short subtitle",
+        "By Anna Petrova",
+        "Armenia and Azerbaijan",
+    ] {
+        assert!(
+            !article.body.contains(chrome),
+            "kept: {chrome}\n{}",
+            article.body
+        );
+    }
+}
+
+#[test]
+fn a_paragraph_wrapped_in_a_chrome_named_span_is_kept() {
+    // Text pasted from another site keeps its class names; a span named for
+    // "tags" that holds a whole paragraph is the paragraph.
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<div class="article-body"><h1>Putin visits Baku</h1><p>{}</p>
+<p><span class="event-details-content-tags">{}</span></p><p>{}</p><p><span class="tags">Baku, Russia</span></p><p>{}</p></div>
+</body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    assert!(!article.body.contains("Baku, Russia"), "{}", article.body);
+}

@@ -6,6 +6,9 @@
 
 use std::sync::LazyLock;
 
+mod month_names;
+pub use month_names::month_from_name;
+
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use regex::Regex;
 
