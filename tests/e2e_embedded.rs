@@ -11,16 +11,8 @@ use newsflow_fixture_server::FixtureServer;
 
 /// `newsflow run` as a user would start it over the fixture feeds.
 fn service_command(feeds: &Path, data_dir: &Path, events_out: &Path) -> std::process::Command {
-    let mut command = newsflow_command();
-    command
-        .arg("run")
-        .arg("--feeds")
-        .arg(feeds)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--events-out")
-        .arg(events_out)
-        .arg("--allow-private-addresses");
+    let mut command = run_service_command(feeds, data_dir);
+    command.arg("--events-out").arg(events_out);
     command
 }
 

@@ -24,16 +24,10 @@ const KILLS: usize = 8;
 const WAVES: usize = 6;
 
 fn service(feeds: &Path, data_dir: &Path, events_out: &Path) -> Command {
-    let mut command = newsflow_command();
+    let mut command = run_service_command(feeds, data_dir);
     command
-        .arg("run")
-        .arg("--feeds")
-        .arg(feeds)
-        .arg("--data-dir")
-        .arg(data_dir)
         .arg("--events-out")
         .arg(events_out)
-        .arg("--allow-private-addresses")
         .env("NEWSFLOW_FETCHER__PER_HOST_MIN_GAP_MS", "0")
         // A small backlog keeps every stage busy at once, so that a kill
         // lands in the middle of all of them.

@@ -17,15 +17,8 @@ use newsflow_fixture_server::FixtureServer;
 /// `newsflow run` over `feeds` in `data_dir`, pages fetched without the
 /// politeness gap (every outlet is on the one loopback host).
 fn service(feeds: &Path, data_dir: &Path) -> Command {
-    let mut command = newsflow_command();
-    command
-        .arg("run")
-        .arg("--feeds")
-        .arg(feeds)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--allow-private-addresses")
-        .env("NEWSFLOW_FETCHER__PER_HOST_MIN_GAP_MS", "0");
+    let mut command = run_service_command(feeds, data_dir);
+    command.env("NEWSFLOW_FETCHER__PER_HOST_MIN_GAP_MS", "0");
     command
 }
 

@@ -35,18 +35,12 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 }
 
 fn run_once(config: &Path, feeds: &Path, data_dir: &Path, events_out: &Path) {
-    let mut command = newsflow_command();
+    let mut command = run_service_command(feeds, data_dir);
     command
-        .arg("run")
         .arg("--config")
         .arg(config)
-        .arg("--feeds")
-        .arg(feeds)
-        .arg("--data-dir")
-        .arg(data_dir)
         .arg("--events-out")
         .arg(events_out)
-        .arg("--allow-private-addresses")
         .arg("--until-idle");
     let cost = run_bounded(&mut command, RUN_LIMIT);
     let stderr = cost.stderr_text();

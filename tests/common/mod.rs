@@ -32,6 +32,21 @@ pub fn newsflow_command() -> std::process::Command {
     command
 }
 
+/// `newsflow run` over the feed list `feeds`, its state in `data_dir`, with
+/// loopback addresses allowed (the test servers live there); callers add
+/// the rest of what their run needs.
+pub fn run_service_command(feeds: &Path, data_dir: &Path) -> std::process::Command {
+    let mut command = newsflow_command();
+    command
+        .arg("run")
+        .arg("--feeds")
+        .arg(feeds)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--allow-private-addresses");
+    command
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Expected {
     pub events: Vec<ExpectedEvent>,
