@@ -6,59 +6,22 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::kafka::{free_port, tansu_available, Running, Storage};
 use common::*;
 use newsflow_bus::{KafkaBus, KafkaConfig, Producer, TopicKind};
 use serde_json::Value;
 
 const PREFIX: &str = "dl.";
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tansu_available() -> bool {
-    Command::new("tansu")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
+/// A tansu broker (in memory) on a free loopback port, and its address.
 fn start_broker(dir: &Path) -> (Running, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listener = format!("tcp://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
-    let child = Command::new("tansu")
-        .arg("broker")
-        .args(["--listener-url", &listener])
-        .args(["--advertised-listener-url", &listener])
-        .args(["--storage-engine", "memory://tansu/"])
-        .current_dir(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("tansu starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Running(child), format!("127.0.0.1:{port}"))
+    let port = free_port();
+    let broker = common::kafka::start_broker(dir, port, Storage::Memory);
+    (broker, format!("127.0.0.1:{port}"))
 }
 
 fn newsflow(brokers: &str, args: &[&str]) -> Command {

@@ -13,6 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::headless_chromium::{find_chromium, Browser, Tab};
+use common::kafka::{free_port, tansu_available, Running, Storage};
 use common::*;
 use newsflow_bus::{EmbeddedBus, EmbeddedConfig, Producer};
 use newsflow_fixture_server::FixtureServer;
@@ -341,40 +342,10 @@ fn run_with_serve_streams_every_event_it_makes_to_the_page() {
     );
 }
 
-fn tansu_available() -> bool {
-    std::process::Command::new("tansu")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 /// A tansu broker (Kafka-compatible, in memory) on a free loopback port.
-fn start_broker(dir: &Path) -> (KillOnDrop, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listener = format!("tcp://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
-    let child = std::process::Command::new("tansu")
-        .arg("broker")
-        .args(["--listener-url", &listener])
-        .args(["--advertised-listener-url", &listener])
-        .args(["--storage-engine", "memory://tansu/"])
-        .current_dir(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("tansu starts");
-    let broker = KillOnDrop(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "tansu did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn start_broker(dir: &Path) -> (Running, String) {
+    let port = free_port();
+    let broker = common::kafka::start_broker(dir, port, Storage::Memory);
     (broker, format!("127.0.0.1:{port}"))
 }
 
