@@ -14,9 +14,6 @@ use super::stage_loop::{HandleError, Output, StageHandler};
 
 pub struct ClusterHandler {
     pub stage: ClusterStage,
-    /// The stage's event clock as of the last story (for inspection: the
-    /// stage keeps the clock, clamped and persisted, and ticks by it).
-    pub latest_story_time: Option<DateTime<Utc>>,
     /// Set where the stage's database alone does not keep its state (Kafka).
     pub changelog: Option<ChangelogOutbox>,
     /// Where the stage's state is stored, and how it was opened: a panic
@@ -61,6 +58,23 @@ impl ClusterHandler {
 }
 
 impl ClusterHandler {
+    /// Opens the stage's state at `path`; `with_changelog` where the
+    /// database alone does not keep the state (Kafka).
+    pub fn open(
+        path: PathBuf,
+        config: ClustererConfig,
+        with_changelog: bool,
+    ) -> Result<Self, ClusterError> {
+        let stage = ClusterStage::open(&path, config.clone())?;
+        Ok(Self {
+            stage,
+            changelog: with_changelog.then(ChangelogOutbox::default),
+            path,
+            config,
+            telemetry: ClusterTelemetry::default(),
+        })
+    }
+
     /// The changelog records of operations not yet handed out, then `events`.
     fn outputs(&mut self, records: &[EventRecord]) -> Result<Vec<Output>, HandleError> {
         let mut outputs = match &mut self.changelog {
@@ -85,7 +99,6 @@ impl StageHandler for ClusterHandler {
 
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
         let records = self.stage.add_story(&story).map_err(state_failed)?;
-        self.latest_story_time = self.stage.event_clock();
         // The records of an added story include its event's.
         self.telemetry.story_fetched_at = (!records.is_empty()).then_some(story.article.fetched_at);
         self.outputs(&records)

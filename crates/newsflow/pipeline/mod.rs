@@ -218,19 +218,12 @@ pub async fn run(
     }
     if options.stages.contains(&StageName::Clusterer) {
         let path = settings.data_dir.join("clusterer.db");
-        let stage = newsflow_clusterer::ClusterStage::open(&path, settings.clusterer.clone())
-            .with_context(|| format!("opening clusterer state {}", path.display()))?;
-        let handler = cluster_handler::ClusterHandler {
-            stage,
-            latest_story_time: None,
-            changelog: opened
-                .kafka
-                .is_some()
-                .then(cluster_changelog::ChangelogOutbox::default),
-            path,
-            config: settings.clusterer.clone(),
-            telemetry: Default::default(),
-        };
+        let handler = cluster_handler::ClusterHandler::open(
+            path.clone(),
+            settings.clusterer.clone(),
+            opened.kafka.is_some(),
+        )
+        .with_context(|| format!("opening clusterer state {}", path.display()))?;
         let restore = opened.kafka.clone().map(|kafka| {
             Box::new(cluster_changelog::ClusterRestore {
                 kafka,

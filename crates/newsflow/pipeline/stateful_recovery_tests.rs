@@ -77,15 +77,7 @@ fn the_clusterer_keeps_its_owner_epoch_after_reloading_from_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clusterer.db");
     let config = newsflow_clusterer::ClustererConfig::default();
-    let stage = newsflow_clusterer::ClusterStage::open(&path, config.clone()).unwrap();
-    let mut handler = ClusterHandler {
-        stage,
-        latest_story_time: None,
-        changelog: None,
-        path,
-        config,
-        telemetry: Default::default(),
-    };
+    let mut handler = ClusterHandler::open(path, config, false).unwrap();
     // Records of a lower epoch than the member's claim are fenced off at
     // the next restore: the reopened stage must write under the same one.
     handler.stage.keep_epoch(7);
@@ -98,15 +90,7 @@ fn the_clusterer_reloads_its_state_from_its_store_after_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clusterer.db");
     let config = newsflow_clusterer::ClustererConfig::default();
-    let stage = newsflow_clusterer::ClusterStage::open(&path, config.clone()).unwrap();
-    let mut handler = ClusterHandler {
-        stage,
-        latest_story_time: None,
-        changelog: None,
-        path: path.clone(),
-        config: config.clone(),
-        telemetry: Default::default(),
-    };
+    let mut handler = ClusterHandler::open(path.clone(), config.clone(), false).unwrap();
     assert!(handler.stage.is_empty());
     let art = article("https://outlet.example/a");
     let story = UniqueStory {
