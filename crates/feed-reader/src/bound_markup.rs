@@ -113,18 +113,15 @@ pub(crate) fn bound_markup(text: &str, max_items: usize) -> (Cow<'_, str>, Bound
                     skipping += 1;
                     continue;
                 }
-                match admit(
+                if !admit(
                     &start,
                     &mut items_seen,
                     &mut elements_seen,
                     max_items,
                     &mut report,
                 ) {
-                    true => {}
-                    false => {
-                        skipping = 1;
-                        continue;
-                    }
+                    skipping = 1;
+                    continue;
                 }
                 if open.len() >= MAX_ELEMENT_DEPTH {
                     close_early(&mut open, &mut out, &mut namespaces_in_scope);
