@@ -31,7 +31,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 
 use crate::embedded_schema;
-use crate::{Bus, BusError, Consumer, Delivery, EmbeddedConfig, Producer};
+use crate::embedded_writer::{self, QueuedRecord};
+use crate::{Bus, BusError, Consumer, Delivery, EmbeddedConfig, PendingSend, Producer};
 
 /// How long a waiting producer or consumer sleeps before looking again even
 /// without a notification (another process may have written).
@@ -48,7 +49,9 @@ pub(crate) struct Shared {
     pub(crate) compacted: Vec<String>,
     /// Live consumers per group and topic handed out by this bus.
     pub(crate) attached: Mutex<HashMap<GroupKey, usize>>,
-    new_records: Notify,
+    /// Records on their way to the log writer.
+    writer: Mutex<std::sync::mpsc::Sender<QueuedRecord>>,
+    pub(crate) new_records: Notify,
     pub(crate) capacity_freed: Notify,
 }
 
@@ -175,17 +178,24 @@ impl EmbeddedBus {
         }
         let mut config = config.clone();
         config.max_backlog = config.max_backlog.max(1);
-        Ok(Self {
-            shared: Arc::new(Shared {
-                path,
-                connection: Mutex::new(connection),
-                config,
-                compacted: compacted.iter().map(|t| t.to_string()).collect(),
-                attached: Mutex::new(HashMap::new()),
-                new_records: Notify::new(),
-                capacity_freed: Notify::new(),
-            }),
-        })
+        let (queue, queued) = embedded_writer::queue();
+        let shared = Arc::new(Shared {
+            path,
+            connection: Mutex::new(connection),
+            config,
+            compacted: compacted.iter().map(|t| t.to_string()).collect(),
+            attached: Mutex::new(HashMap::new()),
+            writer: Mutex::new(queue),
+            new_records: Notify::new(),
+            capacity_freed: Notify::new(),
+        });
+        embedded_writer::start(Arc::downgrade(&shared), queued).map_err(|source| {
+            BusError::Writer {
+                path: shared.path.display().to_string(),
+                source,
+            }
+        })?;
+        Ok(Self { shared })
     }
 
     /// Where the log of a bus opened with `config` in `data_dir` lives.
@@ -316,25 +326,36 @@ impl EmbeddedBus {
     }
 }
 
-fn head_of(connection: &Connection, topic: &str) -> rusqlite::Result<i64> {
+pub(crate) fn head_of(connection: &Connection, topic: &str) -> rusqlite::Result<i64> {
     Ok(connection
-        .query_row(
-            "SELECT next_offset FROM topic_heads WHERE topic = ?1",
-            [topic],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT next_offset FROM topic_heads WHERE topic = ?1")?
+        .query_row([topic], |row| row.get(0))
         .optional()?
         .unwrap_or(0))
+}
+
+/// How much a commit waits for the disk: see `send` and `ack`.
+pub(crate) enum Synchronous {
+    Full,
+    Normal,
+}
+
+/// Sets the connection's `synchronous` for its next commits (a cached
+/// statement: it is switched around every acknowledgement).
+pub(crate) fn set_synchronous(connection: &Connection, mode: Synchronous) -> rusqlite::Result<()> {
+    let sql = match mode {
+        Synchronous::Full => "PRAGMA synchronous = FULL",
+        Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+    };
+    connection.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn pending_of(connection: &Connection, group: &str, topic: &str) -> rusqlite::Result<u64> {
     let head = head_of(connection, topic)?;
     let position: Option<i64> = connection
-        .query_row(
-            "SELECT next_offset FROM group_positions WHERE grp = ?1 AND topic = ?2",
-            params![group, topic],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT next_offset FROM group_positions WHERE grp = ?1 AND topic = ?2")?
+        .query_row(params![group, topic], |row| row.get(0))
         .optional()?;
     Ok(position.map_or(0, |position| (head - position).max(0) as u64))
 }
@@ -342,11 +363,12 @@ fn pending_of(connection: &Connection, group: &str, topic: &str) -> rusqlite::Re
 /// Deletes the records of `topic` every registered group has passed (none
 /// when no group is registered: retention alone deletes those).
 pub(crate) fn delete_passed(connection: &Connection, topic: &str) -> rusqlite::Result<usize> {
-    connection.execute(
-        "DELETE FROM records WHERE topic = ?1 AND offset <
-         (SELECT MIN(next_offset) FROM group_positions WHERE topic = ?1)",
-        params![topic],
-    )
+    connection
+        .prepare_cached(
+            "DELETE FROM records WHERE topic = ?1 AND offset <
+             (SELECT MIN(next_offset) FROM group_positions WHERE topic = ?1)",
+        )?
+        .execute(params![topic])
 }
 
 fn read_batch(
@@ -373,6 +395,19 @@ fn read_batch(
 #[async_trait]
 impl Producer for EmbeddedBus {
     async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        self.enqueue(topic, key, payload).await?.await
+    }
+
+    /// Waits while the topic's slowest attached group is `max_backlog`
+    /// behind, then queues the record for the log writer (see
+    /// `embedded_writer`); what it returns resolves once the record is
+    /// committed and synced (`synchronous = FULL`).
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> Result<PendingSend, BusError> {
         let size = key.len() + payload.len();
         if size > self.shared.config.max_message_bytes {
             return Err(BusError::TooLarge {
@@ -390,32 +425,22 @@ impl Producer for EmbeddedBus {
             }
             let _ = tokio::time::timeout(RECHECK, freed).await;
         }
-        let compacted = self.shared.compacted.iter().any(|t| t == topic);
-        let appended_ms = now_ms();
-        self.shared.with_connection(|c| {
-            c.pragma_update(None, "synchronous", "FULL")?;
-            let tx = write_transaction(c)?;
-            let offset = head_of(&tx, topic)?;
-            tx.execute(
-                "INSERT INTO records (topic, offset, key, payload, appended_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![topic, offset, key, payload, appended_ms],
-            )?;
-            tx.execute(
-                "INSERT INTO topic_heads (topic, next_offset) VALUES (?1, ?2)
-                 ON CONFLICT (topic) DO UPDATE SET next_offset = excluded.next_offset",
-                params![topic, offset + 1],
-            )?;
-            if compacted {
-                tx.execute(
-                    "DELETE FROM records WHERE topic = ?1 AND key = ?2 AND offset < ?3",
-                    params![topic, key, offset],
-                )?;
-            }
-            tx.commit()
-        })?;
-        self.shared.new_records.notify_waiters();
-        Ok(())
+        let (durable, committed) = tokio::sync::oneshot::channel();
+        let queued = QueuedRecord {
+            topic: topic.to_string(),
+            key: key.to_string(),
+            payload,
+            durable,
+        };
+        self.shared
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(queued)
+            .map_err(|_| BusError::Closed)?;
+        Ok(Box::pin(async move {
+            committed.await.map_err(|_| BusError::Closed)
+        }))
     }
 }
 
@@ -548,13 +573,13 @@ impl Consumer for EmbeddedConsumer {
             // come again, which every stage takes as a repeat. So an ack
             // does not wait for the disk; the next send's sync (the WAL is
             // one sequence) makes it durable together with that record.
-            c.pragma_update(None, "synchronous", "NORMAL")?;
+            set_synchronous(c, Synchronous::Normal)?;
             let tx = write_transaction(c)?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE group_positions SET next_offset = MAX(next_offset, ?3), last_seen_ms = ?4
                  WHERE grp = ?1 AND topic = ?2",
-                params![self.group, self.topic, next, now_ms()],
-            )?;
+            )?
+            .execute(params![self.group, self.topic, next, now_ms()])?;
             // Records every group has passed are of no further use, unless
             // the topic is compacted: there the newest per key is the state.
             if !self.shared.compacted.contains(&self.topic) {
@@ -909,6 +934,22 @@ mod tests {
                 .unwrap();
         }
         let bus = open(dir.path(), 10);
+        let layout: String = bus
+            .shared
+            .with_connection(|c| {
+                c.query_row(
+                    "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master
+                     WHERE tbl_name = 'records' AND sql IS NOT NULL ORDER BY name)",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(layout, "records,records_by_key,records_by_offset");
+        assert!(!crate::embedded_schema::records_without_rowid(
+            &bus.shared.connection.lock().unwrap()
+        )
+        .unwrap());
         // Retention counts from the upgrade, not from the epoch.
         assert_eq!(bus.maintain().unwrap(), Default::default());
         let mut consumer = bus.consumer("g", "t").await.unwrap();
@@ -916,6 +957,44 @@ mod tests {
             consumer.poll(RECHECK).await.unwrap().unwrap().payload,
             vec![1]
         );
+    }
+
+    #[tokio::test]
+    async fn records_enqueued_together_are_stored_in_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = open(dir.path(), 10_000);
+        let mut pending = Vec::new();
+        for i in 0..300u16 {
+            let topic = if i % 3 == 0 { "a" } else { "b" };
+            pending.push(
+                bus.enqueue(topic, &i.to_string(), i.to_be_bytes().to_vec())
+                    .await
+                    .unwrap(),
+            );
+        }
+        for durable in pending {
+            durable.await.unwrap();
+        }
+        let read = |topic: &str| -> Vec<u16> {
+            let mut reader = bus.reader(topic, 0);
+            let mut all = Vec::new();
+            loop {
+                let batch = reader.read_available().unwrap();
+                if batch.is_empty() {
+                    return all;
+                }
+                all.extend(
+                    batch
+                        .into_iter()
+                        .map(|d| u16::from_be_bytes([d.payload[0], d.payload[1]])),
+                );
+            }
+        };
+        let expected_a: Vec<u16> = (0..300).filter(|i| i % 3 == 0).collect();
+        let expected_b: Vec<u16> = (0..300).filter(|i| i % 3 != 0).collect();
+        assert_eq!(read("a"), expected_a);
+        assert_eq!(read("b"), expected_b);
+        assert_eq!((bus.head("a").unwrap(), bus.head("b").unwrap()), (100, 200));
     }
 
     #[tokio::test]

@@ -6,6 +6,12 @@ pub enum BusError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("embedded bus store at {path}: starting its writer: {source}")]
+    Writer {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("kafka: {context}: {source}")]
     Kafka {
         context: String,

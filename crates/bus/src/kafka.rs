@@ -19,7 +19,7 @@ use rdkafka::ClientConfig;
 
 use crate::kafka_consumer::{KafkaConsumer, MemberSpec};
 use crate::kafka_history::TopicHistory;
-use crate::{Bus, BusError, Consumer, KafkaConfig, Producer};
+use crate::{Bus, BusError, Consumer, KafkaConfig, PendingSend, Producer};
 
 /// Longest wait for room in the producer's local queue; records in the
 /// queue themselves never expire (`message.timeout.ms=0`).
@@ -234,6 +234,19 @@ pub(crate) fn consumer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)
 #[async_trait]
 impl Producer for KafkaBus {
     async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        self.enqueue(topic, key, payload).await?.await
+    }
+
+    /// Puts the record in the producer's queue (waiting while the queue is
+    /// full, up to `SEND_TIMEOUT`); what it returns resolves with the
+    /// broker's acknowledgement. The idempotent producer keeps a
+    /// partition's records in the order they were queued, retries included.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> Result<PendingSend, BusError> {
         let physical = self.physical_topic(topic);
         let size = key.len() + payload.len();
         if size > self.config.max_message_bytes {
@@ -243,20 +256,39 @@ impl Producer for KafkaBus {
                 limit: self.config.max_message_bytes,
             });
         }
-        let mut record = FutureRecord::<str, [u8]>::to(&physical).key(key);
-        // An empty record is a tombstone: no value at all, which is what
-        // makes compaction delete its key.
-        if !payload.is_empty() {
-            record = record.payload(&payload);
-        }
-        self.producer
-            .send(record, SEND_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(source, _)| BusError::Kafka {
-                context: format!("producing to {physical}"),
-                source,
-            })
+        let deadline = tokio::time::Instant::now() + SEND_TIMEOUT;
+        let delivery = loop {
+            let mut record = FutureRecord::<str, [u8]>::to(&physical).key(key);
+            // An empty record is a tombstone: no value at all, which is
+            // what makes compaction delete its key.
+            if !payload.is_empty() {
+                record = record.payload(&payload);
+            }
+            match self.producer.send_result(record) {
+                Ok(delivery) => break delivery,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err((source, _)) => {
+                    return Err(BusError::Kafka {
+                        context: format!("producing to {physical}"),
+                        source,
+                    })
+                }
+            }
+        };
+        Ok(Box::pin(async move {
+            match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((source, _))) => Err(BusError::Kafka {
+                    context: format!("producing to {physical}"),
+                    source,
+                }),
+                Err(_) => Err(BusError::Closed),
+            }
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ mod config;
 mod embedded;
 mod embedded_maintenance;
 mod embedded_schema;
+mod embedded_writer;
 mod error;
 mod kafka;
 mod kafka_consumer;
@@ -39,10 +40,29 @@ pub struct Delivery {
     pub payload: Vec<u8>,
 }
 
+/// A record handed to the bus: resolves once the bus holds it durably.
+pub type PendingSend =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), BusError>> + Send>>;
+
 #[async_trait]
 pub trait Producer: Send + Sync {
     /// Resolves once the bus holds the record durably.
     async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError>;
+
+    /// Hands the record to the bus and returns what resolves once it is
+    /// durable, so that a stage can keep several records in flight. Records
+    /// enqueued one after another are stored in that order (per partition on
+    /// Kafka). The wait before it returns is the bus's backpressure. By
+    /// default the record is sent whole before this returns.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> Result<PendingSend, BusError> {
+        self.send(topic, key, payload).await?;
+        Ok(Box::pin(std::future::ready(Ok(()))))
+    }
 }
 
 #[async_trait]
