@@ -377,15 +377,30 @@ impl ClusterStage {
     /// after a crash. Writes a checkpoint when enough operations were logged
     /// since the last one.
     pub fn outputs_delivered(&mut self) -> Result<(), ClusterError> {
-        if self.delivered_through < self.last_seq {
-            write_meta(&self.connection, DELIVERED_THROUGH, self.last_seq)?;
-            self.delivered_through = self.last_seq;
+        self.outputs_delivered_through(self.last_seq)
+    }
+
+    /// The outputs of every operation up to `seq` were delivered (those of
+    /// later ones may still be on their way): they are not owed after a
+    /// crash. A checkpoint is written only once nothing logged is owed,
+    /// since it replaces the log entries the owed records are rebuilt from.
+    pub fn outputs_delivered_through(&mut self, seq: i64) -> Result<(), ClusterError> {
+        let seq = seq.min(self.last_seq);
+        if self.delivered_through < seq {
+            write_meta(&self.connection, DELIVERED_THROUGH, seq)?;
+            self.delivered_through = seq;
         }
-        let every = self.clusterer.config().checkpoint_every_operations;
-        if every > 0 && self.last_seq - self.snapshot_seq >= every.min(i64::MAX as u64) as i64 {
+        if seq == self.last_seq && self.checkpoint_due() {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// Enough operations were logged since the last checkpoint for the next
+    /// confirmation of every output to write one.
+    pub fn checkpoint_due(&self) -> bool {
+        let every = self.clusterer.config().checkpoint_every_operations;
+        every > 0 && self.last_seq - self.snapshot_seq >= every.min(i64::MAX as u64) as i64
     }
 
     /// Stores a snapshot of the state at `last_seq` (whose outputs were all

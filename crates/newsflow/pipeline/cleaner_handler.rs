@@ -3,7 +3,9 @@
 use newsflow_cleaner::{clean, CleanerConfig};
 use newsflow_model::RawPage;
 
-use super::stage_loop::{HandleError, Output, StageHandler};
+use std::sync::Arc;
+
+use super::stage_loop::{ConcurrentHandle, HandleError, Output, StageHandler};
 
 pub struct CleanerHandler {
     pub config: CleanerConfig,
@@ -17,10 +19,21 @@ impl StageHandler for CleanerHandler {
     }
 
     fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
-        let _span = tracing::info_span!("clean", url = %page.final_url).entered();
-        match clean(&page, &self.config) {
-            Ok(article) => Ok(vec![Output::of(&article)]),
-            Err(error) => Err(HandleError::Skip(format!("{}: {error}", page.final_url))),
-        }
+        clean_page(page, &self.config)
+    }
+
+    /// Cleaning keeps nothing from one page to the next: pages are cleaned
+    /// on every core.
+    fn concurrent(&self) -> Option<ConcurrentHandle<RawPage>> {
+        let config = Arc::new(self.config.clone());
+        Some(Arc::new(move |page| clean_page(page, &config)))
+    }
+}
+
+fn clean_page(page: RawPage, config: &CleanerConfig) -> Result<Vec<Output>, HandleError> {
+    let _span = tracing::info_span!("clean", url = %page.final_url).entered();
+    match clean(&page, config) {
+        Ok(article) => Ok(vec![Output::of(&article)]),
+        Err(error) => Err(HandleError::Skip(format!("{}: {error}", page.final_url))),
     }
 }

@@ -22,8 +22,6 @@ pub struct ChangelogOutbox {
     /// The newest operation handed out to be sent; `None` until read from
     /// the stage's mark of what the changelog holds.
     handed_out: Option<i64>,
-    /// The newest operation handed out whose delivery is not yet confirmed.
-    unconfirmed: Option<i64>,
 }
 
 impl ChangelogOutbox {
@@ -35,14 +33,25 @@ impl ChangelogOutbox {
         let records = stage.take_for_changelog(after)?;
         if let Some(last) = records.last() {
             self.handed_out = Some(last.seq);
-            self.unconfirmed = Some(last.seq);
         }
         Ok(records.iter().map(Output::of).collect())
     }
 
-    /// The broker acknowledged everything handed out.
-    pub fn confirm(&mut self, stage: &mut ClusterStage) -> Result<(), ClusterError> {
-        match self.unconfirmed.take() {
+    /// The newest operation handed out so far, if any: what a later
+    /// [`ChangelogOutbox::confirm_through`] confirms once the outputs of the
+    /// input that took it are delivered.
+    pub fn handed_out(&self) -> Option<i64> {
+        self.handed_out
+    }
+
+    /// The broker acknowledged everything handed out through `seq` (outputs
+    /// of later inputs may still be on their way).
+    pub fn confirm_through(
+        &mut self,
+        stage: &mut ClusterStage,
+        seq: Option<i64>,
+    ) -> Result<(), ClusterError> {
+        match seq {
             Some(seq) => stage.mark_published(seq),
             None => Ok(()),
         }
@@ -274,7 +283,8 @@ mod tests {
         // go out again.
         outbox.rewind();
         assert_eq!(outbox.take(&mut stage).unwrap().len(), 1);
-        outbox.confirm(&mut stage).unwrap();
+        let through = outbox.handed_out();
+        outbox.confirm_through(&mut stage, through).unwrap();
         assert_eq!(stage.published_through(), 1);
 
         // A new process starts from what the changelog is known to hold.

@@ -1,6 +1,7 @@
 //! The clusterer as a stage: `unique` stories in, `events` out (and, on
 //! Kafka, its logged operations out to its changelog topic first).
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -22,14 +23,27 @@ pub struct ClusterHandler {
     pub config: ClustererConfig,
     /// What the metrics are told once the outputs are out.
     pub telemetry: ClusterTelemetry,
+    /// Outputs in flight, oldest first.
+    unconfirmed: VecDeque<Unconfirmed>,
 }
 
-/// When the story of the last `handle` was fetched, while the event records
-/// carrying it are on their way; and when the state was last measured.
+/// When the state was last measured.
 #[derive(Default)]
 pub struct ClusterTelemetry {
-    story_fetched_at: Option<DateTime<Utc>>,
     state_measured: Option<Instant>,
+}
+
+/// What one `handle` or `on_idle` left to confirm once its outputs are
+/// delivered (the stage loop keeps several inputs in flight, and confirms
+/// them in order).
+struct Unconfirmed {
+    /// The newest logged operation when its outputs were made.
+    seq: i64,
+    /// The newest changelog operation handed out with them or before.
+    changelog_through: Option<i64>,
+    /// When the story was fetched, when its event's records are among the
+    /// outputs.
+    story_fetched_at: Option<DateTime<Utc>>,
 }
 
 /// Measuring the state counts active events one by one: at most this often.
@@ -72,16 +86,30 @@ impl ClusterHandler {
             path,
             config,
             telemetry: ClusterTelemetry::default(),
+            unconfirmed: VecDeque::new(),
         })
     }
 
-    /// The changelog records of operations not yet handed out, then `events`.
-    fn outputs(&mut self, records: &[EventRecord]) -> Result<Vec<Output>, HandleError> {
+    /// The changelog records of operations not yet handed out, then `events`;
+    /// notes what to confirm once they are delivered.
+    fn outputs(
+        &mut self,
+        records: &[EventRecord],
+        story_fetched_at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Output>, HandleError> {
         let mut outputs = match &mut self.changelog {
             Some(outbox) => outbox.take(&mut self.stage).map_err(state_failed)?,
             None => Vec::new(),
         };
         outputs.extend(records.iter().map(Output::of));
+        self.unconfirmed.push_back(Unconfirmed {
+            seq: self.stage.last_seq(),
+            changelog_through: self
+                .changelog
+                .as_ref()
+                .and_then(ChangelogOutbox::handed_out),
+            story_fetched_at: (!records.is_empty()).then_some(story_fetched_at).flatten(),
+        });
         Ok(outputs)
     }
 }
@@ -100,24 +128,29 @@ impl StageHandler for ClusterHandler {
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
         let records = self.stage.add_story(&story).map_err(state_failed)?;
         // The records of an added story include its event's.
-        self.telemetry.story_fetched_at = (!records.is_empty()).then_some(story.article.fetched_at);
-        self.outputs(&records)
+        self.outputs(&records, Some(story.article.fetched_at))
     }
 
     /// Event time runs on the stories' own clock, not the wall clock, so
     /// that a replay of old stories closes events exactly as it did live.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
         let records = self.stage.close_quiet_events().map_err(state_failed)?;
-        self.telemetry.story_fetched_at = None;
-        self.outputs(&records)
+        self.outputs(&records, None)
     }
 
     fn outputs_delivered(&mut self) -> Result<(), HandleError> {
+        let Some(delivered) = self.unconfirmed.pop_front() else {
+            return Ok(());
+        };
         if let Some(outbox) = &mut self.changelog {
-            outbox.confirm(&mut self.stage).map_err(state_failed)?;
+            outbox
+                .confirm_through(&mut self.stage, delivered.changelog_through)
+                .map_err(state_failed)?;
         }
-        self.stage.outputs_delivered().map_err(state_failed)?;
-        if let Some(fetched_at) = self.telemetry.story_fetched_at.take() {
+        self.stage
+            .outputs_delivered_through(delivered.seq)
+            .map_err(state_failed)?;
+        if let Some(fetched_at) = delivered.story_fetched_at {
             StoryPublishedInEvent {
                 since_fetched: Utc::now() - fetched_at,
             }
@@ -127,8 +160,15 @@ impl StageHandler for ClusterHandler {
         Ok(())
     }
 
+    /// A checkpoint replaces the log entries owed records are rebuilt
+    /// from: it is written once every output so far is delivered.
+    fn settle_before_next(&self) -> bool {
+        self.stage.checkpoint_due()
+    }
+
     fn recover_after_panic(&mut self) -> Result<(), HandleError> {
-        self.telemetry.story_fetched_at = None;
+        // The stage loop settled every earlier input before this.
+        self.unconfirmed.clear();
         // The store committed whole operations only; memory may hold half
         // of one. Reopening replays the store's log into a new clusterer.
         let epoch = self.stage.epoch();
@@ -148,7 +188,7 @@ impl StageHandler for ClusterHandler {
     }
 
     fn outputs_discarded(&mut self) {
-        self.telemetry.story_fetched_at = None;
+        self.unconfirmed.clear();
         if let Some(outbox) = &mut self.changelog {
             outbox.rewind();
         }

@@ -15,13 +15,15 @@
 //! processes anything of them; a member that owns no partition does nothing
 //! time-driven either, since its state is not the owner's.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use newsflow_bus::{Consumer, Delivery, Producer, TopicHistory};
+use futures::stream::{FuturesOrdered, StreamExt};
+use newsflow_bus::{BusError, Consumer, Delivery, PendingSend, Producer, TopicHistory};
 use newsflow_model::{decode, encode, DeadLetter, DeadLetterReason, DecodeError, Message};
 use tokio_util::sync::CancellationToken;
 
@@ -64,15 +66,18 @@ pub enum HandleError {
 }
 
 pub trait StageHandler: Send {
-    type Input: Message + Send;
+    type Input: Message + Send + 'static;
     fn name(&self) -> &'static str;
     fn handle(&mut self, input: Self::Input) -> Result<Vec<Output>, HandleError>;
     /// Called when the input is idle; returns outputs of time-driven changes.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
         Ok(Vec::new())
     }
-    /// The bus confirmed every output of the last `handle` or `on_idle`;
-    /// called before the input that caused them is acknowledged.
+    /// The bus confirmed every output of the oldest `handle` or `on_idle`
+    /// not confirmed yet; called once per such call that returned (not for
+    /// one that panicked), in the order of the calls, before the input that
+    /// caused them is acknowledged. Later calls may have happened
+    /// meanwhile: a stage keeps several inputs in flight.
     fn outputs_delivered(&mut self) -> Result<(), HandleError> {
         Ok(())
     }
@@ -86,7 +91,21 @@ pub trait StageHandler: Send {
     fn recover_after_panic(&mut self) -> Result<(), HandleError> {
         Ok(())
     }
+    /// A stage whose `handle` keeps nothing between inputs offers it here,
+    /// to be run on several inputs at once on the blocking pool.
+    fn concurrent(&self) -> Option<ConcurrentHandle<Self::Input>> {
+        None
+    }
+    /// Asked after each `handle`: the stage needs every output so far
+    /// delivered before it goes on (a checkpoint covers delivered outputs
+    /// only).
+    fn settle_before_next(&self) -> bool {
+        false
+    }
 }
+
+/// A stage's `handle` that can run on several inputs at once.
+pub type ConcurrentHandle<I> = Arc<dyn Fn(I) -> Result<Vec<Output>, HandleError> + Send + Sync>;
 
 /// Gives a stage the state its changelog holds, for a member that was just
 /// given partitions of the stage's input.
@@ -98,17 +117,78 @@ pub trait StateRestore<H: StageHandler>: Send {
 const POLL_WAIT: Duration = Duration::from_millis(500);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 const MAX_POLL_RETRY_WAIT: Duration = Duration::from_secs(1);
+/// Inputs a stage holds between reading them and acknowledging them (being
+/// worked on, or their outputs on their way): enough to keep a broker's
+/// round trips and the log's syncs off the path of each record, few enough
+/// that a restart redoes little.
+const MAX_IN_FLIGHT: usize = 128;
 
 /// What became of one input record.
 enum Processed {
     Outputs(Vec<Output>),
     Skipped(String),
     DeadLetter(DeadLetterReason, String),
+    Panicked(String),
+    Fatal(HandleError),
+}
+
+/// An input processed on the blocking pool, with what became of it.
+type Worked = (Delivery, Processed, std::time::Duration);
+
+/// One input (or idle tick) whose outputs are on their way: it is
+/// acknowledged, and the handler told, once they all are durable, in the
+/// order the inputs were read.
+struct InFlight {
+    delivery: Option<Delivery>,
+    /// Each output with what resolves once the bus holds it; kept to send
+    /// again or dead-letter should the bus fail it.
+    sends: Vec<(Output, Sending)>,
+    /// Whether the handler is told when the outputs are delivered (not
+    /// after a panic: a recovered handler has nothing to confirm).
+    confirm: bool,
+}
+
+/// One output on its way, or what became of it.
+enum Sending {
+    Pending(PendingSend),
+    Done(Result<(), BusError>),
+}
+
+impl Sending {
+    /// Whether it is done, looking without waiting.
+    async fn is_done(&mut self) -> bool {
+        if let Sending::Pending(pending) = self {
+            match futures::poll!(pending.as_mut()) {
+                std::task::Poll::Ready(result) => *self = Sending::Done(result),
+                std::task::Poll::Pending => return false,
+            }
+        }
+        true
+    }
+
+    async fn outcome(self) -> Result<(), BusError> {
+        match self {
+            Sending::Pending(pending) => pending.await,
+            Sending::Done(result) => result,
+        }
+    }
+}
+
+/// Why the loop stops.
+enum Stop {
+    Shutdown,
     Fatal(HandleError),
 }
 
 /// Runs `handler` over `consumer` until `shutdown` is cancelled; with
 /// `restore`, restores the handler's state at every new assignment.
+///
+/// Up to `MAX_IN_FLIGHT` inputs are in flight at once: a stage reads the
+/// next input while the outputs of the ones before are on their way, and a
+/// stage that offers [`StageHandler::concurrent`] processes several on the
+/// blocking pool (one per core). Outputs are handed to the bus in input
+/// order, and inputs acknowledged in that order once their outputs are
+/// durable, so a restart redoes at most what was in flight.
 pub async fn run_stage<H: StageHandler>(
     mut handler: H,
     mut consumer: Box<dyn Consumer>,
@@ -117,132 +197,120 @@ pub async fn run_stage<H: StageHandler>(
     mut restore: Option<Box<dyn StateRestore<H>>>,
 ) -> Result<(), HandleError> {
     let stage = handler.name();
+    let concurrent = handler.concurrent();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut working: FuturesOrdered<tokio::task::JoinHandle<Worked>> = FuturesOrdered::new();
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut poll_failures = 0u32;
     // The assignment generation the state was restored for, and whether
     // this member owns partitions (always, where the bus does not assign).
     let mut restored_for: Option<u64> = None;
     let mut owner = true;
-    let result = loop {
-        let polled = tokio::select! {
-            _ = shutdown.cancelled() => break Ok(()),
-            polled = consumer.poll(POLL_WAIT) => polled,
-        };
-        if let (Some(restorer), Some(assignment)) = (restore.as_mut(), consumer.assignment()) {
-            if restored_for != Some(assignment.generation) {
-                owner = !assignment.partitions.is_empty();
-                if owner {
-                    tracing::info!(stage, partitions = ?assignment.partitions,
-                        "partitions assigned: restoring state before processing them");
-                    let restored = tokio::select! {
-                        _ = shutdown.cancelled() => break Ok(()),
-                        restored = restorer.restore(&mut handler) => restored,
+    let result: Result<(), Stop> = async {
+        loop {
+            settle_delivered(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
+            let busy = !working.is_empty() || !in_flight.is_empty();
+            let full = working.len() >= workers || working.len() + in_flight.len() >= MAX_IN_FLIGHT;
+            if full {
+                if let Some(worked) = working.next().await {
+                    let (delivery, processed, took) = worked.map_err(|e| {
+                        Stop::Fatal(HandleError::Fatal(format!("{stage}: a worker failed: {e}")))
+                    })?;
+                    dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
+                } else {
+                    settle_oldest(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
+                }
+                continue;
+            }
+            let wait = if busy { Duration::ZERO } else { POLL_WAIT };
+            let polled = tokio::select! {
+                _ = shutdown.cancelled() => return Err(Stop::Shutdown),
+                polled = consumer.poll(wait) => polled,
+            };
+            if let (Some(restorer), Some(assignment)) = (restore.as_mut(), consumer.assignment()) {
+                if restored_for != Some(assignment.generation) {
+                    // What is in flight was read under the assignment before.
+                    drain(&mut handler, consumer.as_mut(), &mut working, &mut in_flight, producer.as_ref(), &shutdown).await?;
+                    owner = !assignment.partitions.is_empty();
+                    if owner {
+                        tracing::info!(stage, partitions = ?assignment.partitions,
+                            "partitions assigned: restoring state before processing them");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Err(Stop::Shutdown),
+                            restored = restorer.restore(&mut handler) => restored.map_err(Stop::Fatal)?,
+                        }
+                    }
+                    restored_for = Some(assignment.generation);
+                }
+            }
+            let delivery = match polled {
+                Ok(Some(delivery)) => {
+                    poll_failures = 0;
+                    delivery
+                }
+                Ok(None) if busy => {
+                    // Nothing new to read: finish the oldest input instead.
+                    if let Some(worked) = working.next().await {
+                        let (delivery, processed, took) = worked.map_err(|e| {
+                            Stop::Fatal(HandleError::Fatal(format!("{stage}: a worker failed: {e}")))
+                        })?;
+                        dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
+                    } else {
+                        settle_oldest(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
+                    }
+                    continue;
+                }
+                Ok(None) if !owner => continue,
+                Ok(None) => {
+                    let outputs = match catch_unwind(AssertUnwindSafe(|| handler.on_idle(Utc::now()))) {
+                        Ok(outputs) => outputs.map_err(Stop::Fatal)?,
+                        Err(panic) => {
+                            recover(&mut handler, &panic_message(panic.as_ref()), "an idle tick")
+                                .map_err(Stop::Fatal)?;
+                            continue;
+                        }
                     };
-                    if let Err(error) = restored {
-                        break Err(error);
+                    let sends = enqueue_all(&Source::Idle { stage }, producer.as_ref(), outputs, &shutdown).await?;
+                    in_flight.push_back(InFlight { delivery: None, sends, confirm: true });
+                    continue;
+                }
+                Err(error) => {
+                    poll_failures += 1;
+                    tracing::error!(stage, %error, "reading input failed; retrying");
+                    // Short: a consumer must be polled to recover (its group,
+                    // its connections), so a long wait here only prolongs it.
+                    tokio::time::sleep(backoff(poll_failures).min(MAX_POLL_RETRY_WAIT)).await;
+                    continue;
+                }
+            };
+            match &concurrent {
+                Some(handle) => {
+                    let handle = handle.clone();
+                    working.push_back(tokio::task::spawn_blocking(move || {
+                        let started = std::time::Instant::now();
+                        let processed = process_with(&delivery, |input| handle(input));
+                        (delivery, processed, started.elapsed())
+                    }));
+                }
+                None => {
+                    let started = std::time::Instant::now();
+                    let processed = process_with(&delivery, |input| handler.handle(input));
+                    let took = started.elapsed();
+                    dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
+                    if handler.settle_before_next() {
+                        settle_all(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
                     }
                 }
-                restored_for = Some(assignment.generation);
             }
         }
-        let delivery = match polled {
-            Ok(Some(delivery)) => {
-                poll_failures = 0;
-                delivery
-            }
-            Ok(None) if !owner => continue,
-            Ok(None) => {
-                let outputs = match catch_unwind(AssertUnwindSafe(|| handler.on_idle(Utc::now()))) {
-                    Ok(outputs) => outputs?,
-                    Err(panic) => {
-                        recover(&mut handler, &panic_message(panic.as_ref()), "an idle tick")?;
-                        continue;
-                    }
-                };
-                let source = Source::Idle { stage };
-                if !send_all(&source, producer.as_ref(), outputs, &shutdown).await {
-                    break Ok(());
-                }
-                handler.outputs_delivered()?;
-                continue;
-            }
-            Err(error) => {
-                poll_failures += 1;
-                tracing::error!(stage, %error, "reading input failed; retrying");
-                // Short: a consumer must be polled to recover (its group,
-                // its connections), so a long wait here only prolongs it.
-                tokio::time::sleep(backoff(poll_failures).min(MAX_POLL_RETRY_WAIT)).await;
-                continue;
-            }
-        };
-        let started = std::time::Instant::now();
-        let processed = process(&mut handler, &delivery);
-        let handled = InputHandled {
-            stage,
-            outcome: "processed",
-            skipped_because: None,
-            offset: delivery.offset,
-            handler_time: started.elapsed(),
-        };
-        let outputs = match processed {
-            Processed::Outputs(outputs) => {
-                handled.emit();
-                outputs
-            }
-            Processed::Skipped(reason) => {
-                InputHandled {
-                    outcome: "skipped",
-                    skipped_because: Some(&reason),
-                    ..handled
-                }
-                .emit();
-                Vec::new()
-            }
-            Processed::DeadLetter(reason, error) => {
-                InputHandled {
-                    outcome: dead_letters::reason_label(reason),
-                    ..handled
-                }
-                .emit();
-                let letter = DeadLetter::new(
-                    stage,
-                    reason,
-                    dead_letters::capped_error(&error),
-                    &delivery.topic,
-                    Some(delivery.partition),
-                    Some(delivery.offset),
-                    delivery.key.clone(),
-                    &delivery.payload,
-                );
-                if dead_letters::send(
-                    producer.as_ref(),
-                    &letter,
-                    Persistence::UntilShutdown(&shutdown),
-                )
-                .await
-                    == Sent::NotYet
-                {
-                    break Ok(());
-                }
-                Vec::new()
-            }
-            Processed::Fatal(fatal) => break Err(fatal),
-        };
-        let source = Source::Input {
-            stage,
-            delivery: &delivery,
-        };
-        if !send_all(&source, producer.as_ref(), outputs, &shutdown).await {
-            // Shut down before the outputs were all sent: leave the input
-            // unacknowledged so it is processed again after a restart.
-            break Ok(());
-        }
-        if let Err(fatal) = handler.outputs_delivered() {
-            break Err(fatal);
-        }
-        if let Err(error) = consumer.ack(&delivery) {
-            tracing::error!(stage, %error, "acknowledging input failed");
-        }
+    }
+    .await;
+    let result = match result {
+        Ok(()) | Err(Stop::Shutdown) => Ok(()),
+        Err(Stop::Fatal(error)) => Err(error),
     };
+    // What is still in flight stays unacknowledged: it is processed again
+    // after a restart.
     if let Err(error) = consumer.commit().await {
         tracing::error!(stage, %error, "committing positions at shutdown failed");
     }
@@ -250,34 +318,295 @@ pub async fn run_stage<H: StageHandler>(
     result
 }
 
-/// Decodes `delivery` and hands it to `handler`, with a panic caught at
-/// this boundary and the handler's state recovered from it.
-fn process<H: StageHandler>(handler: &mut H, delivery: &Delivery) -> Processed {
-    let input = match decode::<H::Input>(&delivery.payload) {
+/// Puts one processed input in flight: its outputs handed to the bus (a
+/// dead letter sent first where it became one), or stops the stage.
+#[allow(clippy::too_many_arguments)]
+async fn dispatch<H: StageHandler>(
+    handler: &mut H,
+    in_flight: &mut VecDeque<InFlight>,
+    consumer: &mut dyn Consumer,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+    delivery: Delivery,
+    processed: Processed,
+    handler_time: Duration,
+) -> Result<(), Stop> {
+    let stage = handler.name();
+    let handled = InputHandled {
+        stage,
+        outcome: "processed",
+        skipped_because: None,
+        offset: delivery.offset,
+        handler_time,
+    };
+    let mut confirm = true;
+    let outputs = match processed {
+        Processed::Outputs(outputs) => {
+            handled.emit();
+            outputs
+        }
+        Processed::Skipped(reason) => {
+            InputHandled {
+                outcome: "skipped",
+                skipped_because: Some(&reason),
+                ..handled
+            }
+            .emit();
+            Vec::new()
+        }
+        Processed::Panicked(message) => {
+            // The handler's state may be half-changed: what it confirmed so
+            // far is settled first, then it reloads from its store.
+            settle_all(handler, consumer, in_flight, producer, shutdown).await?;
+            let at = format!("{} offset {}", delivery.topic, delivery.offset);
+            recover(handler, &message, &at).map_err(Stop::Fatal)?;
+            confirm = false;
+            let error = format!("the {stage} stage panicked: {message}");
+            dead_letter(
+                stage,
+                DeadLetterReason::Panic,
+                &error,
+                &delivery,
+                handled,
+                producer,
+                shutdown,
+            )
+            .await?;
+            Vec::new()
+        }
+        Processed::DeadLetter(reason, error) => {
+            dead_letter(
+                stage, reason, &error, &delivery, handled, producer, shutdown,
+            )
+            .await?;
+            Vec::new()
+        }
+        Processed::Fatal(fatal) => return Err(Stop::Fatal(fatal)),
+    };
+    let source = Source::Input {
+        stage,
+        delivery: &delivery,
+    };
+    let sends = enqueue_all(&source, producer, outputs, shutdown).await?;
+    in_flight.push_back(InFlight {
+        delivery: Some(delivery),
+        sends,
+        confirm,
+    });
+    Ok(())
+}
+
+/// Sends the dead letter of `delivery`; it is durable before the input can
+/// be acknowledged.
+async fn dead_letter(
+    stage: &'static str,
+    reason: DeadLetterReason,
+    error: &str,
+    delivery: &Delivery,
+    handled: InputHandled<'_>,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    InputHandled {
+        outcome: dead_letters::reason_label(reason),
+        ..handled
+    }
+    .emit();
+    let letter = DeadLetter::new(
+        stage,
+        reason,
+        dead_letters::capped_error(error),
+        &delivery.topic,
+        Some(delivery.partition),
+        Some(delivery.offset),
+        delivery.key.clone(),
+        &delivery.payload,
+    );
+    match dead_letters::send(producer, &letter, Persistence::UntilShutdown(shutdown)).await {
+        Sent::NotYet => Err(Stop::Shutdown),
+        Sent::Held | Sent::Refused => Ok(()),
+    }
+}
+
+/// Acknowledges, oldest first, the inputs whose outputs are all durable
+/// already, without waiting for any.
+async fn settle_delivered<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    in_flight: &mut VecDeque<InFlight>,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    while let Some(oldest) = in_flight.front_mut() {
+        for (_, send) in oldest.sends.iter_mut() {
+            if !send.is_done().await {
+                return Ok(());
+            }
+        }
+        settle_oldest(handler, consumer, in_flight, producer, shutdown).await?;
+    }
+    Ok(())
+}
+
+/// Waits for every input in flight to be settled.
+async fn settle_all<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    in_flight: &mut VecDeque<InFlight>,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    while !in_flight.is_empty() {
+        settle_oldest(handler, consumer, in_flight, producer, shutdown).await?;
+    }
+    Ok(())
+}
+
+/// Finishes what is being worked on, then settles everything in flight.
+async fn drain<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    working: &mut FuturesOrdered<tokio::task::JoinHandle<Worked>>,
+    in_flight: &mut VecDeque<InFlight>,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    while let Some(worked) = working.next().await {
+        let (delivery, processed, took) = worked.map_err(|e| {
+            Stop::Fatal(HandleError::Fatal(format!(
+                "{}: a worker failed: {e}",
+                handler.name()
+            )))
+        })?;
+        dispatch(
+            handler, in_flight, consumer, producer, shutdown, delivery, processed, took,
+        )
+        .await?;
+    }
+    settle_all(handler, consumer, in_flight, producer, shutdown).await
+}
+
+/// Waits for the oldest input's outputs (sending again those the bus failed
+/// for now, dead-lettering those it refuses), tells the handler and
+/// acknowledges the input.
+async fn settle_oldest<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    in_flight: &mut VecDeque<InFlight>,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    let Some(oldest) = in_flight.pop_front() else {
+        return Ok(());
+    };
+    let stage = handler.name();
+    let source = match &oldest.delivery {
+        Some(delivery) => Source::Input { stage, delivery },
+        None => Source::Idle { stage },
+    };
+    for (output, send) in oldest.sends {
+        let sent = tokio::select! {
+            _ = shutdown.cancelled() => return Err(Stop::Shutdown),
+            sent = send.outcome() => sent,
+        };
+        match sent {
+            Ok(()) => OutputSent {
+                stage,
+                topic: output.topic,
+            }
+            .emit(),
+            // Failed in flight: sent again on its own (or dead-lettered),
+            // with the backoff of a send that fails.
+            Err(error) => {
+                tracing::warn!(stage, topic = output.topic, %error,
+                    "an output in flight failed; sending it again");
+                if !send_all(&source, producer, vec![output], shutdown).await {
+                    return Err(Stop::Shutdown);
+                }
+            }
+        }
+    }
+    if oldest.confirm {
+        handler.outputs_delivered().map_err(Stop::Fatal)?;
+    }
+    if let Some(delivery) = &oldest.delivery {
+        if let Err(error) = consumer.ack(delivery) {
+            tracing::error!(stage, %error, "acknowledging input failed");
+        }
+    }
+    Ok(())
+}
+
+/// Hands every output to the bus in order; one the bus refuses at once for
+/// good goes to the dead letters, one it fails for now is retried.
+async fn enqueue_all(
+    source: &Source<'_>,
+    producer: &dyn Producer,
+    outputs: Vec<Output>,
+    shutdown: &CancellationToken,
+) -> Result<Vec<(Output, Sending)>, Stop> {
+    let mut sends = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        let mut attempt = 0u32;
+        loop {
+            let enqueued = tokio::select! {
+                _ = shutdown.cancelled() => return Err(Stop::Shutdown),
+                enqueued = producer.enqueue(output.topic, &output.key, output.payload.clone()) => enqueued,
+            };
+            match enqueued {
+                Ok(pending) => {
+                    sends.push((output, Sending::Pending(pending)));
+                    break;
+                }
+                Err(error) if error.is_permanent() => {
+                    // Refused before it was sent: the retrying path
+                    // dead-letters it.
+                    if !send_all(source, producer, vec![output], shutdown).await {
+                        return Err(Stop::Shutdown);
+                    }
+                    break;
+                }
+                Err(error) => {
+                    attempt += 1;
+                    SendRetried {
+                        stage: source.stage(),
+                        topic: output.topic,
+                        attempt,
+                        error: &error,
+                    }
+                    .emit();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(Stop::Shutdown),
+                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(sends)
+}
+
+/// Decodes `delivery` and hands it to `handle`, with a panic caught at this
+/// boundary (the caller has the handler recover).
+fn process_with<I: Message>(
+    delivery: &Delivery,
+    handle: impl FnOnce(I) -> Result<Vec<Output>, HandleError>,
+) -> Processed {
+    let input = match decode::<I>(&delivery.payload) {
         Ok(input) => input,
         Err(error @ DecodeError::SchemaVersion { .. }) => {
             return Processed::DeadLetter(DeadLetterReason::SchemaVersion, error.to_string())
         }
         Err(error) => return Processed::DeadLetter(DeadLetterReason::Malformed, error.to_string()),
     };
-    match catch_unwind(AssertUnwindSafe(|| handler.handle(input))) {
+    match catch_unwind(AssertUnwindSafe(|| handle(input))) {
         Ok(Ok(outputs)) => Processed::Outputs(outputs),
         Ok(Err(HandleError::Skip(reason))) => Processed::Skipped(reason),
         Ok(Err(HandleError::Refused(reason))) => {
             Processed::DeadLetter(DeadLetterReason::Rejected, reason)
         }
         Ok(Err(fatal @ HandleError::Fatal(_))) => Processed::Fatal(fatal),
-        Err(panic) => {
-            let message = panic_message(panic.as_ref());
-            let at = format!("{} offset {}", delivery.topic, delivery.offset);
-            match recover(handler, &message, &at) {
-                Ok(()) => Processed::DeadLetter(
-                    DeadLetterReason::Panic,
-                    format!("the {} stage panicked: {message}", handler.name()),
-                ),
-                Err(fatal) => Processed::Fatal(fatal),
-            }
-        }
+        Err(panic) => Processed::Panicked(panic_message(panic.as_ref())),
     }
 }
 

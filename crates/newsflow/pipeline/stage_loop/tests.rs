@@ -526,3 +526,151 @@ async fn a_panic_in_an_idle_tick_does_not_end_the_stage() {
     assert!(stage.await.unwrap().is_ok());
     assert_eq!(*recoveries.lock().unwrap(), 1);
 }
+
+/// Holds every record it is handed until the test releases it, as a broker
+/// slow to acknowledge would; records the order records were handed over.
+#[derive(Default)]
+struct GatedProducer {
+    handed: Mutex<Vec<(String, Option<tokio::sync::oneshot::Sender<()>>)>>,
+}
+
+impl GatedProducer {
+    fn keys(&self) -> Vec<String> {
+        self.handed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+    /// Makes the record with `key` durable.
+    fn release(&self, key: &str) {
+        let mut handed = self.handed.lock().unwrap();
+        let (_, gate) = handed.iter_mut().find(|(k, _)| k == key).unwrap();
+        let _ = gate.take().unwrap().send(());
+    }
+}
+
+#[async_trait]
+impl Producer for GatedProducer {
+    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        self.enqueue(topic, key, payload).await?.await
+    }
+    async fn enqueue(
+        &self,
+        _topic: &str,
+        key: &str,
+        _payload: Vec<u8>,
+    ) -> Result<newsflow_bus::PendingSend, BusError> {
+        let (gate, opened) = tokio::sync::oneshot::channel();
+        self.handed.lock().unwrap().push((key.into(), Some(gate)));
+        Ok(Box::pin(async move {
+            opened.await.map_err(|_| BusError::Closed)
+        }))
+    }
+}
+
+/// Counts its confirmations; with `concurrent`, offers its handle to run on
+/// several inputs at once, the first input taking longest.
+struct Echo {
+    delivered: Arc<Mutex<u32>>,
+    concurrent: bool,
+}
+
+fn echo(page: RawPage) -> Result<Vec<Output>, HandleError> {
+    if page.item_id == "p0" {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(vec![Output {
+        topic: topics::ARTICLES,
+        key: page.item_id,
+        payload: b"a".to_vec(),
+    }])
+}
+
+impl StageHandler for Echo {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        echo(page)
+    }
+    fn outputs_delivered(&mut self) -> Result<(), HandleError> {
+        *self.delivered.lock().unwrap() += 1;
+        Ok(())
+    }
+    fn concurrent(&self) -> Option<super::ConcurrentHandle<RawPage>> {
+        self.concurrent
+            .then(|| Arc::new(echo) as super::ConcurrentHandle<RawPage>)
+    }
+}
+
+async fn wait_for(what: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !what() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Several inputs are in flight at once, their outputs handed over in input
+/// order; each input is acknowledged only once its own outputs and those of
+/// every input before it are durable, whatever order the bus confirms them.
+async fn in_flight_inputs_are_acknowledged_in_order_once_durable(concurrent: bool) {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let consumer = FakeConsumer {
+        queue: (0..4)
+            .map(|offset| Delivery {
+                topic: topics::RAW.into(),
+                partition: 0,
+                offset,
+                key: None,
+                payload: page(&format!("p{offset}")),
+            })
+            .collect(),
+        log: log.clone(),
+    };
+    let producer = Arc::new(GatedProducer::default());
+    let delivered = Arc::new(Mutex::new(0));
+    let handler = Echo {
+        delivered: delivered.clone(),
+        concurrent,
+    };
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        producer.clone(),
+        shutdown.clone(),
+        None,
+    ));
+    // All four are handed over before any is durable, in input order.
+    wait_for(|| producer.keys().len() == 4).await;
+    assert_eq!(producer.keys(), ["p0", "p1", "p2", "p3"]);
+    let acked = || log.lock().unwrap().acked.clone();
+    producer.release("p2");
+    producer.release("p1");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(acked().is_empty(), "p0 is not durable yet: {:?}", acked());
+    assert_eq!(*delivered.lock().unwrap(), 0);
+    producer.release("p0");
+    wait_for(|| acked().len() == 3).await;
+    assert_eq!(acked(), [0, 1, 2]);
+    assert_eq!(*delivered.lock().unwrap(), 3);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(acked(), [0, 1, 2], "p3 is not durable");
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
+    assert_eq!(acked(), [0, 1, 2], "shutdown leaves p3 to be read again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_keeps_inputs_in_flight_and_acknowledges_them_in_order() {
+    in_flight_inputs_are_acknowledged_in_order_once_durable(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_stage_hands_outputs_over_in_input_order() {
+    in_flight_inputs_are_acknowledged_in_order_once_durable(true).await;
+}
