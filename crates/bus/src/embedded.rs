@@ -4,9 +4,12 @@
 //! as `newsflow tail`) can read the same file by polling.
 //!
 //! Durability: a record is committed (and synced, `synchronous = FULL`) to
-//! the log before `send` resolves, and a group's position is committed when
-//! the stage acknowledges a record, so a killed process resumes where its
-//! stages stopped.
+//! the log before `send` (or what `enqueue` returns) resolves; records and
+//! acknowledged positions go through one writer thread that commits what
+//! queued up meanwhile together (`embedded_writer`). A position is written
+//! with the writer's next batch, and at once by `commit`: a killed process
+//! resumes at most a batch before where its stages stopped, and every stage
+//! takes a record it already processed as a repeat.
 //!
 //! Groups: a group is *attached* while a consumer this bus handed out is
 //! alive, and *detached* otherwise (registered by an earlier run, such as
@@ -16,7 +19,8 @@
 //! position, and its unread records within the topic's retention, for
 //! `detached_group_retention_ms`; `maintain` then drops it.
 //!
-//! Deletion: records every registered group has passed are deleted at once;
+//! Deletion: records every registered group has passed are deleted with
+//! the batch that writes the position;
 //! compacted topics keep only the newest record per key; and `maintain`
 //! deletes records older or beyond the size the topic's retention allows,
 //! unless an attached group has yet to read them.
@@ -31,28 +35,50 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 
 use crate::embedded_schema;
-use crate::embedded_writer::{self, QueuedRecord};
+use crate::embedded_writer::{self, LogWrite, LogWriter};
 use crate::{Bus, BusError, Consumer, Delivery, EmbeddedConfig, PendingSend, Producer};
 
 /// How long a waiting producer or consumer sleeps before looking again even
 /// without a notification (another process may have written).
 const RECHECK: Duration = Duration::from_millis(250);
 const READ_BATCH: i64 = 128;
+const READ_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// (group, topic)
 type GroupKey = (String, String);
 
+/// The longest a flush of the log writer's queue is waited for.
+const FLUSH_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `f`, which may block on the disk or a lock: on a multi-threaded
+/// runtime the worker first hands its other tasks to another thread, so
+/// that the operator endpoint and the stall watcher keep answering.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    let on_multi_thread_runtime = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_multi_thread_runtime {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) path: PathBuf,
-    pub(crate) connection: Mutex<Connection>,
+    /// Writes other than records and positions (attaching groups,
+    /// maintenance); shared with the log writer.
+    pub(crate) connection: Arc<Mutex<Connection>>,
+    /// Reads, on a connection of their own: in WAL mode they need not wait
+    /// for a writer's sync.
+    reader: Mutex<Connection>,
     pub(crate) config: EmbeddedConfig,
     pub(crate) compacted: Vec<String>,
     /// Live consumers per group and topic handed out by this bus.
     pub(crate) attached: Mutex<HashMap<GroupKey, usize>>,
-    /// Records on their way to the log writer.
-    writer: Mutex<std::sync::mpsc::Sender<QueuedRecord>>,
-    pub(crate) new_records: Notify,
-    pub(crate) capacity_freed: Notify,
+    /// Records and positions on their way to the log writer.
+    writer: Mutex<std::sync::mpsc::Sender<LogWrite>>,
+    pub(crate) new_records: Arc<Notify>,
+    pub(crate) capacity_freed: Arc<Notify>,
 }
 
 impl Shared {
@@ -72,17 +98,41 @@ impl Shared {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, BusError> {
-        let run = || {
+        blocking(|| {
             let mut connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut connection).map_err(|e| self.store_error(e))
-        };
-        let on_multi_thread_runtime = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if on_multi_thread_runtime {
-            tokio::task::block_in_place(run)
-        } else {
-            run()
-        }
+        })
+    }
+
+    /// Runs `f` on the connection for reads (see `with_connection`).
+    pub(crate) fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, BusError> {
+        blocking(|| {
+            let connection = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(&connection).map_err(|e| self.store_error(e))
+        })
+    }
+
+    /// Queues `write` for the log writer.
+    fn queue(&self, write: LogWrite) -> Result<(), BusError> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(write)
+            .map_err(|_| BusError::Closed)
+    }
+
+    /// Waits until everything queued for the log writer so far is written.
+    pub(crate) fn flush(&self) -> Result<(), BusError> {
+        let (done, written) = std::sync::mpsc::channel();
+        self.queue(LogWrite::Flush(done))?;
+        blocking(|| {
+            written
+                .recv_timeout(FLUSH_WAIT)
+                .map_err(|_| BusError::Closed)
+        })
     }
 
     /// The groups attached to `topic` in this process.
@@ -178,22 +228,32 @@ impl EmbeddedBus {
         }
         let mut config = config.clone();
         config.max_backlog = config.max_backlog.max(1);
+        let reader = Connection::open(&path).map_err(store_error)?;
+        reader
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(store_error)?;
         let (queue, queued) = embedded_writer::queue();
         let shared = Arc::new(Shared {
             path,
-            connection: Mutex::new(connection),
+            connection: Arc::new(Mutex::new(connection)),
+            reader: Mutex::new(reader),
             config,
             compacted: compacted.iter().map(|t| t.to_string()).collect(),
             attached: Mutex::new(HashMap::new()),
             writer: Mutex::new(queue),
-            new_records: Notify::new(),
-            capacity_freed: Notify::new(),
+            new_records: Arc::new(Notify::new()),
+            capacity_freed: Arc::new(Notify::new()),
         });
-        embedded_writer::start(Arc::downgrade(&shared), queued).map_err(|source| {
-            BusError::Writer {
-                path: shared.path.display().to_string(),
-                source,
-            }
+        let writer = LogWriter {
+            path: shared.path.display().to_string(),
+            connection: shared.connection.clone(),
+            compacted: shared.compacted.clone(),
+            new_records: shared.new_records.clone(),
+            capacity_freed: shared.capacity_freed.clone(),
+        };
+        writer.start(queued).map_err(|source| BusError::Writer {
+            path: shared.path.display().to_string(),
+            source,
         })?;
         Ok(Self { shared })
     }
@@ -242,6 +302,8 @@ impl EmbeddedBus {
 
     /// Every registered group on every topic, attached or not.
     pub fn groups(&self) -> Result<Vec<GroupInfo>, BusError> {
+        // Positions still queued for the writer count as acknowledged.
+        self.shared.flush()?;
         let rows = self.shared.with_connection(|c| {
             let mut statement = c.prepare(
                 "SELECT g.grp, g.topic, g.next_offset, g.last_seen_ms, g.attached_pid,
@@ -315,7 +377,7 @@ impl EmbeddedBus {
             return Ok(false);
         }
         let max_backlog = self.shared.config.max_backlog;
-        self.shared.with_connection(|c| {
+        self.shared.with_reader(|c| {
             for group in &groups {
                 if pending_of(c, group, topic)? >= max_backlog {
                     return Ok(true);
@@ -332,23 +394,6 @@ pub(crate) fn head_of(connection: &Connection, topic: &str) -> rusqlite::Result<
         .query_row([topic], |row| row.get(0))
         .optional()?
         .unwrap_or(0))
-}
-
-/// How much a commit waits for the disk: see `send` and `ack`.
-pub(crate) enum Synchronous {
-    Full,
-    Normal,
-}
-
-/// Sets the connection's `synchronous` for its next commits (a cached
-/// statement: it is switched around every acknowledgement).
-pub(crate) fn set_synchronous(connection: &Connection, mode: Synchronous) -> rusqlite::Result<()> {
-    let sql = match mode {
-        Synchronous::Full => "PRAGMA synchronous = FULL",
-        Synchronous::Normal => "PRAGMA synchronous = NORMAL",
-    };
-    connection.prepare_cached(sql)?.execute([])?;
-    Ok(())
 }
 
 fn pending_of(connection: &Connection, group: &str, topic: &str) -> rusqlite::Result<u64> {
@@ -389,7 +434,18 @@ fn read_batch(
             payload: row.get(2)?,
         })
     })?;
-    rows.collect()
+    // A batch ends early past READ_BATCH_BYTES (after at least one record).
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let delivery = row?;
+        bytes += delivery.payload.len();
+        batch.push(delivery);
+        if bytes >= READ_BATCH_BYTES {
+            break;
+        }
+    }
+    Ok(batch)
 }
 
 #[async_trait]
@@ -426,18 +482,12 @@ impl Producer for EmbeddedBus {
             let _ = tokio::time::timeout(RECHECK, freed).await;
         }
         let (durable, committed) = tokio::sync::oneshot::channel();
-        let queued = QueuedRecord {
+        self.shared.queue(LogWrite::Record {
             topic: topic.to_string(),
             key: key.to_string(),
             payload,
             durable,
-        };
-        self.shared
-            .writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(queued)
-            .map_err(|_| BusError::Closed)?;
+        })?;
         Ok(Box::pin(async move {
             committed.await.map_err(|_| BusError::Closed)
         }))
@@ -479,8 +529,12 @@ impl Bus for EmbeddedBus {
             .unwrap_or_else(|p| p.into_inner())
             .entry((group.to_string(), topic.to_string()))
             .or_default() += 1;
+        let reader = Connection::open(&self.shared.path)
+            .and_then(|c| c.busy_timeout(Duration::from_secs(10)).map(|()| c))
+            .map_err(|e| self.shared.store_error(e))?;
         Ok(Box::new(EmbeddedConsumer {
             shared: self.shared.clone(),
+            reader,
             group: group.to_string(),
             topic: topic.to_string(),
             read_position: position,
@@ -491,6 +545,10 @@ impl Bus for EmbeddedBus {
 
 struct EmbeddedConsumer {
     shared: Arc<Shared>,
+    /// Its own connection for reading the topic: a batch of large records
+    /// (whole pages) takes a while to read, and must not hold up other
+    /// consumers or the producers' backlog checks.
+    reader: Connection,
     group: String,
     topic: String,
     read_position: i64,
@@ -501,6 +559,12 @@ impl Drop for EmbeddedConsumer {
     /// The group detaches when its last consumer here goes: it stops
     /// counting for backpressure at once, and its detached time starts.
     fn drop(&mut self) {
+        // Its acknowledgements are written before it goes, so that a
+        // consumer of the same group opened next starts after them.
+        if let Err(error) = self.shared.flush() {
+            tracing::warn!(group = %self.group, topic = %self.topic, %error,
+                "could not write a consumer's last acknowledgements");
+        }
         let key = (self.group.clone(), self.topic.clone());
         let detached = {
             let mut attached = self
@@ -551,9 +615,8 @@ impl Consumer for EmbeddedConsumer {
             }
             let arrived = self.shared.new_records.notified();
             let (topic, from) = (self.topic.clone(), self.read_position);
-            let batch = self
-                .shared
-                .with_connection(|c| read_batch(c, &topic, from))?;
+            let batch = blocking(|| read_batch(&self.reader, &topic, from))
+                .map_err(|e| self.shared.store_error(e))?;
             if !batch.is_empty() {
                 self.buffered.extend(batch);
                 continue;
@@ -566,40 +629,25 @@ impl Consumer for EmbeddedConsumer {
         }
     }
 
+    /// Queues the new position for the log writer, which makes it durable
+    /// with its next batch (and deletes what every group has passed);
+    /// `commit` waits for that.
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
-        let next = delivery.offset + 1;
-        self.shared.with_connection(|c| {
-            // A position may be lost with the power: the records after it
-            // come again, which every stage takes as a repeat. So an ack
-            // does not wait for the disk; the next send's sync (the WAL is
-            // one sequence) makes it durable together with that record.
-            set_synchronous(c, Synchronous::Normal)?;
-            let tx = write_transaction(c)?;
-            tx.prepare_cached(
-                "UPDATE group_positions SET next_offset = MAX(next_offset, ?3), last_seen_ms = ?4
-                 WHERE grp = ?1 AND topic = ?2",
-            )?
-            .execute(params![self.group, self.topic, next, now_ms()])?;
-            // Records every group has passed are of no further use, unless
-            // the topic is compacted: there the newest per key is the state.
-            if !self.shared.compacted.contains(&self.topic) {
-                delete_passed(&tx, &self.topic)?;
-            }
-            tx.commit()
-        })?;
-        self.shared.capacity_freed.notify_waiters();
-        Ok(())
+        self.shared.queue(LogWrite::Position {
+            group: self.group.clone(),
+            topic: self.topic.clone(),
+            next: delivery.offset + 1,
+        })
     }
 
     async fn commit(&mut self) -> Result<(), BusError> {
-        // Every ack is already committed.
-        Ok(())
+        self.shared.flush()
     }
 
     async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
         let pending = self
             .shared
-            .with_connection(|c| pending_of(c, &self.group, &self.topic))?;
+            .with_reader(|c| pending_of(c, &self.group, &self.topic))?;
         Ok(Some(pending))
     }
 }
@@ -616,9 +664,7 @@ impl TopicReader {
     /// there is nothing new.
     pub fn read_available(&mut self) -> Result<Vec<Delivery>, BusError> {
         let (topic, from) = (self.topic.clone(), self.next_offset);
-        let batch = self
-            .shared
-            .with_connection(|c| read_batch(c, &topic, from))?;
+        let batch = self.shared.with_reader(|c| read_batch(c, &topic, from))?;
         if let Some(last) = batch.last() {
             self.next_offset = last.offset + 1;
         }
@@ -732,6 +778,7 @@ mod tests {
         bus.send("t", "a", vec![0]).await.unwrap();
         let d = consumer.poll(RECHECK).await.unwrap().unwrap();
         consumer.ack(&d).unwrap();
+        consumer.commit().await.unwrap();
         assert!(bus.reader("t", 0).read_available().unwrap().is_empty());
         assert_eq!(bus.head("t").unwrap(), 1);
     }
@@ -998,25 +1045,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_send_is_synced_to_disk_before_it_returns_and_an_ack_is_not() {
+    async fn the_log_is_synced_at_every_commit_and_a_committed_ack_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let bus = open(dir.path(), 100);
-        let synchronous = || {
-            bus.shared
-                .with_connection(|c| c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)))
-                .unwrap()
-        };
+        let synchronous = bus
+            .shared
+            .with_connection(|c| c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)))
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL: the WAL is synced at every commit");
         let mut consumer = bus.consumer("g", "t").await.unwrap();
         bus.send("t", "a", vec![0]).await.unwrap();
-        assert_eq!(
-            synchronous(),
-            2,
-            "FULL: the WAL is synced at the send's commit"
-        );
+        bus.send("t", "b", vec![1]).await.unwrap();
         let delivery = consumer.poll(RECHECK).await.unwrap().unwrap();
         consumer.ack(&delivery).unwrap();
-        assert_eq!(synchronous(), 1, "NORMAL: a lost ack is a redelivery");
-        bus.send("t", "b", vec![1]).await.unwrap();
-        assert_eq!(synchronous(), 2);
+        consumer.commit().await.unwrap();
+        let stored = bus.groups().unwrap();
+        assert_eq!((stored[0].position, stored[0].pending), (1, 1));
     }
 }

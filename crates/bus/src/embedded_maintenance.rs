@@ -27,6 +27,8 @@ impl EmbeddedBus {
 
     pub(crate) fn maintain_at(&self, now: i64) -> Result<MaintenanceReport, BusError> {
         let shared = &self.shared;
+        // Positions still queued would make records look unread.
+        shared.flush()?;
         let attached: Vec<(String, String)> = shared
             .attached
             .lock()
