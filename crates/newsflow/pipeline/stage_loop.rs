@@ -306,16 +306,50 @@ pub async fn run_stage<H: StageHandler>(
     }
     .await;
     let result = match result {
-        Ok(()) | Err(Stop::Shutdown) => Ok(()),
+        Ok(()) | Err(Stop::Shutdown) => {
+            finish_in_flight(&mut handler, consumer.as_mut(), &mut in_flight).await;
+            Ok(())
+        }
         Err(Stop::Fatal(error)) => Err(error),
     };
-    // What is still in flight stays unacknowledged: it is processed again
-    // after a restart.
+    // What is still in flight now stays unacknowledged: it is processed
+    // again after a restart.
     if let Err(error) = consumer.commit().await {
         tracing::error!(stage, %error, "committing positions at shutdown failed");
     }
     tracing::info!(stage, "stage stopped");
     result
+}
+
+/// How long a stage that is asked to stop still waits for the outputs it
+/// handed to the bus, so that a clean stop leaves nothing to redo.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// At shutdown: acknowledges, in order, the inputs whose outputs the bus
+/// confirms within `SHUTDOWN_GRACE`; stops at the first it does not (no
+/// retry, no dead letter: that input is processed again after a restart).
+async fn finish_in_flight<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    in_flight: &mut VecDeque<InFlight>,
+) {
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while let Some(oldest) = in_flight.pop_front() {
+        for (_, send) in oldest.sends {
+            match tokio::time::timeout_at(deadline, send.outcome()).await {
+                Ok(Ok(())) => {}
+                _ => return,
+            }
+        }
+        if oldest.confirm && handler.outputs_delivered().is_err() {
+            return;
+        }
+        if let Some(delivery) = &oldest.delivery {
+            if let Err(error) = consumer.ack(delivery) {
+                tracing::error!(stage = handler.name(), %error, "acknowledging input failed");
+            }
+        }
+    }
 }
 
 /// Puts one processed input in flight: its outputs handed to the bus (a
