@@ -23,6 +23,10 @@ pub struct Body {
     pub paragraphs: Vec<String>,
     /// Share of the chosen container's text that is link text.
     pub link_density: f32,
+    /// Share of link text in what was read of the container: its text
+    /// without the parts left out as chrome (a menu widget, a list of
+    /// links, a sidebar copied into the story).
+    pub read_link_density: f32,
     /// The page's headline (the visible `<h1>` carrying its title) stands
     /// in the chosen container or in the wrapper around it: the body is
     /// that headline's story, not a list of others.
@@ -54,7 +58,10 @@ pub fn extract_body(
                 .is_some_and(|h| h > i && h < elements[i as usize].end)
     };
     let under_headline = holds(top) || holds(elements[top as usize].parent);
-    let parts = with_sibling_parts(page, top);
+    let mut parts = with_sibling_parts(page, top);
+    parts.extend(continuation_parts(html, page, top));
+    parts.sort_unstable();
+    parts.dedup();
     let mut writer = BodyWriter::new(page, &page.elements[top as usize]);
     // The lead paragraph printed between the headline and the container.
     for block in standfirst::standfirst_blocks(page, anchors.headline, top) {
@@ -63,6 +70,7 @@ pub fn extract_body(
     for part in &parts {
         writer.write_subtree(html, *part);
     }
+    let read_link_density = writer.read_link_chars as f32 / writer.read_chars.max(1) as f32;
     let mut paragraphs = writer.finish();
     drop_boilerplate_lines(&mut paragraphs, title);
     let (chars, links) = parts.iter().fold((0u32, 0u32), |(c, l), &p| {
@@ -72,6 +80,7 @@ pub fn extract_body(
     Body {
         paragraphs,
         link_density: links as f32 / chars.max(1) as f32,
+        read_link_density,
         under_headline,
     }
 }
@@ -362,6 +371,119 @@ fn with_sibling_parts(page: &PageScan, top: u32) -> Vec<u32> {
     parts
 }
 
+/// Levels above the container searched for the rest of a split story.
+const CONTINUATION_LEVELS: usize = 4;
+/// A block with less text than this neither continues the story nor ends
+/// it (a spacer, an image, an empty ad slot).
+const CONTINUATION_NEGLIGIBLE_CHARS: u32 = 30;
+/// Link share above which a block ends the story (teasers, tag lists).
+const CONTINUATION_MAX_LINK_DENSITY: f32 = 0.25;
+
+/// The rest of a story that the page splits into consecutive sections
+/// (text, a table, text again; a page builder's rows): the blocks that
+/// follow the container's ancestors, a few levels up, up to the first one
+/// that is chrome, mostly links or opens a block of other stories. The
+/// sections follow the story directly, so a footer or a list of teasers
+/// further down is never reached.
+fn continuation_parts(html: &Html, page: &PageScan, top: u32) -> Vec<u32> {
+    let elements = &page.elements;
+    let mut parts = Vec::new();
+    let mut pending = Vec::new();
+    let mut node = top;
+    for _ in 0..CONTINUATION_LEVELS {
+        let parent = elements[node as usize].parent;
+        if parent == NONE || matches!(elements[parent as usize].tag, "html") {
+            break;
+        }
+        let parent_end = elements[parent as usize].end;
+        let mut sibling = elements[node as usize].end;
+        let mut ended = false;
+        while sibling < parent_end {
+            let stats = &elements[sibling as usize];
+            let next = stats.end;
+            if stats.invisible || stats.text_chars < CONTINUATION_NEGLIGIBLE_CHARS {
+                sibling = next;
+                continue;
+            }
+            if !continues_story(html, page, sibling, node) {
+                tracing::debug!(sibling, tag = stats.tag, hint = ?stats.hint(), text = stats.text_chars, links = stats.link_chars, "continuation ends");
+                ended = true;
+                break;
+            }
+            // A block between two parts of the story is part of it; after
+            // the last part only a table or list that links nowhere is (a
+            // table of facts, not a list of topics or a copyright line).
+            pending.push(sibling);
+            if is_prose_block(stats) {
+                parts.append(&mut pending);
+            }
+            sibling = next;
+        }
+        let unlinked = pending
+            .iter()
+            .take_while(|&&p| {
+                link_density(&elements[p as usize]) < TRAILING_MAX_LINK_DENSITY
+                    && holds_table_or_list(page, p)
+            })
+            .count();
+        parts.extend(pending.drain(..).take(unlinked));
+        if ended || parent == page.body {
+            break;
+        }
+        node = parent;
+    }
+    parts
+}
+
+/// Link share under which a table or list after the story's last
+/// paragraph still belongs to it.
+const TRAILING_MAX_LINK_DENSITY: f32 = 0.05;
+
+/// Whether a block is or holds a table or a list.
+fn holds_table_or_list(page: &PageScan, index: u32) -> bool {
+    let end = page.elements[index as usize].end;
+    page.elements[index as usize..end as usize]
+        .iter()
+        .any(|e| matches!(e.tag, "table" | "ul" | "ol" | "dl"))
+}
+
+/// Mostly prose: paragraphs, not a table of figures or a list of names.
+fn is_prose_block(stats: &ElementStats) -> bool {
+    stats.prose_chars * 2 >= stats.text_chars && stats.prose_chars >= 80
+}
+
+/// Whether a block after the story is more of it: not chrome by tag or
+/// name, little link text, and not opened by a heading over other stories.
+/// A block built like the section of the story before it (same tag and
+/// class) is a section of the story whatever its class says.
+fn continues_story(html: &Html, page: &PageScan, index: u32, story_section: u32) -> bool {
+    let stats = &page.elements[index as usize];
+    let section = &page.elements[story_section as usize];
+    let same_template =
+        stats.tag == section.tag && stats.element.attr("class") == section.element.attr("class");
+    if hints::is_chrome_tag(stats.tag)
+        || (stats.hint() == Hint::Chrome && !same_template)
+        || link_density(stats) >= CONTINUATION_MAX_LINK_DENSITY
+    {
+        return false;
+    }
+    // The first heading in the block, among its first few elements.
+    let first_heading = (index..stats.end.min(index + 8)).find(|&i| {
+        matches!(
+            page.elements[i as usize].tag,
+            "h2" | "h3" | "h4" | "h5" | "h6"
+        )
+    });
+    !first_heading.is_some_and(|h| {
+        let heading = &page.elements[h as usize];
+        hints::names_other_stories(heading.element)
+            || html
+                .tree
+                .get(heading.node)
+                .is_some_and(|node| opens_boilerplate_block(node, heading))
+    })
+}
+
 fn same_kind(a: &ElementStats, b: &ElementStats) -> bool {
     a.tag == b.tag && a.hint() == b.hint() && a.hint() == Hint::Content
 }
@@ -400,6 +522,9 @@ struct BodyWriter<'p, 'a> {
     line: String,
     line_chars: u32,
     line_link_chars: u32,
+    /// Text read, kept or not, outside skipped subtrees, and its link text.
+    read_chars: u32,
+    read_link_chars: u32,
 }
 
 impl<'p, 'a> BodyWriter<'p, 'a> {
@@ -411,6 +536,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
             line: String::new(),
             line_chars: 0,
             line_link_chars: 0,
+            read_chars: 0,
+            read_link_chars: 0,
         }
     }
 
@@ -544,6 +671,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         if !line.is_empty() && !linky {
             self.paragraphs.push(line.to_string());
         }
+        self.read_chars += self.line_chars;
+        self.read_link_chars += self.line_link_chars;
         self.line.clear();
         self.line_chars = 0;
         self.line_link_chars = 0;

@@ -237,3 +237,94 @@ fn a_paragraph_wrapped_in_a_chrome_named_span_is_kept() {
     }
     assert!(!article.body.contains("Baku, Russia"), "{}", article.body);
 }
+
+/// A story the page builder splits into sections directly under `<body>`,
+/// with a table of figures between two of them and a table of facts after
+/// the last; then a block of other stories and a footer.
+fn story_in_body_sections(after: &str) -> String {
+    let section = |paragraphs: &[&str]| {
+        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+        format!(
+            r#"<div class="band"><div class="container"><div class="col">{body}</div></div></div>"#
+        )
+    };
+    format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body>
+<div class="band"><div class="container"><h1>Putin visits Baku</h1></div></div>
+{}
+<div class="band figures"><div class="container"><table><tr><th>Agreements signed</th><td>Twelve</td></tr><tr><th>Length of the visit</th><td>Two days</td></tr></table></div></div>
+{}
+{after}
+<div class="more"><h2>Related stories</h2><p>Armenia and Azerbaijan sign a border protocol after a year of talks between the two governments in Almaty.</p></div>
+<footer><p>© 2024 The Caucasus Courier. All rights reserved.</p></footer></body></html>"#,
+        section(&STORY[..2]),
+        section(&STORY[2..]),
+    )
+}
+
+#[test]
+fn a_story_split_into_sections_under_the_body_is_kept_whole() {
+    let facts = r#"<div class="band"><div class="container"><table><tr><th>Population of Baku</th><td>2.3 million</td></tr><tr><th>Founded</th><td>Before the 12th century</td></tr></table></div></div>"#;
+    let article = extract(
+        story_in_body_sections(facts).as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for needle in STORY
+        .iter()
+        .copied()
+        .chain(["Agreements signed", "Population of Baku"])
+    {
+        assert!(
+            article.body.contains(needle),
+            "missing: {needle}\n{}",
+            article.body
+        );
+    }
+    assert!(
+        !article.body.contains("border protocol"),
+        "{}",
+        article.body
+    );
+    assert!(!article.body.contains("All rights reserved"));
+}
+
+#[test]
+fn a_line_after_the_story_that_is_neither_prose_nor_a_table_is_left_out() {
+    let copyright = r#"<div class="band"><div class="container">Copyright: Caucasus Courier Media Group</div></div>"#;
+    let article = extract(
+        story_in_body_sections(copyright).as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.contains(STORY[3]), "{}", article.body);
+    assert!(!article.body.contains("Copyright"), "{}", article.body);
+}
+
+#[test]
+fn a_menu_pasted_into_a_post_does_not_make_it_an_index_page() {
+    // The post's container is mostly link text, all of it in a menu widget
+    // (chrome by name) that the body leaves out: the post is prose.
+    let menu: String = (0..60)
+        .map(|i| format!(r#"<li><a href="/breed/{i}">Breed number {i} puppies</a></li>"#))
+        .collect();
+    let page = format!(
+        r#"<html><head><title>Welcome</title></head><body>
+<article class="entry-content"><h1>Welcome</h1><p>{}</p><p>{}</p>
+<div class="sidebar-widget"><ul>{menu}</ul></div></article></body></html>"#,
+        STORY[0], STORY[1]
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.contains(STORY[1]));
+    assert!(!article.body.contains("Breed number"));
+}
