@@ -372,7 +372,11 @@ fn with_sibling_parts(page: &PageScan, top: u32) -> Vec<u32> {
 }
 
 /// Levels above the container searched for the rest of a split story.
-const CONTINUATION_LEVELS: usize = 4;
+const CONTINUATION_LEVELS: usize = 8;
+/// Above this many levels only blocks built like the story's own section
+/// continue it (the next post of a thread, the next row of the same page
+/// builder), not any prose block the page puts after its main column.
+const CONTINUATION_NEAR_LEVELS: usize = 4;
 /// A block with less text than this neither continues the story nor ends
 /// it (a spacer, an image, an empty ad slot).
 const CONTINUATION_NEGLIGIBLE_CHARS: u32 = 30;
@@ -390,7 +394,8 @@ fn continuation_parts(html: &Html, page: &PageScan, top: u32) -> Vec<u32> {
     let mut parts = Vec::new();
     let mut pending = Vec::new();
     let mut node = top;
-    for _ in 0..CONTINUATION_LEVELS {
+    for level in 0..CONTINUATION_LEVELS {
+        let far = level >= CONTINUATION_NEAR_LEVELS;
         let parent = elements[node as usize].parent;
         if parent == NONE || matches!(elements[parent as usize].tag, "html") {
             break;
@@ -405,7 +410,7 @@ fn continuation_parts(html: &Html, page: &PageScan, top: u32) -> Vec<u32> {
                 sibling = next;
                 continue;
             }
-            if !continues_story(html, page, sibling, node) {
+            if !continues_story(html, page, sibling, node, far) {
                 tracing::debug!(sibling, tag = stats.tag, hint = ?stats.hint(), text = stats.text_chars, links = stats.link_chars, "continuation ends");
                 ended = true;
                 break;
@@ -455,14 +460,21 @@ fn is_prose_block(stats: &ElementStats) -> bool {
 /// Whether a block after the story is more of it: not chrome by tag or
 /// name, little link text, and not opened by a heading over other stories.
 /// A block built like the section of the story before it (same tag and
-/// class) is a section of the story whatever its class says.
-fn continues_story(html: &Html, page: &PageScan, index: u32, story_section: u32) -> bool {
+/// class) is a section of the story whatever its class says; `far` up from
+/// the container, only such a block is.
+fn continues_story(
+    html: &Html,
+    page: &PageScan,
+    index: u32,
+    story_section: u32,
+    far: bool,
+) -> bool {
     let stats = &page.elements[index as usize];
     let section = &page.elements[story_section as usize];
     let same_template =
         stats.tag == section.tag && stats.element.attr("class") == section.element.attr("class");
     if hints::is_chrome_tag(stats.tag)
-        || (stats.hint() == Hint::Chrome && !same_template)
+        || ((stats.hint() == Hint::Chrome || far) && !same_template)
         || link_density(stats) >= CONTINUATION_MAX_LINK_DENSITY
     {
         return false;

@@ -328,3 +328,42 @@ fn a_menu_pasted_into_a_post_does_not_make_it_an_index_page() {
     assert!(article.body.contains(STORY[1]));
     assert!(!article.body.contains("Breed number"));
 }
+
+#[test]
+fn the_next_posts_of_a_thread_are_followed_but_not_the_column_after_it() {
+    // Each post nests deep in its own `article.post`; the opening post
+    // scores best, the replies are built the same way. The box after the
+    // thread is prose too, but not built like a post.
+    let post = |text: &str| {
+        format!(
+            r#"<article class="post"><div class="inner"><div class="cell"><div class="main"><div class="content"><div class="body"><p>{text}</p></div></div></div></div></div></article>"#
+        )
+    };
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body><div class="page"><div class="thread">
+<h1>Putin visits Baku</h1><div class="posts">{}{}{}</div></div>
+<div class="about"><p>The Caucasus Courier is an independent newspaper founded in 1998 by a group of journalists from Tbilisi, Baku and Yerevan.</p></div></div></body></html>"#,
+        post(&format!("{} {}", STORY[0], STORY[1])),
+        post(STORY[2]),
+        post(STORY[3]),
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    for paragraph in STORY {
+        assert!(
+            article.body.contains(paragraph),
+            "missing: {paragraph}\n{}",
+            article.body
+        );
+    }
+    assert!(
+        !article.body.contains("independent newspaper"),
+        "{}",
+        article.body
+    );
+}
