@@ -698,6 +698,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
 
 fn drop_boilerplate_lines(paragraphs: &mut Vec<String>, title: Option<&str>) {
     paragraphs.retain(|p| {
-        !boilerplate::is_furniture_line(p) && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
+        !boilerplate::is_furniture_line(p)
+            && !boilerplate::is_block_label_line(p)
+            && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
     });
 }
