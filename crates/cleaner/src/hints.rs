@@ -305,7 +305,9 @@ impl MetadataNames {
 }
 
 pub fn hint(element: &Element) -> Hint {
-    let id = element.id().unwrap_or("");
+    // An id that is a URL or a path (a slide's permalink) names no part of
+    // the template, whatever words the address holds.
+    let id = element.id().filter(|id| !id.contains('/')).unwrap_or("");
     let class = element.attr("class").unwrap_or("");
     if id.is_empty() && class.is_empty() {
         return Hint::Neutral;
@@ -342,4 +344,30 @@ pub fn is_hidden(element: &Element) -> bool {
             style.contains("display:none") || style.contains("visibility:hidden")
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_section(html: &str) -> Hint {
+        let document = scraper::Html::parse_fragment(html);
+        let selector = scraper::Selector::parse("section").expect("valid selector");
+        let section = document.select(&selector).next().expect("a section");
+        hint(section.value())
+    }
+
+    #[test]
+    fn an_id_that_is_an_address_names_nothing() {
+        assert_eq!(
+            first_section(
+                r#"<section id="https://news.example/tech/slideshow/123.cms" class="slides">x</section>"#
+            ),
+            Hint::Neutral
+        );
+        assert_eq!(
+            first_section(r#"<section id="slideshow-123">x</section>"#),
+            Hint::Chrome
+        );
+    }
 }
