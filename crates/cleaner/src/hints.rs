@@ -308,7 +308,8 @@ pub fn hint(element: &Element) -> Hint {
     // An id that is a URL or a path (a slide's permalink) names no part of
     // the template, whatever words the address holds.
     let id = element.id().filter(|id| !id.contains('/')).unwrap_or("");
-    let class = element.attr("class").unwrap_or("");
+    let class = without_label_modifiers(element.attr("class").unwrap_or(""));
+    let class = class.as_ref();
     if id.is_empty() && class.is_empty() {
         return Hint::Neutral;
     }
@@ -325,6 +326,34 @@ pub fn hint(element: &Element) -> Hint {
         return Hint::Chrome;
     }
     Hint::Neutral
+}
+
+/// The class without names that say where a field's label goes
+/// (`field--label-hidden`, `field-label-above`, `label-inline`): they
+/// describe the label, not the element, and would read as "label" and
+/// "hidden" chrome on every field of a page built that way.
+fn without_label_modifiers(class: &str) -> std::borrow::Cow<'_, str> {
+    fn is_label_modifier(name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        [
+            "label-hidden",
+            "label-above",
+            "label-inline",
+            "label-visually_hidden",
+        ]
+        .iter()
+        .any(|m| name.ends_with(m))
+    }
+    if !class.contains("label-") {
+        return std::borrow::Cow::Borrowed(class);
+    }
+    std::borrow::Cow::Owned(
+        class
+            .split_ascii_whitespace()
+            .filter(|name| !is_label_modifier(name))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// Hidden by markup (`hidden`, `aria-hidden`, inline `display:none`).
@@ -367,6 +396,20 @@ mod tests {
         );
         assert_eq!(
             first_section(r#"<section id="slideshow-123">x</section>"#),
+            Hint::Chrome
+        );
+    }
+
+    #[test]
+    fn a_fields_label_placement_is_not_the_fields_own_name() {
+        assert_eq!(
+            first_section(
+                r#"<section class="field field--name-field-body field--label-hidden">x</section>"#
+            ),
+            Hint::Neutral
+        );
+        assert_eq!(
+            first_section(r#"<section class="label hidden">x</section>"#),
             Hint::Chrome
         );
     }
