@@ -60,15 +60,22 @@ pub fn extract_body(
     let under_headline = holds(top) || holds(elements[top as usize].parent);
     let mut parts = with_sibling_parts(page, top);
     parts.extend(continuation_parts(html, page, top));
-    parts.sort_unstable();
-    parts.dedup();
+    let mut blocks: Vec<u32> = parts.clone();
+    // The lead paragraph printed between the headline and the container,
+    // and the story's opening part when it stands there in a container of
+    // its own.
+    blocks.extend(standfirst::standfirst_blocks(page, anchors.headline, top));
+    blocks.extend(preceding_parts(page, anchors.headline, top));
+    blocks.sort_unstable();
     let mut writer = BodyWriter::new(page, &page.elements[top as usize]);
-    // The lead paragraph printed between the headline and the container.
-    for block in standfirst::standfirst_blocks(page, anchors.headline, top) {
+    let mut written_end = 0;
+    for block in blocks {
+        // A block inside one already written (or the same one twice).
+        if block < written_end {
+            continue;
+        }
         writer.write_subtree(html, block);
-    }
-    for part in &parts {
-        writer.write_subtree(html, *part);
+        written_end = elements[block as usize].end;
     }
     let read_link_density = writer.read_link_chars as f32 / writer.read_chars.max(1) as f32;
     let mut paragraphs = writer.finish();
@@ -433,6 +440,52 @@ fn continuation_parts(html: &Html, page: &PageScan, top: u32) -> Vec<u32> {
             .count();
         parts.extend(pending.drain(..).take(unlinked));
         if ended || parent == page.body {
+            break;
+        }
+        node = parent;
+    }
+    parts
+}
+
+/// Prose a block before the container needs to be the story's opening
+/// part rather than a note, a verdict label or a welcome line.
+const PRECEDING_MIN_PROSE: u32 = 140;
+
+/// The story's opening part when the page puts it in a container of its
+/// own between the headline and the chosen container (a question above its
+/// answers, an introduction above the main section): prose blocks before
+/// the container's ancestors, a few levels up, that start after the
+/// headline.
+fn preceding_parts(page: &PageScan, headline: Option<u32>, top: u32) -> Vec<u32> {
+    let elements = &page.elements;
+    let Some(headline) = headline else {
+        return Vec::new();
+    };
+    let after_headline = elements[headline as usize].end;
+    let mut parts = Vec::new();
+    let mut node = top;
+    for _ in 0..CONTINUATION_NEAR_LEVELS {
+        let parent = elements[node as usize].parent;
+        if parent == NONE || parent == page.body {
+            break;
+        }
+        let mut sibling = parent + 1;
+        while sibling < node {
+            let stats = &elements[sibling as usize];
+            if sibling >= after_headline
+                && !stats.invisible
+                && is_prose_block(stats)
+                && stats.prose_chars >= PRECEDING_MIN_PROSE
+                && !hints::is_chrome_tag(stats.tag)
+                && stats.hint() != Hint::Chrome
+                && link_density(stats) < CONTINUATION_MAX_LINK_DENSITY
+            {
+                parts.push(sibling);
+            }
+            sibling = stats.end;
+        }
+        // Further up, everything before is before the headline too.
+        if parent < headline {
             break;
         }
         node = parent;

@@ -367,3 +367,33 @@ fn the_next_posts_of_a_thread_are_followed_but_not_the_column_after_it() {
         article.body
     );
 }
+
+#[test]
+fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
+    // A question over its answer: the answer scores best, the question
+    // stands between the headline and it in a container of its own, in
+    // paragraphs too short to be taken for a standfirst one by one.
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body><div class="page">
+<div class="header"><h1>Putin visits Baku</h1></div>
+<div class="main"><div class="question"><div class="text"><p>{}</p><p>It was his third trip abroad this year and his first to the region.</p></div></div>
+<div class="answers"><div class="answer"><div class="text"><p>{}</p><p>{}</p><p>{}</p><p>{}</p><p>{}</p></div></div></div></div>
+</div></body></html>"#,
+        STORY[0], STORY[1], STORY[2], STORY[3],
+        "Both governments described the visit as a success, and the markets in Baku reacted calmly, with the manat unchanged against the dollar by the end of the day on Tuesday.",
+        "The talks will continue next month in Moscow, where the foreign ministers of both countries are expected to prepare a second visit, according to officials who spoke on condition of anonymity."
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(
+        article.body.starts_with(STORY[0]),
+        "the opening part comes first:\n{}",
+        article.body
+    );
+    assert!(article.body.contains(STORY[3]));
+}
