@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use scraper::node::Element;
 
+use crate::text;
+
 /// Elements whose content is never reader-visible text.
 pub fn is_invisible_tag(tag: &str) -> bool {
     matches!(
@@ -315,6 +317,14 @@ pub fn hint(element: &Element) -> Hint {
     }
     let names = [id, class];
     if names.iter().any(|n| CONTENT_NAMES.is_match(n)) {
+        // A comment's text (`comment-content entry-content`) is named like
+        // the story's, but it is a comment.
+        if names
+            .iter()
+            .any(|n| text::contains_ignore_ascii_case(n, "comment"))
+        {
+            return Hint::Chrome;
+        }
         return Hint::Content;
     }
     if names.iter().any(|n| CHROME_NAMES.is_match(n))
@@ -397,6 +407,18 @@ mod tests {
         assert_eq!(
             first_section(r#"<section id="slideshow-123">x</section>"#),
             Hint::Chrome
+        );
+    }
+
+    #[test]
+    fn a_comments_text_is_a_comment_whatever_else_its_class_says() {
+        assert_eq!(
+            first_section(r#"<section class="comment-content entry-content">x</section>"#),
+            Hint::Chrome
+        );
+        assert_eq!(
+            first_section(r#"<section class="entry-content">x</section>"#),
+            Hint::Content
         );
     }
 
