@@ -144,11 +144,20 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             container = elements[c].parent;
         }
     }
+    // A container named as chrome (an author's profile, a comment) is
+    // taken only when nothing else on the page holds prose, however well
+    // its commas score.
     let mut best: Option<(u32, f32)> = None;
+    let mut best_chrome: Option<(u32, f32)> = None;
     for (index, stats) in elements.iter().enumerate() {
         if !seeded[index] || stats.invisible || stats.tag == "html" {
             continue;
         }
+        let best = if stats.hint() == Hint::Chrome {
+            &mut best_chrome
+        } else {
+            &mut best
+        };
         let mut score = scores[index] * (1.0 - link_density(stats));
         // The story sits next to its headline; teasers and comments do not.
         let holds =
@@ -164,10 +173,10 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             score *= LEAD_BONUS;
         }
         if best.is_none_or(|(_, s)| score > s) {
-            best = Some((index as u32, score));
+            *best = Some((index as u32, score));
         }
     }
-    let (mut top, _) = best?;
+    let (mut top, _) = best.or(best_chrome)?;
     if tracing::enabled!(tracing::Level::DEBUG) {
         let mut ranked: Vec<(usize, f32)> = (0..elements.len())
             .filter(|&i| seeded[i])

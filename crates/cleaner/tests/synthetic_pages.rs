@@ -397,3 +397,29 @@ fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
     );
     assert!(article.body.contains(STORY[3]));
 }
+
+#[test]
+fn a_chrome_named_box_is_never_the_story_however_well_it_scores() {
+    // The author's profile is a list of commas; the story is split into
+    // small sections that each score little.
+    let profile: String = (0..3)
+        .map(|_| "<p>Anna writes about energy, trade, transport, diplomacy, borders, elections, courts, media, culture, sport, food, travel, history, music, film, books, science, climate, health, and faith.</p>".to_string())
+        .collect();
+    let sections: String = STORY
+        .iter()
+        .map(|p| format!(r#"<div class="row"><div class="col"><p>{p}</p></div></div>"#))
+        .collect();
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body><main><h1>Putin visits Baku</h1>{sections}</main>
+<div class="author-profile">{profile}</div></body></html>"#
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.contains(STORY[0]), "{}", article.body);
+    assert!(!article.body.contains("Anna writes"), "{}", article.body);
+}
