@@ -104,6 +104,9 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     let elements = &page.elements;
     let mut scores = vec![0f32; elements.len()];
     let mut seeded = vec![false; elements.len()];
+    // Whether a seeded container's name reads as chrome (worked out once,
+    // when it is seeded).
+    let mut chrome = vec![false; elements.len()];
     for (index, block) in elements.iter().enumerate() {
         if block.invisible
             || block.inline_chars < config.min_paragraph_chars as u32
@@ -133,7 +136,9 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             let c = container as usize;
             if !seeded[c] {
                 seeded[c] = true;
-                scores[c] += initial_score(elements, c);
+                let (initial, hint) = initial_score(elements, c);
+                scores[c] += initial;
+                chrome[c] = hint == Hint::Chrome;
             }
             scores[c] += score
                 / match level {
@@ -153,7 +158,7 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
         if !seeded[index] || stats.invisible || stats.tag == "html" {
             continue;
         }
-        let best = if stats.hint() == Hint::Chrome {
+        let best = if chrome[index] {
             &mut best_chrome
         } else {
             &mut best
@@ -328,7 +333,8 @@ fn alphanumeric_lowercase(text: &str) -> String {
         .collect()
 }
 
-fn initial_score(elements: &[ElementStats], index: usize) -> f32 {
+/// The container's score before its prose counts, and what its name says.
+fn initial_score(elements: &[ElementStats], index: usize) -> (f32, Hint) {
     let stats = &elements[index];
     let by_tag = match stats.tag {
         "article" => 10.0,
@@ -354,7 +360,7 @@ fn initial_score(elements: &[ElementStats], index: usize) -> f32 {
         Hint::Neutral => 0.0,
         Hint::Chrome => -25.0,
     };
-    by_tag + by_name
+    (by_tag + by_name, hint)
 }
 
 /// The container and the siblings that continue it: the same kind of

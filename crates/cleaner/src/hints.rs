@@ -368,20 +368,24 @@ fn without_label_modifiers(class: &str) -> std::borrow::Cow<'_, str> {
 
 /// Hidden by markup (`hidden`, `aria-hidden`, inline `display:none`).
 pub fn is_hidden(element: &Element) -> bool {
-    if element.attr("hidden").is_some() || element.attr("aria-hidden") == Some("true") {
-        return true;
-    }
-    element.attr("style").is_some_and(|style| {
+    // One pass over the attributes: each lookup by name would walk them
+    // all, and this runs for every element of the page.
+    element.attrs().any(|(name, value)| match name {
+        "hidden" => true,
+        "aria-hidden" => value == "true",
         // Most styles say neither word (and inline styles are written in
         // lower case); only those that do are normalised.
-        (style.contains("none") || style.contains("hidden")) && {
-            let style: String = style
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            style.contains("display:none") || style.contains("visibility:hidden")
+        "style" => {
+            (value.contains("none") || value.contains("hidden")) && {
+                let style: String = value
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                style.contains("display:none") || style.contains("visibility:hidden")
+            }
         }
+        _ => false,
     })
 }
 
@@ -394,6 +398,32 @@ mod tests {
         let selector = scraper::Selector::parse("section").expect("valid selector");
         let section = document.select(&selector).next().expect("a section");
         hint(section.value())
+    }
+
+    fn section_is_hidden(html: &str) -> bool {
+        let document = scraper::Html::parse_fragment(html);
+        let selector = scraper::Selector::parse("section").expect("valid selector");
+        let section = document.select(&selector).next().expect("a section");
+        is_hidden(section.value())
+    }
+
+    #[test]
+    fn hidden_markup_is_recognised_in_one_pass_over_the_attributes() {
+        for hidden in [
+            r#"<section hidden>x</section>"#,
+            r#"<section class="a" aria-hidden="true">x</section>"#,
+            r#"<section style="color: red; display : none">x</section>"#,
+            r#"<section style="visibility:hidden">x</section>"#,
+        ] {
+            assert!(section_is_hidden(hidden), "{hidden}");
+        }
+        for shown in [
+            r#"<section aria-hidden="false">x</section>"#,
+            r#"<section style="text-decoration: none">x</section>"#,
+            r#"<section class="hidden-label">x</section>"#,
+        ] {
+            assert!(!section_is_hidden(shown), "{shown}");
+        }
     }
 
     #[test]
