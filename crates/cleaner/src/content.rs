@@ -377,7 +377,11 @@ fn with_sibling_parts(page: &PageScan, top: u32) -> Vec<u32> {
     let parent_end = elements[parent as usize].end;
     while child < parent_end {
         let stats = &elements[child as usize];
+        // The lead printed just before the body, named as a teaser or
+        // intro (words that elsewhere name chrome).
+        let is_lead = child < top && !stats.invisible && standfirst::is_lead_block(stats);
         let is_part = child == top
+            || is_lead
             || (!stats.invisible
                 && stats.hint() != Hint::Chrome
                 && !hints::is_chrome_tag(stats.tag)
@@ -640,6 +644,14 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         false
     }
 
+    /// A lead paragraph inside the container, before any of its text,
+    /// named as a lead or teaser (words that elsewhere name chrome).
+    fn is_opening_lead(&self, stats: &ElementStats) -> bool {
+        self.paragraphs.is_empty()
+            && self.line.trim().is_empty()
+            && standfirst::is_lead_block(stats)
+    }
+
     fn skips(&self, index: u32, is_root: bool) -> bool {
         let stats = &self.page.elements[index as usize];
         if stats.invisible || stats.text_chars == 0 {
@@ -657,6 +669,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
             && stats.prose_chars * 2 < self.container_prose
             && !self.is_quotation(index)
             && !is_inline_prose(stats)
+            && !self.is_opening_lead(stats)
         {
             return true;
         }

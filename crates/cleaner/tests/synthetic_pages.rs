@@ -423,3 +423,59 @@ fn a_chrome_named_box_is_never_the_story_however_well_it_scores() {
     assert!(article.body.contains(STORY[0]), "{}", article.body);
     assert!(!article.body.contains("Anna writes"), "{}", article.body);
 }
+
+/// A news page without a headline to anchor a standfirst (its `<h1>` is
+/// the site's name) whose lead's class says "teaser", a word that elsewhere
+/// marks chrome; `body_paragraphs` make the body.
+fn page_with_teaser_lead(body_paragraphs: &[&str]) -> String {
+    let body: String = body_paragraphs
+        .iter()
+        .map(|p| format!("<p>{p}</p>"))
+        .collect();
+    format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body><h1>The Caucasus Courier</h1>
+<div class="news-single"><div class="teaser-text"><p>{} It was the first such visit in six years.</p></div>
+<div class="news-text">{body}</div>
+<div class="teaser"><p>Armenia and Azerbaijan sign a border protocol after a year of talks between the two governments in Almaty.</p></div></div></body></html>"#,
+        STORY[0]
+    )
+}
+
+#[test]
+fn a_lead_named_as_a_teaser_opening_the_container_is_kept() {
+    // The story's container is the wrapper around lead and body.
+    let page = page_with_teaser_lead(&STORY[1..]);
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.starts_with(STORY[0]), "{}", article.body);
+    assert!(
+        !article.body.contains("border protocol"),
+        "{}",
+        article.body
+    );
+}
+
+#[test]
+fn a_lead_named_as_a_teaser_just_before_the_container_is_kept() {
+    // The body is long enough to be the container alone.
+    let long: Vec<&str> = STORY[1..].iter().chain(STORY.iter()).copied().collect();
+    let page = page_with_teaser_lead(&long);
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.starts_with(STORY[0]), "{}", article.body);
+    assert!(
+        !article.body.contains("border protocol"),
+        "{}",
+        article.body
+    );
+}
