@@ -40,8 +40,9 @@ pub fn extract_body(
     config: &CleanerConfig,
 ) -> Body {
     let title = metadata.title.as_deref();
+    let titled_headline = headline_index(html, page, title);
     let anchors = Anchors {
-        headline: headline_index(html, page, title),
+        headline: titled_headline.or_else(|| only_headline(page)),
         lead: metadata
             .description
             .as_deref()
@@ -51,11 +52,10 @@ pub fn extract_body(
         return Body::default();
     };
     let elements = &page.elements;
+    // Only the heading that carries the title makes a short text a brief:
+    // any page has some `<h1>`.
     let holds = |i: u32| {
-        i != NONE
-            && anchors
-                .headline
-                .is_some_and(|h| h > i && h < elements[i as usize].end)
+        i != NONE && titled_headline.is_some_and(|h| h > i && h < elements[i as usize].end)
     };
     let under_headline = holds(top) || holds(elements[top as usize].parent);
     let mut parts = with_sibling_parts(page, top);
@@ -251,7 +251,7 @@ const LEAD_BONUS: f32 = 2.0;
 
 /// Places on the page that the story is known to be near.
 struct Anchors {
-    /// The `<h1>` with the title.
+    /// The `<h1>` with the title, else the page's only `<h1>`.
     headline: Option<u32>,
     /// The ancestors of the text node where the description's opening
     /// words appear in the page.
@@ -322,6 +322,18 @@ fn headline_index(html: &Html, page: &PageScan, title: Option<&str>) -> Option<u
         let text = alphanumeric_lowercase(&text::bounded_text(node));
         text.len() >= 8 && (title.contains(&text) || text.contains(&title))
     })
+}
+
+/// The page's only visible `<h1>`: where no heading carries the title, it
+/// still heads the page, and the story is found near it.
+fn only_headline(page: &PageScan) -> Option<u32> {
+    let mut visible = page.metadata.h1s.iter().copied().filter(|&i| {
+        !page.elements[i as usize].invisible && page.elements[i as usize].text_chars > 0
+    });
+    match (visible.next(), visible.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
 }
 
 /// Letters and digits only, lower-cased: headlines compared this way match

@@ -368,13 +368,12 @@ fn the_next_posts_of_a_thread_are_followed_but_not_the_column_after_it() {
     );
 }
 
-#[test]
-fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
-    // A question over its answer: the answer scores best, the question
-    // stands between the headline and it in a container of its own, in
-    // paragraphs too short to be taken for a standfirst one by one.
-    let page = format!(
-        r#"<html><head><title>Putin visits Baku</title></head><body><div class="page">
+/// A question over its answer: the answer scores best, the question
+/// stands between the headline and it in a container of its own, in
+/// paragraphs too short to be taken for a standfirst one by one.
+fn question_and_answer_page(title: &str) -> String {
+    format!(
+        r#"<html><head><title>{title}</title></head><body><div class="page">
 <div class="header"><h1>Putin visits Baku</h1></div>
 <div class="main"><div class="question"><div class="text"><p>{}</p><p>It was his third trip abroad this year and his first to the region.</p></div></div>
 <div class="answers"><div class="answer"><div class="text"><p>{}</p><p>{}</p><p>{}</p><p>{}</p><p>{}</p></div></div></div></div>
@@ -382,7 +381,12 @@ fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
         STORY[0], STORY[1], STORY[2], STORY[3],
         "Both governments described the visit as a success, and the markets in Baku reacted calmly, with the manat unchanged against the dollar by the end of the day on Tuesday.",
         "The talks will continue next month in Moscow, where the foreign ministers of both countries are expected to prepare a second visit, according to officials who spoke on condition of anonymity."
-    );
+    )
+}
+
+#[test]
+fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
+    let page = question_and_answer_page("Putin visits Baku");
     let article = extract(
         page.as_bytes(),
         Some("text/html"),
@@ -396,6 +400,23 @@ fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
         article.body
     );
     assert!(article.body.contains(STORY[3]));
+}
+
+#[test]
+fn the_only_headline_anchors_the_story_when_it_is_worded_unlike_the_title() {
+    let page = question_and_answer_page("Baku trip: a second look | The Caucasus Courier forum");
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(
+        article.body.starts_with(STORY[0]),
+        "the opening part comes first:\n{}",
+        article.body
+    );
 }
 
 #[test]
