@@ -170,10 +170,13 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
         if holds(index as u32) || holds(stats.parent) {
             score *= HEADLINE_BONUS;
         }
-        if anchors
-            .lead
-            .as_ref()
-            .is_some_and(|path| path.contains(&stats.node))
+        // A block holding the description's text and little else is the
+        // intro printed over the story, not the story.
+        if stats.prose_chars >= LEAD_CONTAINER_MIN_PROSE
+            && anchors
+                .lead
+                .as_ref()
+                .is_some_and(|path| path.contains(&stats.node))
         {
             score *= LEAD_BONUS;
         }
@@ -248,6 +251,8 @@ const HEADLINE_BONUS: f32 = 1.5;
 /// Score factor for a container that holds the text the page's description
 /// starts with.
 const LEAD_BONUS: f32 = 2.0;
+/// Prose a container needs for that: more than a description's intro.
+const LEAD_CONTAINER_MIN_PROSE: u32 = 400;
 
 /// Places on the page that the story is known to be near.
 struct Anchors {
@@ -449,7 +454,7 @@ fn continuation_parts(html: &Html, page: &PageScan, top: u32) -> Vec<u32> {
                 continue;
             }
             if !continues_story(html, page, sibling, node, far) {
-                tracing::debug!(sibling, tag = stats.tag, hint = ?stats.hint(), text = stats.text_chars, links = stats.link_chars, "continuation ends");
+                tracing::debug!(sibling, level, tag = stats.tag, hint = ?stats.hint(), text = stats.text_chars, links = stats.link_chars, "continuation ends");
                 ended = true;
                 break;
             }

@@ -500,3 +500,30 @@ fn a_lead_named_as_a_teaser_just_before_the_container_is_kept() {
         article.body
     );
 }
+
+#[test]
+fn an_intro_repeating_the_description_does_not_pass_for_the_story() {
+    // The intro under the headline repeats the page's description; the
+    // story is in another branch of the page.
+    let deep = |inner: &str| {
+        format!(
+            r#"<div class="a"><div class="b"><div class="c"><div class="d">{inner}</div></div></div></div>"#
+        )
+    };
+    let body: String = STORY[1..].iter().map(|p| format!("<p>{p}</p>")).collect();
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title><meta name="description" content="{}"></head><body>
+<div class="top">{}</div><div class="columns">{}</div></body></html>"#,
+        STORY[0],
+        deep(&format!("<h1>Putin visits Baku</h1><p>{}</p>", STORY[0])),
+        deep(&body),
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.contains(STORY[3]), "{}", article.body);
+}
