@@ -149,6 +149,7 @@ const CHROME_WORDS: &[&str] = &[
     "author",
     "caption",
     "credit",
+    "copyright",
     "toolbar",
     "tools",
     "print",
@@ -436,6 +437,14 @@ mod tests {
         );
         assert_eq!(
             first_section(r#"<section id="slideshow-123">x</section>"#),
+            Hint::Chrome
+        );
+    }
+
+    #[test]
+    fn a_photo_copyright_line_is_chrome() {
+        assert_eq!(
+            first_section(r#"<section class="image-annotation copyright">x</section>"#),
             Hint::Chrome
         );
     }
