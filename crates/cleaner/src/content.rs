@@ -612,6 +612,11 @@ fn opens_boilerplate_block(node: ego_tree::NodeRef<Node>, stats: &ElementStats) 
         })
 }
 
+/// A list or table that is mostly links (left out of the body).
+fn is_link_list(stats: &ElementStats) -> bool {
+    matches!(stats.tag, "ul" | "ol" | "table" | "dl") && link_density(stats) > 0.5
+}
+
 /// Descendants of a chrome-named wrapper searched for the quotation it holds.
 const QUOTATION_SEARCH: u32 = 8;
 
@@ -690,7 +695,7 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         {
             return true;
         }
-        matches!(stats.tag, "ul" | "ol" | "table" | "dl") && link_density(stats) > 0.5
+        is_link_list(stats)
     }
 
     fn write_subtree(&mut self, html: &Html, root: u32) {
@@ -715,6 +720,16 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                         let stats = &elements[index as usize];
                         if self.skips(index, index == root) {
                             tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint(), "skipped");
+                            // A list of links left out is still read: on a
+                            // category page it is what the page is made of.
+                            // Chrome (a menu widget) is not.
+                            if is_link_list(stats)
+                                && !hints::is_chrome_tag(stats.tag)
+                                && stats.hint() != Hint::Chrome
+                            {
+                                self.read_chars += stats.text_chars;
+                                self.read_link_chars += stats.link_chars;
+                            }
                             skipping = Some(node.id());
                             continue;
                         }
