@@ -527,3 +527,30 @@ fn an_intro_repeating_the_description_does_not_pass_for_the_story() {
     .unwrap();
     assert!(article.body.contains(STORY[3]), "{}", article.body);
 }
+
+#[test]
+fn sections_built_like_the_storys_own_continue_it_whatever_their_class_says() {
+    // Each section's class holds "headline", a word that elsewhere marks
+    // chrome; the sections are all built the same way.
+    let section = |paragraphs: &[&str]| {
+        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+        format!(
+            r#"<div class="band headline-with-text"><div class="container"><div class="col">{body}</div></div></div>"#
+        )
+    };
+    let page = format!(
+        r#"<html><head><title>Putin visits Baku</title></head><body><h1>Putin visits Baku</h1>{}{}
+<footer><p>© 2024 The Caucasus Courier. All rights reserved.</p></footer></body></html>"#,
+        section(&STORY[..2]),
+        section(&STORY[2..]),
+    );
+    let article = extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap();
+    assert!(article.body.contains(STORY[3]), "{}", article.body);
+    assert!(!article.body.contains("All rights reserved"));
+}
