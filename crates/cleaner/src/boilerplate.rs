@@ -266,6 +266,16 @@ pub fn is_furniture_line(line: &str) -> bool {
     line.chars().count() <= FURNITURE_MAX_CHARS && FURNITURE.contains(&normalised(line).as_str())
 }
 
+/// A line of its own that only labels a block of other stories, comments
+/// or the author's profile ("Lesen Sie auch die folgenden Beiträge:",
+/// "Über den Autor"), printed as a paragraph rather than a heading: short,
+/// and no sentence after the label.
+pub fn is_block_label_line(line: &str) -> bool {
+    line.chars().count() <= FURNITURE_MAX_CHARS
+        && !line.trim_end().ends_with('.')
+        && opens_boilerplate_block(line)
+}
+
 /// A heading that labels a block of other stories, comments or the author's
 /// profile: the phrase, then nothing or a word boundary ("Mehr zum Thema
 /// Energie", "Comments (12)").
@@ -301,6 +311,24 @@ mod tests {
         assert!(!is_furniture_line(
             "Teilen ist die Grundlage der Genossenschaft."
         ));
+    }
+
+    #[test]
+    fn block_labels_printed_as_paragraphs_are_recognised() {
+        for line in [
+            "Lesen Sie auch die folgenden Beiträge:",
+            "Das Thema könnte dich auch interessieren:",
+            "Über den Autor",
+            "Lire aussi",
+        ] {
+            assert!(is_block_label_line(line), "{line}");
+        }
+        for line in [
+            "Weitere Informationen zum Verfahren gibt das Amt auf Anfrage.",
+            "Related stories of loss and hope were shared by the survivors at the memorial service on Sunday",
+        ] {
+            assert!(!is_block_label_line(line), "{line}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::hints::{self, Hint};
 use crate::metadata::Metadata;
 use crate::scan::{ElementStats, PageScan, NONE};
 use crate::standfirst;
+use crate::story_parts::{continuation_parts, preceding_parts};
 use crate::text;
 use crate::CleanerConfig;
 
@@ -23,6 +24,10 @@ pub struct Body {
     pub paragraphs: Vec<String>,
     /// Share of the chosen container's text that is link text.
     pub link_density: f32,
+    /// Share of link text in what was read of the container: its text
+    /// without the parts left out as chrome (a menu widget, a list of
+    /// links, a sidebar copied into the story).
+    pub read_link_density: f32,
     /// The page's headline (the visible `<h1>` carrying its title) stands
     /// in the chosen container or in the wrapper around it: the body is
     /// that headline's story, not a list of others.
@@ -36,8 +41,9 @@ pub fn extract_body(
     config: &CleanerConfig,
 ) -> Body {
     let title = metadata.title.as_deref();
+    let titled_headline = headline_index(html, page, title);
     let anchors = Anchors {
-        headline: headline_index(html, page, title),
+        headline: titled_headline.or_else(|| only_headline(page)),
         lead: metadata
             .description
             .as_deref()
@@ -47,22 +53,32 @@ pub fn extract_body(
         return Body::default();
     };
     let elements = &page.elements;
+    // Only the heading that carries the title makes a short text a brief:
+    // any page has some `<h1>`.
     let holds = |i: u32| {
-        i != NONE
-            && anchors
-                .headline
-                .is_some_and(|h| h > i && h < elements[i as usize].end)
+        i != NONE && titled_headline.is_some_and(|h| h > i && h < elements[i as usize].end)
     };
     let under_headline = holds(top) || holds(elements[top as usize].parent);
-    let parts = with_sibling_parts(page, top);
+    let mut parts = with_sibling_parts(page, top);
+    parts.extend(continuation_parts(html, page, top));
+    let mut blocks: Vec<u32> = parts.clone();
+    // The lead paragraph printed between the headline and the container,
+    // and the story's opening part when it stands there in a container of
+    // its own.
+    blocks.extend(standfirst::standfirst_blocks(page, anchors.headline, top));
+    blocks.extend(preceding_parts(page, anchors.headline, top));
+    blocks.sort_unstable();
     let mut writer = BodyWriter::new(page, &page.elements[top as usize]);
-    // The lead paragraph printed between the headline and the container.
-    for block in standfirst::standfirst_blocks(page, anchors.headline, top) {
+    let mut written_end = 0;
+    for block in blocks {
+        // A block inside one already written (or the same one twice).
+        if block < written_end {
+            continue;
+        }
         writer.write_subtree(html, block);
+        written_end = elements[block as usize].end;
     }
-    for part in &parts {
-        writer.write_subtree(html, *part);
-    }
+    let read_link_density = writer.read_link_chars as f32 / writer.read_chars.max(1) as f32;
     let mut paragraphs = writer.finish();
     drop_boilerplate_lines(&mut paragraphs, title);
     let (chars, links) = parts.iter().fold((0u32, 0u32), |(c, l), &p| {
@@ -72,11 +88,12 @@ pub fn extract_body(
     Body {
         paragraphs,
         link_density: links as f32 / chars.max(1) as f32,
+        read_link_density,
         under_headline,
     }
 }
 
-fn link_density(stats: &ElementStats) -> f32 {
+pub(crate) fn link_density(stats: &ElementStats) -> f32 {
     stats.link_chars as f32 / stats.text_chars.max(1) as f32
 }
 
@@ -88,6 +105,9 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
     let elements = &page.elements;
     let mut scores = vec![0f32; elements.len()];
     let mut seeded = vec![false; elements.len()];
+    // Whether a seeded container's name reads as chrome (worked out once,
+    // when it is seeded).
+    let mut chrome = vec![false; elements.len()];
     for (index, block) in elements.iter().enumerate() {
         if block.invisible
             || block.inline_chars < config.min_paragraph_chars as u32
@@ -117,7 +137,9 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             let c = container as usize;
             if !seeded[c] {
                 seeded[c] = true;
-                scores[c] += initial_score(elements, c);
+                let (initial, hint) = initial_score(elements, c);
+                scores[c] += initial;
+                chrome[c] = hint == Hint::Chrome;
             }
             scores[c] += score
                 / match level {
@@ -128,11 +150,20 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
             container = elements[c].parent;
         }
     }
+    // A container named as chrome (an author's profile, a comment) is
+    // taken only when nothing else on the page holds prose, however well
+    // its commas score.
     let mut best: Option<(u32, f32)> = None;
+    let mut best_chrome: Option<(u32, f32)> = None;
     for (index, stats) in elements.iter().enumerate() {
         if !seeded[index] || stats.invisible || stats.tag == "html" {
             continue;
         }
+        let best = if chrome[index] {
+            &mut best_chrome
+        } else {
+            &mut best
+        };
         let mut score = scores[index] * (1.0 - link_density(stats));
         // The story sits next to its headline; teasers and comments do not.
         let holds =
@@ -140,18 +171,21 @@ fn best_container(page: &PageScan, anchors: &Anchors, config: &CleanerConfig) ->
         if holds(index as u32) || holds(stats.parent) {
             score *= HEADLINE_BONUS;
         }
-        if anchors
-            .lead
-            .as_ref()
-            .is_some_and(|path| path.contains(&stats.node))
+        // A block holding the description's text and little else is the
+        // intro printed over the story, not the story.
+        if stats.prose_chars >= LEAD_CONTAINER_MIN_PROSE
+            && anchors
+                .lead
+                .as_ref()
+                .is_some_and(|path| path.contains(&stats.node))
         {
             score *= LEAD_BONUS;
         }
         if best.is_none_or(|(_, s)| score > s) {
-            best = Some((index as u32, score));
+            *best = Some((index as u32, score));
         }
     }
-    let (mut top, _) = best?;
+    let (mut top, _) = best.or(best_chrome)?;
     if tracing::enabled!(tracing::Level::DEBUG) {
         let mut ranked: Vec<(usize, f32)> = (0..elements.len())
             .filter(|&i| seeded[i])
@@ -218,10 +252,12 @@ const HEADLINE_BONUS: f32 = 1.5;
 /// Score factor for a container that holds the text the page's description
 /// starts with.
 const LEAD_BONUS: f32 = 2.0;
+/// Prose a container needs for that: more than a description's intro.
+const LEAD_CONTAINER_MIN_PROSE: u32 = 400;
 
 /// Places on the page that the story is known to be near.
 struct Anchors {
-    /// The `<h1>` with the title.
+    /// The `<h1>` with the title, else the page's only `<h1>`.
     headline: Option<u32>,
     /// The ancestors of the text node where the description's opening
     /// words appear in the page.
@@ -294,6 +330,18 @@ fn headline_index(html: &Html, page: &PageScan, title: Option<&str>) -> Option<u
     })
 }
 
+/// The page's only visible `<h1>`: where no heading carries the title, it
+/// still heads the page, and the story is found near it.
+fn only_headline(page: &PageScan) -> Option<u32> {
+    let mut visible = page.metadata.h1s.iter().copied().filter(|&i| {
+        !page.elements[i as usize].invisible && page.elements[i as usize].text_chars > 0
+    });
+    match (visible.next(), visible.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
 /// Letters and digits only, lower-cased: headlines compared this way match
 /// across punctuation and ellipsis differences between `<h1>` and metadata.
 fn alphanumeric_lowercase(text: &str) -> String {
@@ -303,7 +351,8 @@ fn alphanumeric_lowercase(text: &str) -> String {
         .collect()
 }
 
-fn initial_score(elements: &[ElementStats], index: usize) -> f32 {
+/// The container's score before its prose counts, and what its name says.
+fn initial_score(elements: &[ElementStats], index: usize) -> (f32, Hint) {
     let stats = &elements[index];
     let by_tag = match stats.tag {
         "article" => 10.0,
@@ -329,7 +378,7 @@ fn initial_score(elements: &[ElementStats], index: usize) -> f32 {
         Hint::Neutral => 0.0,
         Hint::Chrome => -25.0,
     };
-    by_tag + by_name
+    (by_tag + by_name, hint)
 }
 
 /// The container and the siblings that continue it: the same kind of
@@ -346,7 +395,11 @@ fn with_sibling_parts(page: &PageScan, top: u32) -> Vec<u32> {
     let parent_end = elements[parent as usize].end;
     while child < parent_end {
         let stats = &elements[child as usize];
+        // The lead printed just before the body, named as a teaser or
+        // intro (words that elsewhere name chrome).
+        let is_lead = child < top && !stats.invisible && standfirst::is_lead_block(stats);
         let is_part = child == top
+            || is_lead
             || (!stats.invisible
                 && stats.hint() != Hint::Chrome
                 && !hints::is_chrome_tag(stats.tag)
@@ -381,12 +434,17 @@ fn is_inline_prose(stats: &ElementStats) -> bool {
 
 /// A heading labelling a block of other stories, comments or the author's
 /// profile, in any of the common European languages.
-fn opens_boilerplate_block(node: ego_tree::NodeRef<Node>, stats: &ElementStats) -> bool {
+pub(crate) fn opens_boilerplate_block(node: ego_tree::NodeRef<Node>, stats: &ElementStats) -> bool {
     matches!(stats.tag, "h2" | "h3" | "h4" | "h5" | "h6")
         && stats.text_chars <= 80
         && scraper::ElementRef::wrap(node).is_some_and(|heading| {
             boilerplate::opens_boilerplate_block(&text::bounded_text(heading))
         })
+}
+
+/// A list or table that is mostly links (left out of the body).
+fn is_link_list(stats: &ElementStats) -> bool {
+    matches!(stats.tag, "ul" | "ol" | "table" | "dl") && link_density(stats) > 0.5
 }
 
 /// Descendants of a chrome-named wrapper searched for the quotation it holds.
@@ -400,6 +458,9 @@ struct BodyWriter<'p, 'a> {
     line: String,
     line_chars: u32,
     line_link_chars: u32,
+    /// Text read, kept or not, outside skipped subtrees, and its link text.
+    read_chars: u32,
+    read_link_chars: u32,
 }
 
 impl<'p, 'a> BodyWriter<'p, 'a> {
@@ -411,6 +472,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
             line: String::new(),
             line_chars: 0,
             line_link_chars: 0,
+            read_chars: 0,
+            read_link_chars: 0,
         }
     }
 
@@ -433,6 +496,14 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         false
     }
 
+    /// A lead paragraph inside the container, before any of its text,
+    /// named as a lead or teaser (words that elsewhere name chrome).
+    fn is_opening_lead(&self, stats: &ElementStats) -> bool {
+        self.paragraphs.is_empty()
+            && self.line.trim().is_empty()
+            && standfirst::is_lead_block(stats)
+    }
+
     fn skips(&self, index: u32, is_root: bool) -> bool {
         let stats = &self.page.elements[index as usize];
         if stats.invisible || stats.text_chars == 0 {
@@ -450,10 +521,11 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
             && stats.prose_chars * 2 < self.container_prose
             && !self.is_quotation(index)
             && !is_inline_prose(stats)
+            && !self.is_opening_lead(stats)
         {
             return true;
         }
-        matches!(stats.tag, "ul" | "ol" | "table" | "dl") && link_density(stats) > 0.5
+        is_link_list(stats)
     }
 
     fn write_subtree(&mut self, html: &Html, root: u32) {
@@ -478,6 +550,16 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
                         let stats = &elements[index as usize];
                         if self.skips(index, index == root) {
                             tracing::trace!(index, tag = stats.tag, text = stats.text_chars, hint = ?stats.hint(), "skipped");
+                            // A list of links left out is still read: on a
+                            // category page it is what the page is made of.
+                            // Chrome (a menu widget) is not.
+                            if is_link_list(stats)
+                                && !hints::is_chrome_tag(stats.tag)
+                                && stats.hint() != Hint::Chrome
+                            {
+                                self.read_chars += stats.text_chars;
+                                self.read_link_chars += stats.link_chars;
+                            }
                             skipping = Some(node.id());
                             continue;
                         }
@@ -544,6 +626,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
         if !line.is_empty() && !linky {
             self.paragraphs.push(line.to_string());
         }
+        self.read_chars += self.line_chars;
+        self.read_link_chars += self.line_link_chars;
         self.line.clear();
         self.line_chars = 0;
         self.line_link_chars = 0;
@@ -557,6 +641,8 @@ impl<'p, 'a> BodyWriter<'p, 'a> {
 
 fn drop_boilerplate_lines(paragraphs: &mut Vec<String>, title: Option<&str>) {
     paragraphs.retain(|p| {
-        !boilerplate::is_furniture_line(p) && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
+        !boilerplate::is_furniture_line(p)
+            && !boilerplate::is_block_label_line(p)
+            && !title.is_some_and(|t| t.eq_ignore_ascii_case(p))
     });
 }

@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use scraper::node::Element;
 
+use crate::text;
+
 /// Elements whose content is never reader-visible text.
 pub fn is_invisible_tag(tag: &str) -> bool {
     matches!(
@@ -147,6 +149,7 @@ const CHROME_WORDS: &[&str] = &[
     "author",
     "caption",
     "credit",
+    "copyright",
     "toolbar",
     "tools",
     "print",
@@ -305,13 +308,24 @@ impl MetadataNames {
 }
 
 pub fn hint(element: &Element) -> Hint {
-    let id = element.id().unwrap_or("");
-    let class = element.attr("class").unwrap_or("");
+    // An id that is a URL or a path (a slide's permalink) names no part of
+    // the template, whatever words the address holds.
+    let id = element.id().filter(|id| !id.contains('/')).unwrap_or("");
+    let class = without_label_modifiers(element.attr("class").unwrap_or(""));
+    let class = class.as_ref();
     if id.is_empty() && class.is_empty() {
         return Hint::Neutral;
     }
     let names = [id, class];
     if names.iter().any(|n| CONTENT_NAMES.is_match(n)) {
+        // A comment's text (`comment-content entry-content`) is named like
+        // the story's, but it is a comment.
+        if names
+            .iter()
+            .any(|n| text::contains_ignore_ascii_case(n, "comment"))
+        {
+            return Hint::Chrome;
+        }
         return Hint::Content;
     }
     if names.iter().any(|n| CHROME_NAMES.is_match(n))
@@ -325,21 +339,139 @@ pub fn hint(element: &Element) -> Hint {
     Hint::Neutral
 }
 
+/// The class without names that say where a field's label goes
+/// (`field--label-hidden`, `field-label-above`, `label-inline`): they
+/// describe the label, not the element, and would read as "label" and
+/// "hidden" chrome on every field of a page built that way.
+fn without_label_modifiers(class: &str) -> std::borrow::Cow<'_, str> {
+    fn is_label_modifier(name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        [
+            "label-hidden",
+            "label-above",
+            "label-inline",
+            "label-visually_hidden",
+        ]
+        .iter()
+        .any(|m| name.ends_with(m))
+    }
+    if !class.contains("label-") {
+        return std::borrow::Cow::Borrowed(class);
+    }
+    std::borrow::Cow::Owned(
+        class
+            .split_ascii_whitespace()
+            .filter(|name| !is_label_modifier(name))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 /// Hidden by markup (`hidden`, `aria-hidden`, inline `display:none`).
 pub fn is_hidden(element: &Element) -> bool {
-    if element.attr("hidden").is_some() || element.attr("aria-hidden") == Some("true") {
-        return true;
-    }
-    element.attr("style").is_some_and(|style| {
+    // One pass over the attributes: each lookup by name would walk them
+    // all, and this runs for every element of the page.
+    element.attrs().any(|(name, value)| match name {
+        "hidden" => true,
+        "aria-hidden" => value == "true",
         // Most styles say neither word (and inline styles are written in
         // lower case); only those that do are normalised.
-        (style.contains("none") || style.contains("hidden")) && {
-            let style: String = style
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            style.contains("display:none") || style.contains("visibility:hidden")
+        "style" => {
+            (value.contains("none") || value.contains("hidden")) && {
+                let style: String = value
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                style.contains("display:none") || style.contains("visibility:hidden")
+            }
         }
+        _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_section(html: &str) -> Hint {
+        let document = scraper::Html::parse_fragment(html);
+        let selector = scraper::Selector::parse("section").expect("valid selector");
+        let section = document.select(&selector).next().expect("a section");
+        hint(section.value())
+    }
+
+    fn section_is_hidden(html: &str) -> bool {
+        let document = scraper::Html::parse_fragment(html);
+        let selector = scraper::Selector::parse("section").expect("valid selector");
+        let section = document.select(&selector).next().expect("a section");
+        is_hidden(section.value())
+    }
+
+    #[test]
+    fn hidden_markup_is_recognised_in_one_pass_over_the_attributes() {
+        for hidden in [
+            r#"<section hidden>x</section>"#,
+            r#"<section class="a" aria-hidden="true">x</section>"#,
+            r#"<section style="color: red; display : none">x</section>"#,
+            r#"<section style="visibility:hidden">x</section>"#,
+        ] {
+            assert!(section_is_hidden(hidden), "{hidden}");
+        }
+        for shown in [
+            r#"<section aria-hidden="false">x</section>"#,
+            r#"<section style="text-decoration: none">x</section>"#,
+            r#"<section class="hidden-label">x</section>"#,
+        ] {
+            assert!(!section_is_hidden(shown), "{shown}");
+        }
+    }
+
+    #[test]
+    fn an_id_that_is_an_address_names_nothing() {
+        assert_eq!(
+            first_section(
+                r#"<section id="https://news.example/tech/slideshow/123.cms" class="slides">x</section>"#
+            ),
+            Hint::Neutral
+        );
+        assert_eq!(
+            first_section(r#"<section id="slideshow-123">x</section>"#),
+            Hint::Chrome
+        );
+    }
+
+    #[test]
+    fn a_photo_copyright_line_is_chrome() {
+        assert_eq!(
+            first_section(r#"<section class="image-annotation copyright">x</section>"#),
+            Hint::Chrome
+        );
+    }
+
+    #[test]
+    fn a_comments_text_is_a_comment_whatever_else_its_class_says() {
+        assert_eq!(
+            first_section(r#"<section class="comment-content entry-content">x</section>"#),
+            Hint::Chrome
+        );
+        assert_eq!(
+            first_section(r#"<section class="entry-content">x</section>"#),
+            Hint::Content
+        );
+    }
+
+    #[test]
+    fn a_fields_label_placement_is_not_the_fields_own_name() {
+        assert_eq!(
+            first_section(
+                r#"<section class="field field--name-field-body field--label-hidden">x</section>"#
+            ),
+            Hint::Neutral
+        );
+        assert_eq!(
+            first_section(r#"<section class="label hidden">x</section>"#),
+            Hint::Chrome
+        );
+    }
 }

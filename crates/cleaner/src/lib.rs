@@ -19,6 +19,7 @@ mod language;
 mod metadata;
 mod scan;
 mod standfirst;
+mod story_parts;
 mod strip;
 mod text;
 mod tree_sink;

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 
 use crate::hints::{self, Hint};
-use crate::scan::{PageScan, NONE};
+use crate::scan::{ElementStats, PageScan, NONE};
 
 /// Elements looked at after the headline: the standfirst follows it closely,
 /// and the scan must not walk a whole sidebar.
@@ -56,6 +56,14 @@ fn named_standfirst(element: &scraper::node::Element) -> bool {
         .into_iter()
         .flatten()
         .any(|name| STANDFIRST_NAMES.is_match(name))
+}
+
+/// A block named as a lead (`teaser-text`, `intro`, `lead`) holding a lead
+/// paragraph's worth of prose, not links.
+pub fn is_lead_block(stats: &ElementStats) -> bool {
+    named_standfirst(stats.element)
+        && stats.prose_chars >= MIN_CHARS
+        && (stats.link_chars as f32) < stats.text_chars as f32 * MAX_LINK_SHARE
 }
 
 /// The blocks between the headline and the container `top`, in page order.

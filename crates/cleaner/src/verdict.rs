@@ -8,6 +8,9 @@ use crate::{CleanError, CleanerConfig};
 
 /// The chosen container's link share above which it is a list of stories.
 const INDEX_LINK_DENSITY: f32 = 0.5;
+/// The share of links in what was read of the container (chrome left out)
+/// under which the body is prose however linky the container is.
+const READ_LINK_DENSITY: f32 = 0.35;
 /// A brief shorter than this is not told apart from a teaser or a caption
 /// even with an article's structure around it.
 const BRIEF_MIN_CHARS: usize = 100;
@@ -41,7 +44,12 @@ pub fn judge(
 ) -> Result<String, CleanError> {
     let text = body.paragraphs.join("\n\n");
     let chars = text.chars().count();
-    if chars >= config.min_body_chars && body.link_density < INDEX_LINK_DENSITY {
+    // A container full of links can still hold a story when the links sit
+    // in parts left out as chrome (a menu widget pasted into the post): what
+    // was read of it is what counts.
+    let prose =
+        body.link_density < INDEX_LINK_DENSITY || body.read_link_density < READ_LINK_DENSITY;
+    if chars >= config.min_body_chars && prose {
         return Ok(text);
     }
     if is_brief(body, metadata, chars) {
@@ -60,7 +68,7 @@ pub fn judge(
         .as_deref()
         .is_some_and(|t| t.starts_with("video"))
         || page.metadata.videos > 0;
-    let reason = if body.link_density >= INDEX_LINK_DENSITY
+    let reason = if !prose
         || (page_chars > 0 && page_links * 2 > page_chars && chars < config.min_body_chars)
     {
         format!(

@@ -268,3 +268,20 @@ fn a_category_page_with_a_headline_and_a_date_is_still_an_index() {
     let why = reason(extract(page.as_bytes(), Some("text/html"), None, &config()));
     assert!(why.starts_with("index page"), "{why}");
 }
+
+#[test]
+fn a_category_page_with_an_intro_over_its_list_of_links_is_still_an_index() {
+    // The list of stories is left out of the body as a list of links, and
+    // the intro alone is long enough for an article: the links are still
+    // what the page is made of.
+    let stories: String = (0..30)
+        .map(|i| format!(r#"<li><a href="/energy/{i}">Story number {i} about the pipeline and the gas price</a></li>"#))
+        .collect();
+    let page = format!(
+        r#"<html><head><title>Energy</title></head><body><main><h1>Energy</h1>
+<p>Everything about energy in the Caucasus: the pipelines that cross the region, the gas and oil fields of the Caspian, the prices that households pay for heating, and the governments that negotiate over all of it, from Baku to Tbilisi and Yerevan. Our reporters follow the talks, the markets and the people who live along the lines, in every country of the region and in the capitals that buy from it.</p>
+<ul>{stories}</ul></main></body></html>"#
+    );
+    let why = reason(extract(page.as_bytes(), Some("text/html"), None, &config()));
+    assert!(why.starts_with("index page"), "{why}");
+}
