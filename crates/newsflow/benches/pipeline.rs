@@ -34,6 +34,11 @@
 //! - `NEWSFLOW_PIPELINE_TANSU`: the tansu binary (default: `tansu` on PATH,
 //!   then `~/.cargo/bin/tansu`); without one the Kafka rows are skipped
 //!   with a message.
+//! - `NEWSFLOW_PIPELINE_KAFKA_PROPERTIES`: librdkafka properties for every
+//!   stage process (`linger.ms=0,fetch.wait.max.ms=10`), written to their
+//!   `[bus.kafka.properties]`: to measure a setting before changing a default.
+//! - `NEWSFLOW_PIPELINE_KEEP`: keep each Kafka run's directory (stage logs,
+//!   the broker's `tansu.db`) and print where it is.
 //! - `NEWSFLOW_PIPELINE_KAFKA_TIMEOUT_SECS`: the longest one Kafka run may
 //!   take (default 600).
 
@@ -181,7 +186,7 @@ fn main() {
 }
 
 fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
-    println!("\nScale-out on Kafka: `raw` with 4 partitions pre-filled by the fetcher alone, drained by the cleaner group (first article seen -> last):\n");
+    println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; that backlog copied into the `raw` of a cleaner group once every member owns partitions, and drained (first article seen -> last):\n");
     println!("| cleaners | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | peak RSS per cleaner |");
     println!("|---|---|---|---|---|---|---|");
     for drain in drains {

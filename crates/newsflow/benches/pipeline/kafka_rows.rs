@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use newsflow_bus::{Consumer, KafkaBus, KafkaConfig, TopicKind};
+use newsflow_bus::{Consumer, KafkaBus, KafkaConfig, Producer, TopicKind};
 use newsflow_model::topics;
 
 use super::processes::{free_port, wait_ready, Cost, Guarded, Scrape};
@@ -88,10 +88,28 @@ fn start_broker(tansu: &Path, dir: &Path) -> Broker {
     }
 }
 
-fn kafka_config(brokers: &str, partitions: i32) -> KafkaConfig {
+/// The stages' configuration file plus `[bus.kafka.properties]` from
+/// `$NEWSFLOW_PIPELINE_KAFKA_PROPERTIES` (`key=value,key=value`), to
+/// measure librdkafka settings without rebuilding.
+fn write_kafka_config(dir: &Path, poll_secs: u64) -> PathBuf {
+    let path = write_config(dir, poll_secs);
+    let properties = std::env::var("NEWSFLOW_PIPELINE_KAFKA_PROPERTIES").unwrap_or_default();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[bus.kafka.properties]\n");
+    for pair in properties.split(',').filter(|p| !p.trim().is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .expect("NEWSFLOW_PIPELINE_KAFKA_PROPERTIES: key=value,key=value");
+        text.push_str(&format!("\"{}\" = \"{}\"\n", key.trim(), value.trim()));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn kafka_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig {
     KafkaConfig {
         brokers: brokers.to_string(),
-        topic_prefix: TOPIC_PREFIX.into(),
+        topic_prefix: prefix.into(),
         partitions,
         ..Default::default()
     }
@@ -99,12 +117,12 @@ fn kafka_config(brokers: &str, partitions: i32) -> KafkaConfig {
 
 /// The topics the stages exchange, created before any stage starts (so
 /// the bench's own consumers find them), `raw` with `raw_partitions`.
-async fn create_topics(brokers: &str, raw_partitions: i32) -> KafkaBus {
-    let raw = KafkaBus::connect(kafka_config(brokers, raw_partitions)).unwrap();
+async fn create_topics(brokers: &str, prefix: &str, raw_partitions: i32) -> KafkaBus {
+    let raw = KafkaBus::connect(kafka_config(brokers, prefix, raw_partitions)).unwrap();
     raw.ensure_topics(&[(topics::RAW, TopicKind::Stream)])
         .await
         .expect("creating raw");
-    let bus = KafkaBus::connect(kafka_config(brokers, 1)).unwrap();
+    let bus = KafkaBus::connect(kafka_config(brokers, prefix, 1)).unwrap();
     bus.ensure_topics(&[
         (topics::ARTICLES, TopicKind::Stream),
         (topics::UNIQUE, TopicKind::Stream),
@@ -136,7 +154,7 @@ struct StageSpec<'a> {
     work: &'a Path,
     config: &'a Path,
     feeds: &'a Path,
-    group_prefix: &'a str,
+    topic_prefix: &'a str,
     until_idle: bool,
 }
 
@@ -157,8 +175,7 @@ impl StageSpec<'_> {
             .arg("--data-dir")
             .arg(self.work.join(format!("data-{}", self.label)))
             .arg("--allow-private-addresses")
-            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", TOPIC_PREFIX)
-            .env("NEWSFLOW_BUS__KAFKA__GROUP_PREFIX", self.group_prefix)
+            .env("NEWSFLOW_BUS__KAFKA__TOPIC_PREFIX", self.topic_prefix)
             .env("NEWSFLOW_OPERATOR_LISTEN", operator.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -219,9 +236,9 @@ pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFi
     let hosts = serve_hosts(pages, !trickle).await;
     let work = tempfile::tempdir().unwrap();
     let feeds = write_feed_list(work.path(), &hosts);
-    let config = write_config(work.path(), if trickle { 1 } else { 900 });
+    let config = write_kafka_config(work.path(), if trickle { 1 } else { 900 });
     let mut broker = start_broker(tansu, work.path());
-    let bus = create_topics(&broker.brokers, 1).await;
+    let bus = create_topics(&broker.brokers, TOPIC_PREFIX, 1).await;
     let spec = |stage: &'static str| StageSpec {
         stage,
         label: stage.to_string(),
@@ -229,7 +246,7 @@ pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFi
         work: work.path(),
         config: &config,
         feeds: &feeds,
-        group_prefix: "newsflow-",
+        topic_prefix: TOPIC_PREFIX,
         until_idle: false,
     };
     // Consumers first, all joined, so that the clock starts with the work.
@@ -303,6 +320,7 @@ pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFi
         stage.process.terminate(Duration::from_secs(10));
     }
     broker.process.terminate(Duration::from_secs(5));
+    keep_for_inspection(work);
     RunFigures::from_observation(&hosts, &visibility, processes)
 }
 
@@ -330,26 +348,31 @@ impl Drain {
     }
 }
 
-/// `raw` with 4 partitions filled by the fetcher alone, then drained by one
-/// cleaner, then (a new group, from the start again) by two cleaners.
+/// The fetcher alone fills a `raw` topic; then, for one cleaner and for
+/// two in one group, each on topics of its own with `raw` of 4 partitions:
+/// the cleaners start and join (every member owning partitions), the bench
+/// copies the filled backlog into their `raw` at once, and times them from
+/// the first article to the last. (Filling their `raw` before they join
+/// would let the first member to join drain much of it alone: tansu
+/// assigns at once, with no initial rebalance delay.)
 pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> {
     let hosts = serve_hosts(pages, true).await;
     let work = tempfile::tempdir().unwrap();
     let feeds = write_feed_list(work.path(), &hosts);
-    let config = write_config(work.path(), 900);
+    let config = write_kafka_config(work.path(), 900);
     let mut broker = start_broker(tansu, work.path());
-    let bus = create_topics(&broker.brokers, 4).await;
-    let spec = |stage: &'static str, label: String, group_prefix: &'static str| StageSpec {
+    let spec = |stage: &'static str, label: String, topic_prefix: &'static str| StageSpec {
         stage,
         label,
         brokers: &broker.brokers,
         work: work.path(),
         config: &config,
         feeds: &feeds,
-        group_prefix,
+        topic_prefix,
         until_idle: stage == "fetcher",
     };
-    let mut fetcher = spec("fetcher", "fill-fetcher".into(), "newsflow-").spawn();
+    let fill = create_topics(&broker.brokers, "fill.", 4).await;
+    let mut fetcher = spec("fetcher", "fill-fetcher".into(), "fill.").spawn();
     let deadline = Instant::now() + run_limit();
     while !fetcher.process.exited() {
         if Instant::now() > deadline {
@@ -358,29 +381,36 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut raw_counter = bus
-        .observer(topics::RAW, "bench-raw-count")
-        .expect("a consumer of raw");
-    let records = raw_counter
-        .backlog()
-        .await
-        .ok()
-        .flatten()
-        .expect("raw's size");
-    drop(raw_counter);
-    let mut articles = joined_observer(&bus, topics::ARTICLES, "bench-articles").await;
+    let backlog = read_topic(&fill, topics::RAW).await?;
+    let records = backlog.len() as u64;
     let mut drains = Vec::new();
-    for (cleaners, group_prefix) in [(1, "one-"), (2, "two-")] {
+    for (cleaners, prefix) in [(1, "one."), (2, "two.")] {
+        let bus = create_topics(&broker.brokers, prefix, 4).await;
         let mut members: Vec<Stage> = (1..=cleaners)
-            .map(|i| {
-                spec(
-                    "cleaner",
-                    format!("cleaner-{group_prefix}{i}"),
-                    group_prefix,
-                )
-                .spawn()
-            })
+            .map(|i| spec("cleaner", format!("cleaner-{prefix}{i}"), prefix).spawn())
             .collect();
+        for member in &mut members {
+            assert!(
+                member.ready(),
+                "{} never became ready; its log ends:\n{}",
+                member.process.name,
+                log_tail(work.path(), &member.process.name)
+            );
+        }
+        let labels: Vec<String> = members.iter().map(|m| m.process.name.clone()).collect();
+        if !wait_for_spread_assignment(work.path(), &labels, 4).await {
+            eprintln!(
+                "{cleaners} cleaner(s) never shared raw's 4 partitions; scale-out row skipped"
+            );
+            return None;
+        }
+        let mut articles = joined_observer(&bus, topics::ARTICLES, "bench-articles").await;
+        let copies = backlog
+            .iter()
+            .map(|(key, payload)| bus.send(topics::RAW, key, payload.clone()));
+        for sent in futures::future::join_all(copies).await {
+            sent.expect("copying the backlog into raw");
+        }
         let mut first: Option<Instant> = None;
         let mut last: Option<Instant> = None;
         let mut last_scrape = Instant::now();
@@ -414,9 +444,9 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         for member in &mut members {
             member.process.terminate(Duration::from_secs(10));
         }
-        let assignments = members
+        let assignments = labels
             .iter()
-            .map(|m| assignment_log(work.path(), &m.process.name))
+            .map(|label| format!("{label}: {}", assignments(work.path(), label).join(" -> ")))
             .collect();
         drains.push(Drain {
             cleaners,
@@ -430,15 +460,55 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         });
     }
     broker.process.terminate(Duration::from_secs(5));
+    keep_for_inspection(work);
     Some(drains)
 }
 
+/// Every record `topic` holds, as (key, payload).
+async fn read_topic(bus: &KafkaBus, topic: &str) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut records = Vec::new();
+    let Some(mut history) = bus.written_history(topic).ok()? else {
+        return Some(records);
+    };
+    while let Some(delivery) = history.next().await.ok()? {
+        records.push((delivery.key.unwrap_or_default(), delivery.payload));
+    }
+    if let Some(reason) = history.stopped_short() {
+        eprintln!("reading {topic} stopped short: {reason}");
+        return None;
+    }
+    Some(records)
+}
+
+/// Waits until the members' latest assignments (from their logs) are all
+/// non-empty and cover `partitions` partitions together.
+async fn wait_for_spread_assignment(work: &Path, labels: &[String], partitions: usize) -> bool {
+    let deadline = Instant::now() + READY_LIMIT;
+    while Instant::now() < deadline {
+        let latest: Vec<Option<String>> = labels
+            .iter()
+            .map(|label| assignments(work, label).pop())
+            .collect();
+        let owned: Vec<usize> = latest
+            .iter()
+            .map(|a| {
+                a.as_deref()
+                    .map_or(0, |a| a.matches(|c: char| c.is_ascii_digit()).count())
+            })
+            .collect();
+        if owned.iter().all(|n| *n > 0) && owned.iter().sum::<usize>() == partitions {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// The partitions a stage process was given, from its log's "partitions
-/// assigned" lines, in order.
-fn assignment_log(work: &Path, label: &str) -> String {
+/// assigned" lines, in order (`[0, 1]`).
+fn assignments(work: &Path, label: &str) -> Vec<String> {
     let log = std::fs::read_to_string(work.join(format!("{label}.log"))).unwrap_or_default();
-    let assigned: Vec<String> = log
-        .lines()
+    log.lines()
         .filter(|line| line.contains("partitions assigned"))
         .filter_map(|line| {
             let start = line.find("partitions=")? + "partitions=".len();
@@ -446,8 +516,7 @@ fn assignment_log(work: &Path, label: &str) -> String {
             let end = rest.find(']')? + 1;
             Some(rest[..end].to_string())
         })
-        .collect();
-    format!("{label}: {}", assigned.join(" -> "))
+        .collect()
 }
 
 /// The last lines of a process's log, for a failure message.
@@ -455,4 +524,12 @@ fn log_tail(work: &Path, label: &str) -> String {
     let log = std::fs::read_to_string(work.join(format!("{label}.log"))).unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// With `$NEWSFLOW_PIPELINE_KEEP` set, the run's directory (logs, the
+/// broker's SQLite file) stays for a look afterwards.
+fn keep_for_inspection(work: tempfile::TempDir) {
+    if std::env::var_os("NEWSFLOW_PIPELINE_KEEP").is_some() {
+        println!("kept for inspection: {}", work.keep().display());
+    }
 }
