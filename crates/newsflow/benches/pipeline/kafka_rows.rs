@@ -306,6 +306,8 @@ pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFi
             break;
         }
     }
+    let_go(events);
+    drop(bus);
     let handler_stage = |name: &str| (name != "fetcher").then_some(name).map(str::to_string);
     let mut processes: Vec<ProcessFigures> = stages
         .iter()
@@ -440,6 +442,8 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
                 break;
             }
         }
+        let_go(articles);
+        drop(bus);
         let processes = members.iter().map(|m| m.figures(Some("cleaner"))).collect();
         for member in &mut members {
             member.process.terminate(Duration::from_secs(10));
@@ -459,6 +463,7 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
             assignments,
         });
     }
+    drop(fill);
     broker.process.terminate(Duration::from_secs(5));
     keep_for_inspection(work);
     Some(drains)
@@ -532,4 +537,12 @@ fn keep_for_inspection(work: tempfile::TempDir) {
     if std::env::var_os("NEWSFLOW_PIPELINE_KEEP").is_some() {
         println!("kept for inspection: {}", work.keep().display());
     }
+}
+
+/// Closes one of the bench's consumers on a thread of its own: closing
+/// leaves the group, which blocks for as long as the broker does not
+/// answer (rdkafka's close waits on the rebalance), and must never hold up
+/// the bench.
+fn let_go(consumer: Box<dyn Consumer>) {
+    std::thread::spawn(move || drop(consumer));
 }
