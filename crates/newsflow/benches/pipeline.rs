@@ -187,13 +187,13 @@ fn main() {
 
 fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
     println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; that backlog copied into the `raw` of a cleaner group once every member owns partitions, and drained (first article seen -> last):\n");
-    println!("| cleaners | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | peak RSS per cleaner |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| cleaners | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | tansu CPU s | peak RSS per cleaner |");
+    println!("|---|---|---|---|---|---|---|---|");
     for drain in drains {
         let cpu: Vec<String> = drain
             .processes
             .iter()
-            .map(|p| format!("{:.1}", p.cost.cpu_seconds))
+            .map(|p| format!("{:.2}", p.cost.cpu_seconds))
             .collect();
         let rss: Vec<String> = drain
             .processes
@@ -201,13 +201,14 @@ fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
             .map(|p| format!("{} MiB", p.cost.peak_rss_bytes >> 20))
             .collect();
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.2}x | {} | {} |",
+            "| {} | {} | {:.2} | {:.0} | {:.2}x | {} | {:.1} | {} |",
             drain.cleaners,
             drain.records,
             drain.span.as_secs_f64(),
             drain.rate(),
             drain.rate() / parse_rate,
             cpu.join(" + "),
+            drain.broker.cpu_seconds,
             rss.join(", ")
         );
     }

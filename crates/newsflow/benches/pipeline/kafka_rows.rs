@@ -339,7 +339,10 @@ pub struct Drain {
     pub cleaners: usize,
     pub records: u64,
     pub span: Duration,
+    /// The cleaners', over the drain.
     pub processes: Vec<ProcessFigures>,
+    /// The broker's, over the drain.
+    pub broker: Cost,
     /// The partitions each cleaner was given, in order of the assignments.
     pub assignments: Vec<String>,
 }
@@ -407,6 +410,10 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
             return None;
         }
         let mut articles = joined_observer(&bus, topics::ARTICLES, "bench-articles").await;
+        for member in &mut members {
+            member.baseline = Cost::of(member.process.pid());
+        }
+        let broker_baseline = Cost::of(broker.process.pid());
         let copies = backlog
             .iter()
             .map(|(key, payload)| bus.send(topics::RAW, key, payload.clone()));
@@ -445,6 +452,7 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         let_go(articles);
         drop(bus);
         let processes = members.iter().map(|m| m.figures(Some("cleaner"))).collect();
+        let broker_cost = Cost::of(broker.process.pid()).since(broker_baseline);
         for member in &mut members {
             member.process.terminate(Duration::from_secs(10));
         }
@@ -460,6 +468,7 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
                 _ => Duration::ZERO,
             },
             processes,
+            broker: broker_cost,
             assignments,
         });
     }
