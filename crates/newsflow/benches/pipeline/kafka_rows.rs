@@ -22,6 +22,8 @@ use super::{
 const TOPIC_PREFIX: &str = "bench.";
 /// How long a stage may take to join its group (tansu takes ~20 s).
 const READY_LIMIT: Duration = Duration::from_secs(120);
+/// How long the fetcher runs before its feeds list the first page.
+const FETCHER_WARM_UP: Duration = Duration::from_secs(2);
 /// A run is over when nothing new became visible for this long.
 const QUIET: Duration = Duration::from_secs(5);
 
@@ -233,10 +235,11 @@ async fn joined_observer(bus: &KafkaBus, topic: &str, group: &str) -> Box<dyn Co
 /// start (full load), or one more every 100 ms while the fetcher polls each
 /// feed every second (trickle).
 pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFigures {
-    let hosts = serve_hosts(pages, !trickle).await;
+    // The feeds list nothing until every process has started (see below).
+    let hosts = serve_hosts(pages, false).await;
     let work = tempfile::tempdir().unwrap();
     let feeds = write_feed_list(work.path(), &hosts);
-    let config = write_kafka_config(work.path(), if trickle { 1 } else { 900 });
+    let config = write_kafka_config(work.path(), 1);
     let mut broker = start_broker(tansu, work.path());
     let bus = create_topics(&broker.brokers, TOPIC_PREFIX, 1).await;
     let spec = |stage: &'static str| StageSpec {
@@ -263,11 +266,27 @@ pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFi
         );
     }
     let mut events = joined_observer(&bus, topics::EVENTS, "bench-events").await;
+    // The fetcher too, polling its (empty) feeds every second: a fresh
+    // producer waits about a second for its first acknowledgements on
+    // tansu (its producer id), which a long-running service pays once, not
+    // per page.
+    let mut fetcher = spec("fetcher").spawn();
+    assert!(
+        fetcher.ready(),
+        "the fetcher never became ready; its log ends:\n{}",
+        log_tail(work.path(), "fetcher")
+    );
+    stages.insert(0, fetcher);
+    tokio::time::sleep(FETCHER_WARM_UP).await;
     for stage in &mut stages {
         stage.baseline = Cost::of(stage.process.pid());
     }
     let broker_baseline = Cost::of(broker.process.pid());
-    stages.insert(0, spec("fetcher").spawn());
+    if !trickle {
+        for (_, host) in &hosts {
+            host.listed.store(host.pages.len(), Ordering::SeqCst);
+        }
+    }
 
     let mut visibility = Visibility::default();
     let started = Instant::now();
