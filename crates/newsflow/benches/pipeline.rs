@@ -20,8 +20,9 @@
 //! Embedded: one `newsflow run` process (`--until-idle` under full load),
 //! events seen in its `--events-out` file. Kafka: a tansu broker (SQLite
 //! storage) on a free loopback port in its own temporary directory, each
-//! stage its own `newsflow run --bus kafka --stage NAME` process, started
-//! and joined (`/ready`) before the fetcher starts; events seen by the
+//! stage its own `newsflow run --bus kafka --stage NAME` process, all
+//! started and ready (`/ready`: consumers joined) and the fetcher's producer
+//! warmed up 2 s before the feeds list the first page; events seen by the
 //! bench's own consumer of the `events` topic. Every child is killed when
 //! the bench ends, panics, or is itself killed.
 //!
