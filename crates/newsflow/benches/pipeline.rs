@@ -1,16 +1,52 @@
 //! The whole pipeline, fast or not: real pages served from 20 loopback hosts
-//! with feeds, the real `newsflow run` over them, and in the same run the
-//! yardstick of html5ever parsing the same pages alone on one thread.
+//! with feeds, the real `newsflow run` over them on the embedded bus and on
+//! Kafka, and in the same run the yardstick of html5ever parsing the same
+//! pages alone on one thread.
 //!
 //! `cargo bench -p newsflow --bench pipeline`
 //!
 //! Pages come from `../shared/bench/extraction` and
 //! `../shared/bench/extraction-general` (or `$NEWSFLOW_PIPELINE_PAGES`, a
-//! colon-separated list of folders holding `*.html`). Prints, for the
-//! embedded bus: stories/s from the first page fetched to the last story
-//! placed, page fetched -> event visible (p50, p99) under full load and at a
-//! trickle (one new page every 100 ms), CPU seconds and peak RSS of the
-//! service; every rate also as a ratio to the yardstick.
+//! colon-separated list of folders holding `*.html`). Prints, per bus:
+//! stories/s from the first page fetched to the last story placed, page
+//! fetched -> event visible (p50, p99) under full load and at a trickle (one
+//! new page every 100 ms), CPU seconds and peak RSS per process (and, where
+//! the stages share one process, each stage's handler time from its
+//! `/metrics`); every rate also as a ratio to the yardstick, and Kafka's as a
+//! ratio to the embedded rate of the same run. Then the Kafka scale-out row:
+//! `raw` with 4 partitions filled by the fetcher alone, drained by one
+//! cleaner process, then by two in one group.
+//!
+//! Embedded: one `newsflow run` process (`--until-idle` under full load),
+//! events seen in its `--events-out` file. Kafka: a tansu broker (SQLite
+//! storage) on a free loopback port in its own temporary directory, each
+//! stage its own `newsflow run --bus kafka --stage NAME` process, all
+//! started and ready (`/ready`: consumers joined) and the fetcher's producer
+//! warmed up 2 s before the feeds list the first page; events seen by the
+//! bench's own consumer of the `events` topic. Every child is killed when
+//! the bench ends, panics, or is itself killed.
+//!
+//! Knobs (environment):
+//! - `NEWSFLOW_PIPELINE_BUS`: `embedded`, `kafka` or `both` (default).
+//! - `NEWSFLOW_PIPELINE_ROWS`: comma-separated rows to run, of `full`,
+//!   `trickle`, `scale-out` (default all three; scale-out is Kafka only).
+//! - `NEWSFLOW_PIPELINE_MAX_PAGES`: use only the first N pages (a quick
+//!   check; the trickle uses at most 120 anyway).
+//! - `NEWSFLOW_PIPELINE_TANSU`: the tansu binary (default: `tansu` on PATH,
+//!   then `~/.cargo/bin/tansu`); without one the Kafka rows are skipped
+//!   with a message.
+//! - `NEWSFLOW_PIPELINE_KAFKA_PROPERTIES`: librdkafka properties for every
+//!   stage process (`linger.ms=0,fetch.wait.max.ms=10`), written to their
+//!   `[bus.kafka.properties]`: to measure a setting before changing a default.
+//! - `NEWSFLOW_PIPELINE_KEEP`: keep each Kafka run's directory (stage logs,
+//!   the broker's `tansu.db`) and print where it is.
+//! - `NEWSFLOW_PIPELINE_KAFKA_TIMEOUT_SECS`: the longest one Kafka run may
+//!   take (default 600).
+
+#[path = "pipeline/kafka_rows.rs"]
+mod kafka_rows;
+#[path = "pipeline/processes.rs"]
+mod processes;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -24,6 +60,8 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+
+use processes::{free_port, Cost, Guarded, Scrape};
 
 const HOSTS: usize = 20;
 const TRICKLE_GAP: Duration = Duration::from_millis(100);
@@ -42,8 +80,40 @@ struct Host {
     served: Mutex<HashMap<String, Instant>>,
 }
 
+/// Which parts of the bench run (see the knobs in the doc comment).
+struct Knobs {
+    embedded: bool,
+    kafka: bool,
+    full: bool,
+    trickle: bool,
+    scale_out: bool,
+    max_pages: usize,
+}
+
+impl Knobs {
+    fn from_env() -> Self {
+        let bus = std::env::var("NEWSFLOW_PIPELINE_BUS").unwrap_or_else(|_| "both".into());
+        let rows = std::env::var("NEWSFLOW_PIPELINE_ROWS")
+            .unwrap_or_else(|_| "full,trickle,scale-out".into());
+        let row = |name: &str| rows.split(',').any(|r| r.trim() == name);
+        Self {
+            embedded: bus == "both" || bus == "embedded",
+            kafka: bus == "both" || bus == "kafka",
+            full: row("full"),
+            trickle: row("trickle"),
+            scale_out: row("scale-out"),
+            max_pages: std::env::var("NEWSFLOW_PIPELINE_MAX_PAGES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(usize::MAX),
+        }
+    }
+}
+
 fn main() {
-    let pages = load_pages();
+    let knobs = Knobs::from_env();
+    let mut pages = load_pages();
+    pages.truncate(knobs.max_pages);
     if pages.is_empty() {
         println!("no bench pages found (../shared/bench/extraction*): pipeline bench skipped");
         return;
@@ -62,14 +132,98 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let trickle_pages: Vec<Arc<Page>> = pages.iter().take(TRICKLE_PAGES).cloned().collect();
 
-    let full = runtime.block_on(full_load_embedded(&pages));
-    println!("| bus | load | stories/s | ratio to parse-only | fetched -> visible p50 | p99 | CPU s | peak RSS |");
+    println!("| bus | load | stories/s | ratio to parse-only | ratio to embedded | fetched -> visible p50 | p99 | CPU s (all processes) | peak RSS (sum) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut rows: Vec<(String, RunFigures)> = Vec::new();
+    let mut embedded_rate = None;
+    if knobs.embedded && knobs.full {
+        let full = runtime.block_on(full_load_embedded(&pages));
+        full.print_row("embedded", "full", parse_rate, None);
+        embedded_rate = Some(full.rate());
+        rows.push(("embedded, full".into(), full));
+    }
+    if knobs.embedded && knobs.trickle {
+        let trickle = runtime.block_on(trickle_embedded(&trickle_pages));
+        trickle.print_row("embedded", "trickle (1 page / 100 ms)", parse_rate, None);
+        rows.push(("embedded, trickle".into(), trickle));
+    }
+    let tansu = if knobs.kafka {
+        let found = kafka_rows::find_tansu();
+        if found.is_none() {
+            println!("| kafka | - | skipped: no tansu binary (NEWSFLOW_PIPELINE_TANSU, PATH, ~/.cargo/bin) | | | | | | |");
+        }
+        found
+    } else {
+        None
+    };
+    if let Some(tansu) = &tansu {
+        if knobs.full {
+            let full = runtime.block_on(kafka_rows::pipeline(tansu, &pages, false));
+            full.print_row("kafka", "full", parse_rate, embedded_rate);
+            rows.push(("kafka, full".into(), full));
+        }
+        if knobs.trickle {
+            let trickle = runtime.block_on(kafka_rows::pipeline(tansu, &trickle_pages, true));
+            trickle.print_row("kafka", "trickle (1 page / 100 ms)", parse_rate, None);
+            rows.push(("kafka, trickle".into(), trickle));
+        }
+    }
+    if !rows.is_empty() {
+        println!("\nPer process (CPU from /proc/<pid>/stat over the measured work; handler time: the stage's `newsflow_stage_handle_seconds_sum`, wall time inside its handler):\n");
+        println!("| row | process | CPU s | handler time s | peak RSS |");
+        println!("|---|---|---|---|---|");
+        for (row, figures) in &rows {
+            figures.print_processes(row);
+        }
+    }
+    if let (Some(tansu), true) = (&tansu, knobs.scale_out) {
+        match runtime.block_on(kafka_rows::scale_out(tansu, &pages)) {
+            Some(drains) => print_scale_out(&drains, parse_rate),
+            None => println!("\nscale-out row: not measured (see the message above)"),
+        }
+    }
+}
+
+fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
+    println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; that backlog copied into the `raw` of a cleaner group once every member owns partitions, and drained (first article seen -> last):\n");
+    println!("| cleaners | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | tansu CPU s | peak RSS per cleaner |");
     println!("|---|---|---|---|---|---|---|---|");
-    full.print_row("embedded", "full", parse_rate);
-    let trickle = runtime.block_on(trickle_embedded(&pages));
-    trickle.print_row("embedded", "trickle (1 page / 100 ms)", parse_rate);
-    println!("\nKafka rows: not measured by this bench yet (see README: issue 11 is open).");
+    for drain in drains {
+        let cpu: Vec<String> = drain
+            .processes
+            .iter()
+            .map(|p| format!("{:.2}", p.cost.cpu_seconds))
+            .collect();
+        let rss: Vec<String> = drain
+            .processes
+            .iter()
+            .map(|p| format!("{} MiB", p.cost.peak_rss_bytes >> 20))
+            .collect();
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {:.2}x | {} | {:.1} | {} |",
+            drain.cleaners,
+            drain.records,
+            drain.span.as_secs_f64(),
+            drain.rate(),
+            drain.rate() / parse_rate,
+            cpu.join(" + "),
+            drain.broker.cpu_seconds,
+            rss.join(", ")
+        );
+    }
+    if let [one, two] = drains {
+        println!(
+            "\ntwo cleaners / one: {:.2}x (bar >= 1.6x)",
+            two.rate() / one.rate().max(1e-9)
+        );
+    }
+    for drain in drains {
+        for assignment in &drain.assignments {
+            println!("  partitions assigned, {assignment}");
+        }
+    }
 }
 
 fn load_average() -> String {
@@ -134,18 +288,68 @@ fn parse_only_rate(pages: &[Arc<Page>]) -> f64 {
     texts.len() as f64 / best.as_secs_f64()
 }
 
+/// What one process cost over a measured run.
+struct ProcessFigures {
+    name: String,
+    cost: Cost,
+    /// Time inside the stage's handler, from its `/metrics`, where known.
+    handler_seconds: Option<f64>,
+}
+
 /// One measured run of the service.
 struct RunFigures {
     stories: usize,
     span: Duration,
     latencies: Vec<Duration>,
-    cpu_seconds: f64,
-    peak_rss_bytes: u64,
+    processes: Vec<ProcessFigures>,
+    /// Per stage, for stages sharing one process: time in their handlers.
+    stage_handler_seconds: Vec<(&'static str, f64)>,
 }
 
 impl RunFigures {
-    fn print_row(&self, bus: &str, load: &str, parse_rate: f64) {
-        let rate = self.stories as f64 / self.span.as_secs_f64().max(1e-9);
+    /// Stories are the pages some event lists; the span runs from the
+    /// first page served to the last page becoming visible.
+    fn from_observation(
+        hosts: &[(String, Arc<Host>)],
+        visibility: &Visibility,
+        processes: Vec<ProcessFigures>,
+    ) -> Self {
+        let mut served: HashMap<String, Instant> = HashMap::new();
+        for (_, host) in hosts {
+            served.extend(
+                host.served
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v)),
+            );
+        }
+        let first = served.values().min().copied();
+        let last = visibility.visible.values().max().copied();
+        let span = match (first, last) {
+            (Some(first), Some(last)) if last > first => last - first,
+            _ => Duration::ZERO,
+        };
+        let latencies = visibility
+            .visible
+            .iter()
+            .filter_map(|(id, seen)| served.get(id).map(|s| seen.saturating_duration_since(*s)))
+            .collect();
+        RunFigures {
+            stories: visibility.visible.len(),
+            span,
+            latencies,
+            processes,
+            stage_handler_seconds: Vec::new(),
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.stories as f64 / self.span.as_secs_f64().max(1e-9)
+    }
+
+    fn print_row(&self, bus: &str, load: &str, parse_rate: f64, embedded_rate: Option<f64>) {
+        let rate = self.rate();
         let mut sorted = self.latencies.clone();
         sorted.sort();
         let quantile = |q: f64| {
@@ -156,16 +360,36 @@ impl RunFigures {
                 format!("{:.0} ms", sorted[index].as_secs_f64() * 1000.0)
             }
         };
+        let cpu: f64 = self.processes.iter().map(|p| p.cost.cpu_seconds).sum();
+        let rss: u64 = self.processes.iter().map(|p| p.cost.peak_rss_bytes).sum();
+        let to_embedded =
+            embedded_rate.map_or("-".to_string(), |e| format!("{:.2}x", rate / e.max(1e-9)));
         println!(
-            "| {bus} | {load} | {rate:.0} ({} stories in {:.2} s) | {:.2}x | {} | {} | {:.1} | {} MiB |",
+            "| {bus} | {load} | {rate:.0} ({} stories in {:.2} s) | {:.2}x | {to_embedded} | {} | {} | {cpu:.1} | {} MiB |",
             self.stories,
             self.span.as_secs_f64(),
             rate / parse_rate,
             quantile(0.5),
             quantile(0.99),
-            self.cpu_seconds,
-            self.peak_rss_bytes >> 20
+            rss >> 20
         );
+    }
+
+    fn print_processes(&self, row: &str) {
+        for process in &self.processes {
+            println!(
+                "| {row} | {} | {:.2} | {} | {} MiB |",
+                process.name,
+                process.cost.cpu_seconds,
+                process
+                    .handler_seconds
+                    .map_or("-".to_string(), |s| format!("{s:.2}")),
+                process.cost.peak_rss_bytes >> 20
+            );
+        }
+        for (stage, seconds) in &self.stage_handler_seconds {
+            println!("| {row} | {stage} (in the process above) | - | {seconds:.2} | - |");
+        }
     }
 }
 
@@ -278,13 +502,45 @@ fn service(config: &Path, feeds: &Path, data_dir: &Path, events: &Path) -> Comma
     command
 }
 
+/// When each page first showed up as a member of some event record.
+#[derive(Default)]
+struct Visibility {
+    visible: HashMap<String, Instant>,
+}
+
+impl Visibility {
+    /// Notes the members of one event record seen at `now`; true when one
+    /// of them is seen for the first time.
+    fn note_event(&mut self, payload: &[u8], now: Instant) -> bool {
+        let Ok(record) = serde_json::from_slice::<serde_json::Value>(payload) else {
+            return false;
+        };
+        let mut news = false;
+        for member in record["members"].as_array().into_iter().flatten() {
+            if let Some(url) = member["url"].as_str() {
+                let id = url
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(url)
+                    .trim_end_matches(".html")
+                    .to_string();
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.visible.entry(id) {
+                    entry.insert(now);
+                    news = true;
+                }
+            }
+        }
+        news
+    }
+}
+
 /// Follows the events file as the service appends to it, noting when each
 /// member page first became visible.
 struct EventsWatcher {
     path: PathBuf,
     offset: u64,
     partial: String,
-    visible: HashMap<String, Instant>,
+    visibility: Visibility,
 }
 
 impl EventsWatcher {
@@ -293,7 +549,7 @@ impl EventsWatcher {
             path,
             offset: 0,
             partial: String::new(),
-            visible: HashMap::new(),
+            visibility: Visibility::default(),
         }
     }
 
@@ -319,74 +575,29 @@ impl EventsWatcher {
             }
             let whole = std::mem::take(&mut self.partial) + &line;
             line.clear();
-            let Ok(record) = serde_json::from_str::<serde_json::Value>(&whole) else {
-                continue;
-            };
-            for member in record["members"].as_array().into_iter().flatten() {
-                if let Some(url) = member["url"].as_str() {
-                    let id = url
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or(url)
-                        .trim_end_matches(".html")
-                        .to_string();
-                    self.visible.entry(id).or_insert(now);
-                }
-            }
+            self.visibility.note_event(whole.as_bytes(), now);
         }
     }
 }
 
-fn child_cost(child: &mut Child) -> (f64, u64) {
+/// Reaps the child: its CPU seconds and peak RSS over its whole life.
+fn child_cost(child: &mut Child) -> Cost {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter; pid is our unreaped child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
-        seconds(usage.ru_utime) + seconds(usage.ru_stime),
-        usage.ru_maxrss as u64 * 1024,
-    )
-}
-
-fn figures(
-    hosts: &[(String, Arc<Host>)],
-    watcher: &EventsWatcher,
-    cpu_seconds: f64,
-    peak_rss_bytes: u64,
-) -> RunFigures {
-    let mut served: HashMap<String, Instant> = HashMap::new();
-    for (_, host) in hosts {
-        served.extend(
-            host.served
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), *v)),
-        );
-    }
-    let first = served.values().min().copied();
-    let last = watcher.visible.values().max().copied();
-    let span = match (first, last) {
-        (Some(first), Some(last)) if last > first => last - first,
-        _ => Duration::ZERO,
-    };
-    let latencies = watcher
-        .visible
-        .iter()
-        .filter_map(|(id, seen)| served.get(id).map(|s| seen.saturating_duration_since(*s)))
-        .collect();
-    RunFigures {
-        stories: watcher.visible.len(),
-        span,
-        latencies,
-        cpu_seconds,
-        peak_rss_bytes,
+    Cost {
+        cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
     }
 }
 
-/// Every page listed from the start; `run --until-idle` drains them.
+const EMBEDDED_STAGES: [&str; 3] = ["cleaner", "dedup", "clusterer"];
+
+/// Every page listed from the start; `run --until-idle` drains them. Its
+/// `/metrics` is read as it runs, for each stage's handler time.
 async fn full_load_embedded(pages: &[Arc<Page>]) -> RunFigures {
     let hosts = serve_hosts(pages, true).await;
     let work = tempfile::tempdir().unwrap();
@@ -394,35 +605,66 @@ async fn full_load_embedded(pages: &[Arc<Page>]) -> RunFigures {
     let config = write_config(work.path(), 900);
     let data_dir = work.path().join("data");
     let events = work.path().join("events.jsonl");
-    let mut child = service(&config, &feeds, &data_dir, &events)
-        .arg("--until-idle")
-        .spawn()
-        .expect("starting newsflow");
+    let operator: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let child = Guarded::spawn(
+        "newsflow run (all stages)",
+        service(&config, &feeds, &data_dir, &events)
+            .arg("--until-idle")
+            .env("NEWSFLOW_OPERATOR_LISTEN", operator.to_string()),
+    );
+    let name = child.name.clone();
+    let mut child = child.into_child();
     let mut watcher = EventsWatcher::new(events.clone());
     let mut waiting = tokio::task::spawn_blocking(move || child_cost(&mut child));
-    let (cpu, rss) = loop {
+    let mut scrape = None;
+    let mut last_scrape = Instant::now();
+    let cost = loop {
         tokio::select! {
             done = &mut waiting => break done.unwrap(),
             _ = tokio::time::sleep(Duration::from_millis(5)) => watcher.poll(),
         }
+        // The service exits once drained: the last scrape before that
+        // holds every handler's time (it idles 0.4 s before it exits).
+        if last_scrape.elapsed() >= Duration::from_millis(100) {
+            last_scrape = Instant::now();
+            if let Some(fresh) = Scrape::of(operator) {
+                scrape = Some(fresh);
+            }
+        }
     };
     watcher.poll();
-    figures(&hosts, &watcher, cpu, rss)
+    let mut figures = RunFigures::from_observation(
+        &hosts,
+        &watcher.visibility,
+        vec![ProcessFigures {
+            name,
+            cost,
+            handler_seconds: None,
+        }],
+    );
+    if let Some(scrape) = scrape {
+        figures.stage_handler_seconds = EMBEDDED_STAGES
+            .iter()
+            .map(|stage| (*stage, scrape.handler_seconds(stage)))
+            .collect();
+    }
+    figures
 }
 
 /// The feeds reveal one more page every 100 ms while the service runs and
 /// polls every second; latency is from the page's fetch, not its listing.
 async fn trickle_embedded(pages: &[Arc<Page>]) -> RunFigures {
-    let pages: Vec<Arc<Page>> = pages.iter().take(TRICKLE_PAGES).cloned().collect();
-    let hosts = serve_hosts(&pages, false).await;
+    let hosts = serve_hosts(pages, false).await;
     let work = tempfile::tempdir().unwrap();
     let feeds = write_feed_list(work.path(), &hosts);
     let config = write_config(work.path(), 1);
     let data_dir = work.path().join("data");
     let events = work.path().join("events.jsonl");
-    let mut child = service(&config, &feeds, &data_dir, &events)
-        .spawn()
-        .expect("starting newsflow");
+    let child = Guarded::spawn(
+        "newsflow run (all stages)",
+        &mut service(&config, &feeds, &data_dir, &events),
+    );
+    let name = child.name.clone();
     let mut watcher = EventsWatcher::new(events.clone());
     // Round-robin over the hosts: page i goes live on host i % HOSTS.
     for i in 0..pages.len() {
@@ -435,19 +677,28 @@ async fn trickle_embedded(pages: &[Arc<Page>]) -> RunFigures {
     }
     // Let the last pages through: until nothing new shows for 5 s.
     let mut quiet_since = Instant::now();
-    let mut known = watcher.visible.len();
+    let mut known = watcher.visibility.visible.len();
     while quiet_since.elapsed() < Duration::from_secs(5) {
         watcher.poll();
-        if watcher.visible.len() != known {
-            known = watcher.visible.len();
+        if watcher.visibility.visible.len() != known {
+            known = watcher.visibility.visible.len();
             quiet_since = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let mut child = child.into_child();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let (cpu, rss) = tokio::task::spawn_blocking(move || child_cost(&mut child))
+    let cost = tokio::task::spawn_blocking(move || child_cost(&mut child))
         .await
         .unwrap();
-    figures(&hosts, &watcher, cpu, rss)
+    RunFigures::from_observation(
+        &hosts,
+        &watcher.visibility,
+        vec![ProcessFigures {
+            name,
+            cost,
+            handler_seconds: None,
+        }],
+    )
 }
