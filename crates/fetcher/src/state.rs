@@ -269,6 +269,16 @@ impl StateStore {
         Ok(())
     }
 
+    /// Drops the feed's stored ETag and Last-Modified, so that its next
+    /// poll reads the document whole (it lists items left for later).
+    pub fn forget_validators(&self, feed_url: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE feeds SET etag=NULL, last_modified=NULL WHERE url=?1",
+            params![feed_url],
+        )?;
+        Ok(())
+    }
+
     /// Records a WebSub request before it is sent (a hub may verify before
     /// it answers): until verified or expired, this is the one request a
     /// verification can match.
