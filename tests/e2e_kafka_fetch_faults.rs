@@ -138,10 +138,17 @@ impl Pipeline {
         self.processes.get_mut(name).unwrap().0.kill();
     }
 
-    /// `name`'s counter (summed over `labels`) now; 0 until its endpoint
-    /// answers.
+    /// `name`'s counter (summed over `labels`) now; 0 while its endpoint
+    /// does not answer (the process is starting).
     fn counter(&self, name: &str, metric: &str, labels: &[&str]) -> f64 {
-        metric_sum(self.processes[name].1, metric, labels).unwrap_or(0.0)
+        let port = self.processes[name].1;
+        for _ in 0..10 {
+            if let Some(sum) = metric_sum(port, metric, labels) {
+                return sum;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        0.0
     }
 
     fn pages_delivered(&self) -> usize {
@@ -186,6 +193,19 @@ impl Pipeline {
         topic_payloads(&self.runtime, &kafka_config(&self.brokers, PREFIX), topic)
     }
 
+    /// Every record of `topic`, read to its end (tried again while the
+    /// broker does not answer).
+    fn all_records(&self, topic: &str) -> Vec<Vec<u8>> {
+        for _ in 0..20 {
+            if let Some(records) = self.records(topic) {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        self.dump_logs();
+        panic!("{topic} could not be read to its end");
+    }
+
     /// Produces `pages` to `raw` again with a later fetch time, as a
     /// fetcher killed after handing them on, before marking them seen,
     /// produces them after its restart.
@@ -206,8 +226,7 @@ impl Pipeline {
 
     /// Pages on `raw` now.
     fn raw_pages(&self) -> Vec<RawPage> {
-        self.records("raw")
-            .unwrap_or_default()
+        self.all_records("raw")
             .iter()
             .filter_map(|p| newsflow_model::decode(p).ok())
             .collect()
@@ -439,7 +458,7 @@ fn the_fetcher_and_the_cleaner_killed_mid_stream_lose_and_repeat_nothing() {
         Duration::from_secs(90),
         |p| p.pages_delivered() >= delivered + wave,
     );
-    let articles_before = pipeline.records("articles").map_or(0, |r| r.len());
+    let articles_before = pipeline.all_records("articles").len();
     pipeline.spawn("cleaner");
     pipeline.wait_for(
         "the restarted cleaner starts on its backlog",
@@ -448,7 +467,7 @@ fn the_fetcher_and_the_cleaner_killed_mid_stream_lose_and_repeat_nothing() {
     );
     pipeline.kill("cleaner");
     let killed = Instant::now();
-    let cleaned = pipeline.records("articles").map_or(0, |r| r.len()) - articles_before;
+    let cleaned = pipeline.all_records("articles").len() - articles_before;
     eprintln!("cleaner SIGKILLed with {cleaned} of a backlog of {wave} pages cleaned");
     assert!(
         cleaned < wave,
