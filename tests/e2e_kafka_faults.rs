@@ -96,22 +96,7 @@ impl Harness {
 
     /// `instance`'s log so far, without terminal colours.
     fn read_log(&self, instance: &str) -> String {
-        let text = std::fs::read_to_string(self.log(instance)).unwrap_or_default();
-        let mut plain = String::with_capacity(text.len());
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            if c == '\x1b' {
-                // An escape sequence ends with its first letter.
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            } else {
-                plain.push(c);
-            }
-        }
-        plain
+        common::stage_logs::plain_log(&self.log(instance))
     }
 
     /// Starts `newsflow run --stage name` as `instance` (its own data
@@ -204,23 +189,10 @@ impl Harness {
     }
 
     fn dump_logs(&self) {
-        let Ok(entries) = std::fs::read_dir(self.work.path()) else {
-            return;
-        };
-        let mut logs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log"))
-            .collect();
-        logs.push(self.work.path().join("broker/tansu.log"));
-        for path in logs {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(25).collect();
-            eprintln!(
-                "--- {} (last lines, newest first)\n{}",
-                path.display(),
-                tail.join("\n")
-            );
-        }
+        common::stage_logs::dump_logs(
+            self.work.path(),
+            &[self.work.path().join("broker/tansu.log")],
+        );
     }
 }
 

@@ -146,7 +146,13 @@ impl ClusterStage {
     pub fn open(db_path: &Path, config: ClustererConfig) -> Result<Self, ClusterError> {
         let connection = Connection::open(db_path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // synchronous=FULL: an operation is on disk before the records it
+        // made go out and its input is acknowledged, so a power loss (not
+        // only a process crash) cannot lose a story whose input the bus
+        // counts as done (with NORMAL, its event would later be published
+        // again at a version already out, without it). A changelog relaxes
+        // this (see `rely_on_changelog`).
+        connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         connection.execute_batch(SCHEMA)?;
         let stored_snapshot: Option<(i64, Vec<u8>)> = connection
@@ -218,6 +224,18 @@ impl ClusterStage {
             delivered_through,
             owed,
         })
+    }
+
+    /// The caller sends every operation to a durable changelog before it
+    /// acknowledges the input, and rebuilds the state from that changelog
+    /// (after [`reset`](Self::reset)) whenever it takes the input over: the
+    /// local database is then only a copy, and commits with
+    /// synchronous=NORMAL. A power loss may cost it its last operations,
+    /// which the next restore brings back from the changelog.
+    pub fn rely_on_changelog(&mut self) -> Result<(), ClusterError> {
+        self.connection
+            .pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
     }
 
     /// Forgets every logged operation and starts from an empty core: the
@@ -679,4 +697,27 @@ fn newest_per_event(records: Vec<EventRecord>) -> Vec<EventRecord> {
         .filter(|(index, record)| last_index[&record.event_id] == *index)
         .map(|(_, record)| record)
         .collect()
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::*;
+
+    fn synchronous(stage: &ClusterStage) -> i64 {
+        stage
+            .connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn operations_are_synced_unless_a_changelog_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stage =
+            ClusterStage::open(&dir.path().join("clusterer.db"), ClustererConfig::default())
+                .unwrap();
+        assert_eq!(synchronous(&stage), 2, "FULL: the only durable copy");
+        stage.rely_on_changelog().unwrap();
+        assert_eq!(synchronous(&stage), 1, "NORMAL: the changelog holds it");
+    }
 }

@@ -53,11 +53,13 @@ impl DedupStage {
     /// Opens (or creates) the state database and restores the window.
     pub fn open(db_path: &Path, config: DedupConfig) -> Result<Self, DedupError> {
         let db = Connection::open(db_path)?;
-        // WAL with synchronous=NORMAL: a committed check survives a process
-        // crash; an OS crash may lose the last few, which at-least-once input
-        // redelivers and the core then recognises.
+        // WAL with synchronous=FULL: a check is on disk before its verdict
+        // goes out and its input is acknowledged, so a power loss (not only
+        // a process crash) cannot lose a story whose input the bus counts as
+        // done; with NORMAL, a copy of that story would later pass as new.
+        // A changelog relaxes this (see `enable_changelog`).
         db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS dedup_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS dedup_stories (
@@ -118,8 +120,17 @@ impl DedupStage {
 
     /// From now on, every check also tells its state changes as changelog
     /// entries, taken with [`take_changelog`](Self::take_changelog).
-    pub fn enable_changelog(&mut self) {
+    ///
+    /// The caller sends those entries to a durable changelog before it
+    /// acknowledges the input, and rebuilds the state from that changelog
+    /// (after [`reset`](Self::reset)) whenever it takes the input over. The
+    /// local database is then only a copy, and commits with
+    /// synchronous=NORMAL: a power loss may cost it its last checks, which
+    /// the next restore brings back from the changelog.
+    pub fn enable_changelog(&mut self) -> Result<(), DedupError> {
         self.changelog.get_or_insert_with(Vec::new);
+        self.db.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
     }
 
     /// The changelog entries of the checks since the last take.
@@ -319,4 +330,26 @@ fn load_core(
         }
     }
     Ok((core, texts_to_move))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synchronous(stage: &DedupStage) -> i64 {
+        stage
+            .db
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn checks_are_synced_unless_a_changelog_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stage =
+            DedupStage::open(&dir.path().join("dedup.db"), DedupConfig::default()).unwrap();
+        assert_eq!(synchronous(&stage), 2, "FULL: the only durable copy");
+        stage.enable_changelog().unwrap();
+        assert_eq!(synchronous(&stage), 1, "NORMAL: the changelog holds it");
+    }
 }

@@ -36,7 +36,7 @@ fn restore(
     ),
     DedupRestoreFailure,
 > {
-    stage.enable_changelog();
+    stage.enable_changelog().unwrap();
     let mut restore = DedupRestore::begin(stage).unwrap();
     for (key, payload) in changelog {
         restore.offer(Some(key), payload).unwrap();

@@ -56,7 +56,8 @@ pub struct FetcherConfig {
     /// A 301/308 must be seen this many polls in a row before the stored
     /// feed URL is replaced (a one-off misconfiguration must not move it).
     pub permanent_redirect_threshold: u32,
-    /// Pages fetched per feed per poll at most (a new feed may list hundreds).
+    /// Pages fetched per feed per poll at most (a new feed may list
+    /// hundreds); the items past it are fetched by the following polls.
     pub max_items_per_poll: usize,
     /// When a feed names a WebSub hub, polling falls back to this interval.
     pub websub_fallback_interval_secs: u64,

@@ -55,6 +55,11 @@ pub struct PollSummary {
     pub pages_delivered: usize,
     pub pages_failed: usize,
     pub pages_not_html: usize,
+    /// Items the document lists that are neither handed on nor given up
+    /// after the pass: left for a later poll (the sink was unavailable, the
+    /// page's host asked us to wait, a failed page to try again, or past
+    /// `max_items_per_poll`).
+    pub items_pending: usize,
 }
 
 impl PollSummary {
@@ -67,6 +72,7 @@ impl PollSummary {
         self.pages_delivered += other.pages_delivered;
         self.pages_failed += other.pages_failed;
         self.pages_not_html += other.pages_not_html;
+        self.items_pending += other.items_pending;
     }
 }
 
@@ -139,7 +145,14 @@ impl Fetcher {
             url: source.url.clone(),
             outlet: source.outlet.clone().or_else(|| row.title.clone()),
         };
-        self.deliver_new_items(&source, row, parsed, sink).await
+        let summary = self.deliver_new_items(&source, row, parsed, sink).await;
+        if summary.items_pending > 0 {
+            // The next poll must read the document whole to find them.
+            if let Err(error) = self.state.forget_validators(&row.url) {
+                tracing::error!(feed = %row.url, %error, "cannot clear the feed's validators");
+            }
+        }
+        summary
     }
 
     /// Subscribes to the feed's hub when WebSub is configured and there is
@@ -510,6 +523,14 @@ impl Fetcher {
                     });
                     self.maybe_subscribe(row, &parsed).await;
                     let pages = self.deliver_new_items(source, row, &parsed, sink).await;
+                    if pages.items_pending > 0 {
+                        // Items are left for a later poll: with the
+                        // validators kept, that poll would get a 304 and
+                        // not see them again until the feed changes (a
+                        // quiet feed: never). Read the document whole.
+                        row.etag = None;
+                        row.last_modified = None;
+                    }
                     self.mark_listed(&source.url, &parsed);
                     summary.add(&pages);
                     let dates: Vec<_> = parsed.items.iter().filter_map(|i| i.published).collect();
@@ -573,7 +594,10 @@ impl Fetcher {
             .clone()
             .or_else(|| parsed.title.clone())
             .unwrap_or_else(|| host_of(&row.current_url));
-        for item in parsed.items.iter().take(self.config.max_items_per_poll) {
+        // Once the sink is down, the rest of the pass only counts what is
+        // left for later; nothing more is fetched.
+        let mut sink_down = false;
+        for item in &parsed.items {
             let Some(link) = item.link.as_deref() else {
                 tracing::debug!(feed = %source.url, item = %item.identity, "item has no link; nothing to fetch");
                 continue;
@@ -586,8 +610,15 @@ impl Fetcher {
                 (Ok(_), Ok(_)) => continue,
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::error!(error = %e, "cannot read fetch state");
+                    summary.items_pending += 1;
                     continue;
                 }
+            }
+            // The cap counts pages fetched, not items listed: the items past
+            // it are fetched by the next polls.
+            if sink_down || summary.items_new >= self.config.max_items_per_poll {
+                summary.items_pending += 1;
+                continue;
             }
             summary.items_new += 1;
             match self.fetch_page(source, item, link, &outlet).await {
@@ -600,6 +631,7 @@ impl Fetcher {
                                 .mark_seen(&item.identity, &source.url, item.published)
                         {
                             tracing::error!(item = %item.identity, error = %e, "page delivered but not marked seen; it will be delivered again");
+                            summary.items_pending += 1;
                         }
                     }
                     Err(SinkError::Rejected(message)) => {
@@ -608,14 +640,17 @@ impl Fetcher {
                         summary.pages_failed += 1;
                         page_outcome("rejected");
                         tracing::warn!(feed = %source.url, item = %item.identity, error = %message, "page can never be delivered; dead-lettered");
-                        self.page_failed(&item.identity, &source.url, &message, true);
+                        if !self.page_failed(&item.identity, &source.url, &message, true) {
+                            summary.items_pending += 1;
+                        }
                     }
                     Err(e @ SinkError::Unavailable(_)) => {
                         // The sink is down: leave the rest for the next poll.
                         tracing::error!(feed = %source.url, item = %item.identity, error = %e, "sink refused page; stopping this feed's pass");
                         summary.pages_failed += 1;
+                        summary.items_pending += 1;
                         page_outcome("sink_unavailable");
-                        break;
+                        sink_down = true;
                     }
                 },
                 PageResult::NotHtml(content_type) => {
@@ -623,15 +658,20 @@ impl Fetcher {
                     page_outcome("not_html");
                     let message = format!("not an HTML page (Content-Type {content_type})");
                     tracing::warn!(feed = %source.url, url = %link, "{message}; skipped");
-                    self.page_failed(&item.identity, &source.url, &message, true);
+                    if !self.page_failed(&item.identity, &source.url, &message, true) {
+                        summary.items_pending += 1;
+                    }
                 }
                 PageResult::Failed { message, permanent } => {
                     summary.pages_failed += 1;
                     page_outcome("failed");
                     tracing::warn!(feed = %source.url, url = %link, error = %message, "page fetch failed");
-                    self.page_failed(&item.identity, &source.url, &message, permanent);
+                    if !self.page_failed(&item.identity, &source.url, &message, permanent) {
+                        summary.items_pending += 1;
+                    }
                 }
                 PageResult::Deferred => {
+                    summary.items_pending += 1;
                     page_outcome("deferred");
                     tracing::debug!(feed = %source.url, url = %link, "page host asked us to wait; next poll");
                 }
@@ -652,7 +692,9 @@ impl Fetcher {
         }
     }
 
-    fn page_failed(&self, item_id: &str, feed_url: &str, message: &str, permanent: bool) {
+    /// Records a failed page; returns whether its item is given up (done
+    /// with) rather than left for a later poll.
+    fn page_failed(&self, item_id: &str, feed_url: &str, message: &str, permanent: bool) -> bool {
         match self.state.record_page_failure(
             item_id,
             feed_url,
@@ -662,10 +704,14 @@ impl Fetcher {
         ) {
             Ok(true) => {
                 metrics::counter!("newsflow_fetcher_pages_given_up_total").increment(1);
-                tracing::info!(item = %item_id, "giving up on this item's page")
+                tracing::info!(item = %item_id, "giving up on this item's page");
+                true
             }
-            Ok(false) => {}
-            Err(e) => tracing::error!(item = %item_id, error = %e, "cannot record page failure"),
+            Ok(false) => false,
+            Err(e) => {
+                tracing::error!(item = %item_id, error = %e, "cannot record page failure");
+                false
+            }
         }
     }
 

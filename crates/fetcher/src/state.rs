@@ -2,6 +2,15 @@
 //! per item whether it has been handed on. WAL mode, so a crash loses at most
 //! the transaction in progress, never a handed-on item's `seen` mark.
 //!
+//! synchronous=NORMAL, not FULL: a power loss may take the last commits, and
+//! every one of them only records work already done, whose loss means doing
+//! it again. A lost `seen` mark re-fetches a page the bus already holds (a
+//! page produced twice is harmless downstream: the same article id, the
+//! same story); lost validators or schedule re-read a feed; a lost failure
+//! retries a page. Nothing the bus acknowledged depends on this file, since
+//! the fetcher consumes no input: the bus held the page before its item was
+//! marked.
+//!
 //! Bounded: every table is keyed by input (feeds, item identities), so
 //! `prune` forgets items no longer listed in their feed's document for the
 //! window (`item_window_secs`), feeds dropped from the feed list for as
@@ -265,6 +274,16 @@ impl StateStore {
                 row.redirect_seen,
                 row.hub,
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Drops the feed's stored ETag and Last-Modified, so that its next
+    /// poll reads the document whole (it lists items left for later).
+    pub fn forget_validators(&self, feed_url: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "UPDATE feeds SET etag=NULL, last_modified=NULL WHERE url=?1",
+            params![feed_url],
         )?;
         Ok(())
     }

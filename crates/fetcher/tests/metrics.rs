@@ -24,6 +24,8 @@ async fn polls_pages_failures_bytes_and_latency_are_counted() {
         .header("etag", "\"v1\""),
     );
     server.route("/one.html", html_page("One"));
+    // Gone for good: given up at once, so the feed's next poll may be a 304.
+    server.route("/gone.html", Route::status(410));
     server.route("/broken.xml", Route::status(500));
     let fetcher = Fetcher::in_memory(test_config()).unwrap();
     let sink = CollectingSink::default();

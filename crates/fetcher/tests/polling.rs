@@ -344,3 +344,127 @@ async fn a_page_the_sink_rejects_never_blocks_the_rest_of_its_feed() {
     let with_new = fetcher.poll_once(&feeds, &sink).await;
     assert_eq!(with_new.pages_delivered, 1, "{with_new:?}");
 }
+
+/// Items a pass leaves for later (the sink away, the page's host asking
+/// us to wait, a page to try again, items past the per-poll cap) are
+/// fetched by a later poll even when the feed itself has not changed and
+/// answers a conditional request with 304: the stored validators must not
+/// hide a document whose items are not all handed on.
+#[tokio::test]
+async fn items_left_for_later_are_fetched_though_the_feed_is_unchanged() {
+    let server = TestServer::start().await;
+    let feed_route = |items: &[(&str, &str)]| {
+        Route::ok("application/rss+xml", rss("N", items)).header("etag", "\"same\"")
+    };
+    let items = [
+        ("Refused", "{{BASE}}/refused.html"),
+        ("Plain", "{{BASE}}/plain.html"),
+        ("Flaky", "{{BASE}}/flaky.html"),
+    ];
+    server.route("/feed.xml", feed_route(&items));
+    server.route("/refused.html", html_page("Refused"));
+    server.route("/plain.html", html_page("Plain"));
+    server.route("/flaky.html", Route::status(500));
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let feeds = vec![feed(&server, "/feed.xml", None)];
+
+    // The sink is away: nothing is handed on.
+    sink.refuse.store(true, Ordering::SeqCst);
+    let first = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(first.pages_delivered, 0, "{first:?}");
+    assert_eq!(first.items_pending, 3, "{first:?}");
+    sink.refuse.store(false, Ordering::SeqCst);
+    let second = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(
+        second.feeds_not_modified, 0,
+        "the document was read whole again: {second:?}"
+    );
+    assert_eq!(second.pages_delivered, 2, "{second:?}");
+    assert_eq!(second.items_pending, 1, "the flaky page: {second:?}");
+    server.route("/flaky.html", html_page("Flaky"));
+    let third = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(third.pages_delivered, 1, "{third:?}");
+    assert_eq!(third.items_pending, 0, "{third:?}");
+    let fourth = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(
+        fourth.feeds_not_modified, 1,
+        "once every item is handed on, the validators are used again: {fourth:?}"
+    );
+    let mut titles: Vec<String> = sink
+        .pages()
+        .iter()
+        .filter_map(|p| p.item_title.clone())
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["Flaky", "Plain", "Refused"]);
+}
+
+#[tokio::test]
+async fn a_page_whose_host_said_429_is_fetched_though_the_feed_is_unchanged() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("N", &[("Later", "{{BASE}}/later.html")]),
+        )
+        .header("etag", "\"same\""),
+    );
+    server.route("/later.html", Route::status(429).header("retry-after", "1"));
+    let fetcher = Fetcher::in_memory(test_config()).unwrap();
+    let sink = CollectingSink::default();
+    let feeds = vec![feed(&server, "/feed.xml", None)];
+    let first = fetcher.poll_once(&feeds, &sink).await;
+    assert_eq!(first.pages_delivered, 0, "{first:?}");
+    server.route("/later.html", html_page("Later"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The host's pause ran out; the page waits for a poll.
+    let mut delivered = 0;
+    for _ in 0..3 {
+        delivered += fetcher.poll_once(&feeds, &sink).await.pages_delivered;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(
+        delivered, 1,
+        "the page the host held back was never fetched"
+    );
+}
+
+#[tokio::test]
+async fn items_past_the_per_poll_cap_are_fetched_by_the_next_polls() {
+    let server = TestServer::start().await;
+    let titles = ["A", "B", "C", "D", "E"];
+    let links: Vec<String> = titles
+        .iter()
+        .map(|t| format!("{{{{BASE}}}}/{t}.html"))
+        .collect();
+    let items: Vec<(&str, &str)> = titles
+        .iter()
+        .zip(&links)
+        .map(|(t, l)| (*t, l.as_str()))
+        .collect();
+    server.route(
+        "/feed.xml",
+        Route::ok("application/rss+xml", rss("N", &items)).header("etag", "\"same\""),
+    );
+    for title in titles {
+        server.route(&format!("/{title}.html"), html_page(title));
+    }
+    let fetcher = Fetcher::in_memory(newsflow_fetcher::FetcherConfig {
+        max_items_per_poll: 2,
+        ..test_config()
+    })
+    .unwrap();
+    let sink = CollectingSink::default();
+    let feeds = vec![feed(&server, "/feed.xml", None)];
+    let delivered: Vec<usize> = {
+        let mut counts = Vec::new();
+        for _ in 0..4 {
+            counts.push(fetcher.poll_once(&feeds, &sink).await.pages_delivered);
+        }
+        counts
+    };
+    assert_eq!(delivered, [2, 2, 1, 0]);
+    assert_eq!(sink.pages().len(), 5);
+}

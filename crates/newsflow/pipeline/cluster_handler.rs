@@ -79,7 +79,10 @@ impl ClusterHandler {
         config: ClustererConfig,
         with_changelog: bool,
     ) -> Result<Self, ClusterError> {
-        let stage = ClusterStage::open(&path, config.clone())?;
+        let mut stage = ClusterStage::open(&path, config.clone())?;
+        if with_changelog {
+            stage.rely_on_changelog()?;
+        }
         Ok(Self {
             stage,
             changelog: with_changelog.then(ChangelogOutbox::default),
@@ -179,6 +182,11 @@ impl StageHandler for ClusterHandler {
             ))
         })?;
         self.stage.keep_epoch(epoch);
+        if self.changelog.is_some() {
+            self.stage
+                .rely_on_changelog()
+                .map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
+        }
         // What goes to the changelog next is read again from the store's
         // mark of what the changelog holds.
         if let Some(outbox) = &mut self.changelog {

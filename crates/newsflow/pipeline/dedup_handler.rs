@@ -107,7 +107,7 @@ const RESTORE_ATTEMPTS: u32 = 3;
 #[async_trait]
 impl StateRestore<DedupHandler> for DedupChangelogRestore {
     async fn restore(&mut self, handler: &mut DedupHandler) -> Result<(), HandleError> {
-        handler.stage.enable_changelog();
+        handler.stage.enable_changelog().map_err(state_failed)?;
         let mut attempt = 0;
         let (summary, claim) = loop {
             attempt += 1;

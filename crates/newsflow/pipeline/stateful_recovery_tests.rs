@@ -60,7 +60,7 @@ fn dedup_keeps_writing_its_changelog_after_reloading_from_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let config = newsflow_dedup::DedupConfig::default();
     let mut handler = DedupHandler::open(dir.path().join("dedup.db"), config).unwrap();
-    handler.stage.enable_changelog();
+    handler.stage.enable_changelog().unwrap();
     handler.recover_after_panic().unwrap();
     let outputs = handler.handle(article("https://outlet.example/b")).unwrap();
     assert!(
