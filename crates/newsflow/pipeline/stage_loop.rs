@@ -122,6 +122,9 @@ const MAX_POLL_RETRY_WAIT: Duration = Duration::from_secs(1);
 /// round trips and the log's syncs off the path of each record, few enough
 /// that a restart redoes little.
 const MAX_IN_FLIGHT: usize = 128;
+/// And at most this many bytes of outputs in flight, however large the
+/// records (a page may be up to the bus's message size).
+const MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
 
 /// What became of one input record.
 enum Processed {
@@ -146,6 +149,15 @@ struct InFlight {
     /// Whether the handler is told when the outputs are delivered (not
     /// after a panic: a recovered handler has nothing to confirm).
     confirm: bool,
+}
+
+impl InFlight {
+    fn bytes(&self) -> usize {
+        self.sends
+            .iter()
+            .map(|(output, _)| output.key.len() + output.payload.len())
+            .sum()
+    }
 }
 
 /// One output on its way, or what became of it.
@@ -210,7 +222,9 @@ pub async fn run_stage<H: StageHandler>(
         loop {
             settle_delivered(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
             let busy = !working.is_empty() || !in_flight.is_empty();
-            let full = working.len() >= workers || working.len() + in_flight.len() >= MAX_IN_FLIGHT;
+            let full = working.len() >= workers
+                || working.len() + in_flight.len() >= MAX_IN_FLIGHT
+                || in_flight.iter().map(InFlight::bytes).sum::<usize>() >= MAX_IN_FLIGHT_BYTES;
             if full {
                 if let Some(worked) = working.next().await {
                     let (delivery, processed, took) = worked.map_err(|e| {
@@ -422,6 +436,10 @@ async fn dispatch<H: StageHandler>(
         delivery: &delivery,
     };
     let sends = enqueue_all(&source, producer, outputs, shutdown).await?;
+    // Only its position is needed from here on: the input's bytes (a whole
+    // page on `raw`) are not held while its outputs are on their way.
+    let mut delivery = delivery;
+    delivery.payload = Vec::new();
     in_flight.push_back(InFlight {
         delivery: Some(delivery),
         sends,

@@ -674,3 +674,63 @@ async fn a_stage_keeps_inputs_in_flight_and_acknowledges_them_in_order() {
 async fn a_concurrent_stage_hands_outputs_over_in_input_order() {
     in_flight_inputs_are_acknowledged_in_order_once_durable(true).await;
 }
+
+/// Outputs of 33 MiB each: two of them fill the bytes a stage may have in
+/// flight.
+struct Bulky;
+
+impl StageHandler for Bulky {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "bulky"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        Ok(vec![Output {
+            topic: topics::ARTICLES,
+            key: page.item_id,
+            payload: vec![b'a'; 33 * 1024 * 1024],
+        }])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_outputs_in_flight_stop_the_stage_reading_until_they_are_durable() {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let consumer = FakeConsumer {
+        queue: (0..4)
+            .map(|offset| Delivery {
+                topic: topics::RAW.into(),
+                partition: 0,
+                offset,
+                key: None,
+                payload: page(&format!("p{offset}")),
+            })
+            .collect(),
+        log: log.clone(),
+    };
+    let producer = Arc::new(GatedProducer::default());
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        Bulky,
+        Box::new(consumer),
+        producer.clone(),
+        shutdown.clone(),
+        None,
+    ));
+    wait_for(|| producer.keys().len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        producer.keys(),
+        ["p0", "p1"],
+        "66 MiB in flight: nothing more is read"
+    );
+    producer.release("p0");
+    wait_for(|| producer.keys().len() == 3).await;
+    producer.release("p1");
+    producer.release("p2");
+    wait_for(|| producer.keys().len() == 4).await;
+    producer.release("p3");
+    wait_for(|| log.lock().unwrap().acked.len() == 4).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
+}
