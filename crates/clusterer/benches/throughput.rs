@@ -7,13 +7,24 @@
 //! repository root): each synthetic event draws its words from one gold
 //! GoogleNews story and carries two invented names, so events are many and
 //! distinct. `NEWSFLOW_THROUGHPUT_SIZES` overrides the sizes (comma list).
+//!
+//! Each size also runs the same measured stories through the whole stage as
+//! the service runs it: the story decoded from its JSON bus payload,
+//! `ClusterStage` with its SQLite store on disk (started from a snapshot of
+//! the filled core, so both run from the same state), every output record
+//! encoded, and the outputs confirmed delivered (checkpoints included).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use newsflow_clusterer::{Clusterer, ClustererConfig, Document};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use newsflow_clusterer::{ClusterStage, Clusterer, ClustererConfig, Document};
+use newsflow_model::{decode, encode, Article, Carrier, UniqueStory, SCHEMA_VERSION};
 
 const MEASURED: usize = 20_000;
+/// Story time between consecutive stories: 1,000,000 stories span under
+/// three hours, so no event falls quiet and every story stays active.
+const STORY_GAP_MS: i64 = 10;
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("NEWSFLOW_BENCH_DIR")
@@ -96,11 +107,14 @@ impl Generator {
             second.join(" ")
         );
         self.produced += 1;
+        // A time, as every story the stage gets has one (its publication or
+        // fetch time), so the core and the stage see the same documents.
+        let time = stream_start() + Duration::milliseconds(self.produced as i64 * STORY_GAP_MS);
         Document {
             id: format!("s{}", self.produced),
             title,
             body,
-            time: None,
+            time: Some(time),
             outlet: format!("outlet-{}", self.produced % 40),
             url: format!(
                 "https://outlet-{}.example/news/{}",
@@ -109,6 +123,76 @@ impl Generator {
             ),
         }
     }
+}
+
+fn stream_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// The story whose document (`document_of_story`) is `doc`: what dedup
+/// sends the clusterer for it.
+fn story_of(doc: &Document) -> UniqueStory {
+    let time = doc.time.unwrap_or_else(stream_start);
+    UniqueStory {
+        schema_version: SCHEMA_VERSION,
+        story_id: doc.id.clone(),
+        revision: 0,
+        article: Article {
+            schema_version: SCHEMA_VERSION,
+            article_id: doc.id.clone(),
+            item_id: doc.id.clone(),
+            feed_url: format!("https://{}.example/feed", doc.outlet),
+            url: doc.url.clone(),
+            canonical_url: doc.url.clone(),
+            outlet: doc.outlet.clone(),
+            title: doc.title.clone(),
+            byline: None,
+            published: Some(time),
+            language: Some("eng".into()),
+            lead_image: None,
+            body: doc.body.clone(),
+            fetched_at: time,
+        },
+        carriers: vec![Carrier {
+            outlet: doc.outlet.clone(),
+            url: doc.url.clone(),
+        }],
+    }
+}
+
+/// Rates of one measured run, per CPU second of this thread and per wall
+/// second.
+struct Rates {
+    cpu: f64,
+    wall: f64,
+}
+
+/// The whole stage over `payloads`, from the state `snapshot` holds: each
+/// payload decoded, added, its records encoded, its outputs confirmed.
+fn whole_stage(snapshot: &[u8], seq: i64, payloads: &[Vec<u8>]) -> (Rates, usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut stage =
+        ClusterStage::open(&dir.path().join("clusterer.db"), ClustererConfig::default())
+            .expect("open the stage");
+    stage
+        .restore_snapshot(seq, snapshot)
+        .expect("start the stage from the core's snapshot");
+    let mut encoded_bytes = 0usize;
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    for payload in payloads {
+        let story: UniqueStory = decode(payload).expect("a story payload");
+        let records = stage.add_story(&story).expect("add a story");
+        encoded_bytes += records.iter().map(|r| encode(r).len()).sum::<usize>();
+        stage.outputs_delivered().expect("confirm outputs");
+    }
+    let rates = Rates {
+        wall: payloads.len() as f64 / started.elapsed().as_secs_f64(),
+        cpu: payloads.len() as f64 / (thread_cpu_seconds() - cpu_started),
+    };
+    (rates, encoded_bytes)
 }
 
 /// CPU seconds this thread has used: the machine is shared, so wall time
@@ -152,6 +236,7 @@ fn main() {
         "| active stories | events | fill stories/s (wall) | stories/s, next {MEASURED} (wall) | same, per CPU second | state bytes/active story | RSS bytes/story |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let mut stage_rows = Vec::new();
     for size in sizes {
         let rss_before = resident_bytes().unwrap_or(0);
         let mut generator = Generator {
@@ -167,6 +252,8 @@ fn main() {
         }
         let fill_rate = size as f64 / started.elapsed().as_secs_f64();
         let batch: Vec<Document> = (0..MEASURED).map(|_| generator.story()).collect();
+        let payloads: Vec<Vec<u8>> = batch.iter().map(|doc| encode(&story_of(doc))).collect();
+        let snapshot = clusterer.snapshot_bytes().expect("snapshot of the core");
         let cpu_started = thread_cpu_seconds();
         let started = Instant::now();
         let mut changed = 0usize;
@@ -187,5 +274,37 @@ fn main() {
             changed >= MEASURED,
             "every add publishes at least one record"
         );
+        drop(clusterer);
+        let (stage, encoded_bytes) = whole_stage(&snapshot, size as i64, &payloads);
+        stage_rows.push((active, cpu_rate, rate, stage, snapshot.len(), encoded_bytes));
     }
+    println!(
+        "\nwhole stage, same {MEASURED} stories from the same state: JSON payload decoded, \
+         ClusterStage on disk (SQLite, checkpoint every {} operations), records encoded, outputs confirmed",
+        ClustererConfig::default().checkpoint_every_operations
+    );
+    println!(
+        "| active stories | core stories/s (CPU) | whole stage stories/s (CPU) | whole/core (CPU) | core stories/s (wall) | whole stage stories/s (wall) | whole/core (wall) | snapshot MB | output KB/story |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (active, core_cpu, core_wall, stage, snapshot_bytes, encoded_bytes) in stage_rows {
+        println!(
+            "| {active} | {core_cpu:.0} | {:.0} | {:.2} | {core_wall:.0} | {:.0} | {:.2} | {:.1} | {:.1} |",
+            stage.cpu,
+            stage.cpu / core_cpu,
+            stage.wall,
+            stage.wall / core_wall,
+            snapshot_bytes as f64 / 1e6,
+            encoded_bytes as f64 / MEASURED as f64 / 1e3
+        );
+    }
+    println!(
+        "(load average {})",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }
