@@ -8,11 +8,16 @@
 //! GoogleNews story and carries two invented names, so events are many and
 //! distinct. `NEWSFLOW_THROUGHPUT_SIZES` overrides the sizes (comma list).
 //!
-//! Each size also runs the same measured stories through the whole stage as
-//! the service runs it: the story decoded from its JSON bus payload,
-//! `ClusterStage` with its SQLite store on disk (started from a snapshot of
-//! the filled core, so both run from the same state), every output record
-//! encoded, and the outputs confirmed delivered (checkpoints included).
+//! The stories of that table carry no time. The service always gives one
+//! (publication or fetch time), so the core is also set beside the whole
+//! stage on a timed stream (one story every 10 ms of story time, nothing
+//! closes): the same measured stories through the core, and through the
+//! stage as the service runs it, the story decoded from its JSON bus
+//! payload, `ClusterStage` with its SQLite store on disk (started from a
+//! snapshot of the filled core, so both run from the same state), every
+//! output record encoded, the outputs confirmed delivered (checkpoints
+//! included). `NEWSFLOW_THROUGHPUT_STAGE_SIZES` (default 100000) sets its
+//! sizes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,8 +27,8 @@ use newsflow_clusterer::{ClusterStage, Clusterer, ClustererConfig, Document};
 use newsflow_model::{decode, encode, Article, Carrier, UniqueStory, SCHEMA_VERSION};
 
 const MEASURED: usize = 20_000;
-/// Story time between consecutive stories: 1,000,000 stories span under
-/// three hours, so no event falls quiet and every story stays active.
+/// Story time between consecutive stories of the timed stream: 1,000,000
+/// stories span under three hours, so no event falls quiet.
 const STORY_GAP_MS: i64 = 10;
 
 fn bench_dir() -> PathBuf {
@@ -58,6 +63,8 @@ struct Generator {
     state: u64,
     events: u64,
     produced: u64,
+    /// Whether stories carry a time (see [`STORY_GAP_MS`]).
+    timed: bool,
 }
 
 impl Generator {
@@ -107,14 +114,14 @@ impl Generator {
             second.join(" ")
         );
         self.produced += 1;
-        // A time, as every story the stage gets has one (its publication or
-        // fetch time), so the core and the stage see the same documents.
-        let time = stream_start() + Duration::milliseconds(self.produced as i64 * STORY_GAP_MS);
+        let time = self
+            .timed
+            .then(|| stream_start() + Duration::milliseconds(self.produced as i64 * STORY_GAP_MS));
         Document {
             id: format!("s{}", self.produced),
             title,
             body,
-            time: Some(time),
+            time,
             outlet: format!("outlet-{}", self.produced % 40),
             url: format!(
                 "https://outlet-{}.example/news/{}",
@@ -195,6 +202,72 @@ fn whole_stage(snapshot: &[u8], seq: i64, payloads: &[Vec<u8>]) -> (Rates, usize
     (rates, encoded_bytes)
 }
 
+/// A core filled with `size` stories, the generator that goes on from
+/// there, and the fill rate (stories/s, wall).
+fn filled(sources: &[Vec<Vec<String>>], size: usize, timed: bool) -> (Clusterer, Generator, f64) {
+    let mut generator = Generator {
+        sources: sources.to_vec(),
+        state: 0x9E37_79B9_7F4A_7C15,
+        events: 0,
+        produced: 0,
+        timed,
+    };
+    let mut clusterer = Clusterer::new(ClustererConfig::default());
+    let started = Instant::now();
+    for _ in 0..size {
+        clusterer.add(generator.story());
+    }
+    let fill_rate = size as f64 / started.elapsed().as_secs_f64();
+    (clusterer, generator, fill_rate)
+}
+
+/// One row of the core beside the whole stage.
+struct StageRow {
+    active: usize,
+    events: usize,
+    core: Rates,
+    stage: Rates,
+    snapshot_bytes: usize,
+    encoded_bytes: usize,
+}
+
+/// The core and the whole stage over the same timed stories, from the same
+/// state of `size` stories.
+fn core_beside_whole_stage(sources: &[Vec<Vec<String>>], size: usize) -> StageRow {
+    let (mut clusterer, mut generator, _) = filled(sources, size, true);
+    let batch: Vec<Document> = (0..MEASURED).map(|_| generator.story()).collect();
+    let payloads: Vec<Vec<u8>> = batch.iter().map(|doc| encode(&story_of(doc))).collect();
+    let snapshot = clusterer.snapshot_bytes().expect("snapshot of the core");
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    for doc in batch {
+        clusterer.add(doc);
+    }
+    let core = Rates {
+        wall: MEASURED as f64 / started.elapsed().as_secs_f64(),
+        cpu: MEASURED as f64 / (thread_cpu_seconds() - cpu_started),
+    };
+    let active = clusterer.active_stories();
+    let events = clusterer.records_count();
+    drop(clusterer);
+    let (stage, encoded_bytes) = whole_stage(&snapshot, size as i64, &payloads);
+    StageRow {
+        active,
+        events,
+        core,
+        stage,
+        snapshot_bytes: snapshot.len(),
+        encoded_bytes,
+    }
+}
+
+fn sizes_from_env(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
 /// CPU seconds this thread has used: the machine is shared, so wall time
 /// alone would measure the neighbours too.
 fn thread_cpu_seconds() -> f64 {
@@ -228,32 +301,16 @@ fn main() {
         );
         return;
     };
-    let sizes: Vec<usize> = std::env::var("NEWSFLOW_THROUGHPUT_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![100_000, 1_000_000]);
+    let sizes = sizes_from_env("NEWSFLOW_THROUGHPUT_SIZES", &[100_000, 1_000_000]);
+    let stage_sizes = sizes_from_env("NEWSFLOW_THROUGHPUT_STAGE_SIZES", &[100_000]);
     println!(
         "| active stories | events | fill stories/s (wall) | stories/s, next {MEASURED} (wall) | same, per CPU second | state bytes/active story | RSS bytes/story |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let mut stage_rows = Vec::new();
     for size in sizes {
         let rss_before = resident_bytes().unwrap_or(0);
-        let mut generator = Generator {
-            sources: sources.clone(),
-            state: 0x9E37_79B9_7F4A_7C15,
-            events: 0,
-            produced: 0,
-        };
-        let mut clusterer = Clusterer::new(ClustererConfig::default());
-        let started = Instant::now();
-        for _ in 0..size {
-            clusterer.add(generator.story());
-        }
-        let fill_rate = size as f64 / started.elapsed().as_secs_f64();
+        let (mut clusterer, mut generator, fill_rate) = filled(&sources, size, false);
         let batch: Vec<Document> = (0..MEASURED).map(|_| generator.story()).collect();
-        let payloads: Vec<Vec<u8>> = batch.iter().map(|doc| encode(&story_of(doc))).collect();
-        let snapshot = clusterer.snapshot_bytes().expect("snapshot of the core");
         let cpu_started = thread_cpu_seconds();
         let started = Instant::now();
         let mut changed = 0usize;
@@ -274,28 +331,34 @@ fn main() {
             changed >= MEASURED,
             "every add publishes at least one record"
         );
-        drop(clusterer);
-        let (stage, encoded_bytes) = whole_stage(&snapshot, size as i64, &payloads);
-        stage_rows.push((active, cpu_rate, rate, stage, snapshot.len(), encoded_bytes));
+    }
+    if stage_sizes.is_empty() {
+        return;
     }
     println!(
-        "\nwhole stage, same {MEASURED} stories from the same state: JSON payload decoded, \
-         ClusterStage on disk (SQLite, checkpoint every {} operations), records encoded, outputs confirmed",
+        "\ncore beside the whole stage, timed stories (one every {STORY_GAP_MS} ms), the same {MEASURED} \
+         from the same state; whole stage = JSON payload decoded, ClusterStage on disk (SQLite, \
+         checkpoint every {} operations), records encoded, outputs confirmed",
         ClustererConfig::default().checkpoint_every_operations
     );
     println!(
-        "| active stories | core stories/s (CPU) | whole stage stories/s (CPU) | whole/core (CPU) | core stories/s (wall) | whole stage stories/s (wall) | whole/core (wall) | snapshot MB | output KB/story |"
+        "| active stories | events | core stories/s (CPU) | whole stage stories/s (CPU) | whole/core (CPU) | core stories/s (wall) | whole stage stories/s (wall) | whole/core (wall) | snapshot MB | output KB/story |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (active, core_cpu, core_wall, stage, snapshot_bytes, encoded_bytes) in stage_rows {
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for size in stage_sizes {
+        let row = core_beside_whole_stage(&sources, size);
         println!(
-            "| {active} | {core_cpu:.0} | {:.0} | {:.2} | {core_wall:.0} | {:.0} | {:.2} | {:.1} | {:.1} |",
-            stage.cpu,
-            stage.cpu / core_cpu,
-            stage.wall,
-            stage.wall / core_wall,
-            snapshot_bytes as f64 / 1e6,
-            encoded_bytes as f64 / MEASURED as f64 / 1e3
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} |",
+            row.active,
+            row.events,
+            row.core.cpu,
+            row.stage.cpu,
+            row.stage.cpu / row.core.cpu,
+            row.core.wall,
+            row.stage.wall,
+            row.stage.wall / row.core.wall,
+            row.snapshot_bytes as f64 / 1e6,
+            row.encoded_bytes as f64 / MEASURED as f64 / 1e3
         );
     }
     println!(
