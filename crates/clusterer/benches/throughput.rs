@@ -7,13 +7,29 @@
 //! repository root): each synthetic event draws its words from one gold
 //! GoogleNews story and carries two invented names, so events are many and
 //! distinct. `NEWSFLOW_THROUGHPUT_SIZES` overrides the sizes (comma list).
+//!
+//! The stories of that table carry no time. The service always gives one
+//! (publication or fetch time), so the core is also set beside the whole
+//! stage on a timed stream (one story every 10 ms of story time, nothing
+//! closes): the same measured stories through the core, and through the
+//! stage as the service runs it, the story decoded from its JSON bus
+//! payload, `ClusterStage` with its SQLite store on disk (started from a
+//! snapshot of the filled core, so both run from the same state), every
+//! output record encoded, the outputs confirmed delivered (checkpoints
+//! included). `NEWSFLOW_THROUGHPUT_STAGE_SIZES` (default 100000) sets its
+//! sizes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use newsflow_clusterer::{Clusterer, ClustererConfig, Document};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use newsflow_clusterer::{ClusterStage, Clusterer, ClustererConfig, Document};
+use newsflow_model::{decode, encode, Article, Carrier, UniqueStory, SCHEMA_VERSION};
 
 const MEASURED: usize = 20_000;
+/// Story time between consecutive stories of the timed stream: 1,000,000
+/// stories span under three hours, so no event falls quiet.
+const STORY_GAP_MS: i64 = 10;
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("NEWSFLOW_BENCH_DIR")
@@ -47,6 +63,8 @@ struct Generator {
     state: u64,
     events: u64,
     produced: u64,
+    /// Whether stories carry a time (see [`STORY_GAP_MS`]).
+    timed: bool,
 }
 
 impl Generator {
@@ -96,11 +114,14 @@ impl Generator {
             second.join(" ")
         );
         self.produced += 1;
+        let time = self
+            .timed
+            .then(|| stream_start() + Duration::milliseconds(self.produced as i64 * STORY_GAP_MS));
         Document {
             id: format!("s{}", self.produced),
             title,
             body,
-            time: None,
+            time,
             outlet: format!("outlet-{}", self.produced % 40),
             url: format!(
                 "https://outlet-{}.example/news/{}",
@@ -109,6 +130,142 @@ impl Generator {
             ),
         }
     }
+}
+
+fn stream_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// The story whose document (`document_of_story`) is `doc`: what dedup
+/// sends the clusterer for it.
+fn story_of(doc: &Document) -> UniqueStory {
+    let time = doc.time.unwrap_or_else(stream_start);
+    UniqueStory {
+        schema_version: SCHEMA_VERSION,
+        story_id: doc.id.clone(),
+        revision: 0,
+        article: Article {
+            schema_version: SCHEMA_VERSION,
+            article_id: doc.id.clone(),
+            item_id: doc.id.clone(),
+            feed_url: format!("https://{}.example/feed", doc.outlet),
+            url: doc.url.clone(),
+            canonical_url: doc.url.clone(),
+            outlet: doc.outlet.clone(),
+            title: doc.title.clone(),
+            byline: None,
+            published: Some(time),
+            language: Some("eng".into()),
+            lead_image: None,
+            body: doc.body.clone(),
+            fetched_at: time,
+        },
+        carriers: vec![Carrier {
+            outlet: doc.outlet.clone(),
+            url: doc.url.clone(),
+        }],
+    }
+}
+
+/// Rates of one measured run, per CPU second of this thread and per wall
+/// second.
+struct Rates {
+    cpu: f64,
+    wall: f64,
+}
+
+/// The whole stage over `payloads`, from the state `snapshot` holds: each
+/// payload decoded, added, its records encoded, its outputs confirmed.
+fn whole_stage(snapshot: &[u8], seq: i64, payloads: &[Vec<u8>]) -> (Rates, usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut stage =
+        ClusterStage::open(&dir.path().join("clusterer.db"), ClustererConfig::default())
+            .expect("open the stage");
+    stage
+        .restore_snapshot(seq, snapshot)
+        .expect("start the stage from the core's snapshot");
+    let mut encoded_bytes = 0usize;
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    for payload in payloads {
+        let story: UniqueStory = decode(payload).expect("a story payload");
+        let records = stage.add_story(&story).expect("add a story");
+        encoded_bytes += records.iter().map(|r| encode(r).len()).sum::<usize>();
+        stage.outputs_delivered().expect("confirm outputs");
+    }
+    let rates = Rates {
+        wall: payloads.len() as f64 / started.elapsed().as_secs_f64(),
+        cpu: payloads.len() as f64 / (thread_cpu_seconds() - cpu_started),
+    };
+    (rates, encoded_bytes)
+}
+
+/// A core filled with `size` stories, the generator that goes on from
+/// there, and the fill rate (stories/s, wall).
+fn filled(sources: &[Vec<Vec<String>>], size: usize, timed: bool) -> (Clusterer, Generator, f64) {
+    let mut generator = Generator {
+        sources: sources.to_vec(),
+        state: 0x9E37_79B9_7F4A_7C15,
+        events: 0,
+        produced: 0,
+        timed,
+    };
+    let mut clusterer = Clusterer::new(ClustererConfig::default());
+    let started = Instant::now();
+    for _ in 0..size {
+        clusterer.add(generator.story());
+    }
+    let fill_rate = size as f64 / started.elapsed().as_secs_f64();
+    (clusterer, generator, fill_rate)
+}
+
+/// One row of the core beside the whole stage.
+struct StageRow {
+    active: usize,
+    events: usize,
+    core: Rates,
+    stage: Rates,
+    snapshot_bytes: usize,
+    encoded_bytes: usize,
+}
+
+/// The core and the whole stage over the same timed stories, from the same
+/// state of `size` stories.
+fn core_beside_whole_stage(sources: &[Vec<Vec<String>>], size: usize) -> StageRow {
+    let (mut clusterer, mut generator, _) = filled(sources, size, true);
+    let batch: Vec<Document> = (0..MEASURED).map(|_| generator.story()).collect();
+    let payloads: Vec<Vec<u8>> = batch.iter().map(|doc| encode(&story_of(doc))).collect();
+    let snapshot = clusterer.snapshot_bytes().expect("snapshot of the core");
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    for doc in batch {
+        clusterer.add(doc);
+    }
+    let core = Rates {
+        wall: MEASURED as f64 / started.elapsed().as_secs_f64(),
+        cpu: MEASURED as f64 / (thread_cpu_seconds() - cpu_started),
+    };
+    let active = clusterer.active_stories();
+    let events = clusterer.records_count();
+    drop(clusterer);
+    let (stage, encoded_bytes) = whole_stage(&snapshot, size as i64, &payloads);
+    StageRow {
+        active,
+        events,
+        core,
+        stage,
+        snapshot_bytes: snapshot.len(),
+        encoded_bytes,
+    }
+}
+
+fn sizes_from_env(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
 }
 
 /// CPU seconds this thread has used: the machine is shared, so wall time
@@ -144,28 +301,15 @@ fn main() {
         );
         return;
     };
-    let sizes: Vec<usize> = std::env::var("NEWSFLOW_THROUGHPUT_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![100_000, 1_000_000]);
+    let sizes = sizes_from_env("NEWSFLOW_THROUGHPUT_SIZES", &[100_000, 1_000_000]);
+    let stage_sizes = sizes_from_env("NEWSFLOW_THROUGHPUT_STAGE_SIZES", &[100_000]);
     println!(
         "| active stories | events | fill stories/s (wall) | stories/s, next {MEASURED} (wall) | same, per CPU second | state bytes/active story | RSS bytes/story |"
     );
     println!("|---|---|---|---|---|---|---|");
     for size in sizes {
         let rss_before = resident_bytes().unwrap_or(0);
-        let mut generator = Generator {
-            sources: sources.clone(),
-            state: 0x9E37_79B9_7F4A_7C15,
-            events: 0,
-            produced: 0,
-        };
-        let mut clusterer = Clusterer::new(ClustererConfig::default());
-        let started = Instant::now();
-        for _ in 0..size {
-            clusterer.add(generator.story());
-        }
-        let fill_rate = size as f64 / started.elapsed().as_secs_f64();
+        let (mut clusterer, mut generator, fill_rate) = filled(&sources, size, false);
         let batch: Vec<Document> = (0..MEASURED).map(|_| generator.story()).collect();
         let cpu_started = thread_cpu_seconds();
         let started = Instant::now();
@@ -188,4 +332,42 @@ fn main() {
             "every add publishes at least one record"
         );
     }
+    if stage_sizes.is_empty() {
+        return;
+    }
+    println!(
+        "\ncore beside the whole stage, timed stories (one every {STORY_GAP_MS} ms), the same {MEASURED} \
+         from the same state; whole stage = JSON payload decoded, ClusterStage on disk (SQLite, \
+         checkpoint every {} operations), records encoded, outputs confirmed",
+        ClustererConfig::default().checkpoint_every_operations
+    );
+    println!(
+        "| active stories | events | core stories/s (CPU) | whole stage stories/s (CPU) | whole/core (CPU) | core stories/s (wall) | whole stage stories/s (wall) | whole/core (wall) | snapshot MB | output KB/story |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for size in stage_sizes {
+        let row = core_beside_whole_stage(&sources, size);
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} |",
+            row.active,
+            row.events,
+            row.core.cpu,
+            row.stage.cpu,
+            row.stage.cpu / row.core.cpu,
+            row.core.wall,
+            row.stage.wall,
+            row.stage.wall / row.core.wall,
+            row.snapshot_bytes as f64 / 1e6,
+            row.encoded_bytes as f64 / MEASURED as f64 / 1e3
+        );
+    }
+    println!(
+        "(load average {})",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }

@@ -5,7 +5,9 @@
 //! `cargo bench -p newsflow-dedup --bench dedup_bench`
 //! Environment: `DEDUP_BENCH_DATA` (default `../shared/bench` from the repo
 //! root) for the extraction ground truth; `DEDUP_BENCH_STORIES` (default
-//! 1000000) for the window size of the throughput run.
+//! 1000000) for the window size of the throughput run;
+//! `DEDUP_BENCH_STAGE_STORIES` (default 20000) for the window of the run
+//! that sets the core beside the whole stage.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +17,10 @@ use chrono::{TimeZone, Utc};
 use newsflow_dedup::benchmark_set::{
     filler_body, variants, BaseArticle, EditLevel, TextModel, Variant,
 };
-use newsflow_dedup::{ContentIndex, DedupConfig, DedupStage, Deduplicator, Fingerprint, Verdict};
-use newsflow_model::{canonical_url, story_id_for_url, Article, SCHEMA_VERSION};
+use newsflow_dedup::{
+    ChangelogEntry, ContentIndex, DedupConfig, DedupStage, Deduplicator, Fingerprint, Verdict,
+};
+use newsflow_model::{canonical_url, decode, encode, story_id_for_url, Article, SCHEMA_VERSION};
 
 const SEED: u64 = 0x6e65_7773_666c_6f77;
 
@@ -29,6 +33,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let stage_stories: usize = std::env::var("DEDUP_BENCH_STAGE_STORIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let bases = load_bases(
         &data.join("extraction/ground-truth.json"),
         &manifest.join("tests/fixtures/seeds"),
@@ -55,6 +63,7 @@ fn main() {
     verdicts_per_level(&bases, &all_variants, &config);
     throughput_at_scale(&bases, &all_variants, &model, &config, stories);
     full_stage(&bases, &model, &config);
+    core_beside_whole_stage(&bases, &model, &config, stage_stories);
 }
 
 fn load_bases(ground_truth: &Path, seeds_dir: &Path) -> Vec<BaseArticle> {
@@ -627,4 +636,185 @@ fn full_stage(bases: &[BaseArticle], model: &TextModel, config: &DedupConfig) {
         stage.len(),
         reopened.elapsed().as_secs_f64()
     );
+}
+
+/// The outputs the service sends for one check, encoded as its bus
+/// carries them: the changelog entries first (on Kafka), then the verdict's
+/// records. Returns the bytes encoded.
+fn encode_outputs(verdict: &Verdict, changelog: Vec<ChangelogEntry>) -> usize {
+    let mut bytes = 0;
+    for entry in changelog {
+        bytes += match entry {
+            ChangelogEntry::Row(record) => encode(record.as_ref()).len(),
+            // A tombstone is an empty record under its key.
+            ChangelogEntry::Tombstone { key } => key.len(),
+        };
+    }
+    if let Verdict::Duplicate { record, .. } = verdict {
+        bytes += encode(record).len();
+    }
+    bytes + encode(verdict.story()).len()
+}
+
+/// Stories per CPU second of this thread and per wall second.
+struct Rates {
+    cpu: f64,
+    wall: f64,
+}
+
+impl Rates {
+    fn of(count: usize, cpu: &CpuClock, wall: Instant) -> Self {
+        Self {
+            cpu: count as f64 / cpu.seconds(),
+            wall: count as f64 / wall.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// The whole stage over `payloads`: each article decoded from its JSON
+/// payload, checked by the stage (its state written to SQLite before the
+/// check returns), its changelog entries taken and every output encoded.
+fn run_whole_stage(stage: &mut DedupStage, payloads: &[Vec<u8>]) -> (Rates, usize, usize) {
+    let mut duplicates = 0;
+    let mut encoded_bytes = 0;
+    let cpu = CpuClock::start();
+    let wall = Instant::now();
+    for payload in payloads {
+        let article: Article = decode(payload).expect("an article payload");
+        let verdict = stage.check(&article).expect("check");
+        duplicates += usize::from(verdict.duplicate_of().is_some());
+        encoded_bytes += encode_outputs(&verdict, stage.take_changelog());
+    }
+    (
+        Rates::of(payloads.len(), &cpu, wall),
+        duplicates,
+        encoded_bytes,
+    )
+}
+
+/// The in-memory core (`Deduplicator::check`) and the whole stage as the
+/// service runs it, over the same articles from the same window: half of
+/// them copies of remembered stories, half new. The stage runs twice from
+/// one copy of its store each: as on the embedded bus (no changelog) and
+/// as on Kafka (each check's changed rows encoded for the changelog topic).
+fn core_beside_whole_stage(
+    bases: &[BaseArticle],
+    model: &TextModel,
+    config: &DedupConfig,
+    remembered: usize,
+) {
+    let checks = 10_000;
+    println!(
+        "\n## Core beside the whole stage: {checks} articles (half copies) against {remembered} remembered stories"
+    );
+    let window: Vec<Article> = (0..remembered)
+        .map(|i| {
+            let body = filler_body(bases, model, SEED ^ 3, i as u64);
+            article(
+                "window",
+                &format!("https://window.example/{i}"),
+                "Window",
+                &body,
+            )
+        })
+        .collect();
+    let queries: Vec<Article> = (0..checks)
+        .map(|i| {
+            let text = if i % 2 == 0 {
+                i % remembered.max(1)
+            } else {
+                remembered + i
+            };
+            let body = filler_body(bases, model, SEED ^ 3, text as u64);
+            article(
+                "query",
+                &format!("https://query.example/{i}"),
+                "Query",
+                &body,
+            )
+        })
+        .collect();
+    let payloads: Vec<Vec<u8>> = queries.iter().map(encode).collect();
+
+    let mut core = Deduplicator::new(config.clone());
+    for input in &window {
+        core.check(input);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let embedded_db = dir.path().join("dedup-embedded.sqlite");
+    let kafka_db = dir.path().join("dedup-kafka.sqlite");
+    let filling = Instant::now();
+    let mut stage = DedupStage::open(&embedded_db, config.clone()).expect("open stage");
+    for input in &window {
+        stage.check(input).expect("check");
+    }
+    drop(stage);
+    let fill_secs = filling.elapsed().as_secs_f64();
+    // Closing the last connection checkpointed the WAL into the file.
+    std::fs::copy(&embedded_db, &kafka_db).expect("copy of the stage's store");
+
+    let cpu = CpuClock::start();
+    let wall = Instant::now();
+    let mut core_duplicates = 0;
+    for query in &queries {
+        core_duplicates += usize::from(core.check(query).duplicate_of().is_some());
+    }
+    let core_rates = Rates::of(checks, &cpu, wall);
+    drop(core);
+
+    let mut stage = DedupStage::open(&embedded_db, config.clone()).expect("reopen stage");
+    let (embedded, embedded_duplicates, embedded_bytes) = run_whole_stage(&mut stage, &payloads);
+    drop(stage);
+    let mut stage = DedupStage::open(&kafka_db, config.clone()).expect("open the copy");
+    stage.enable_changelog();
+    let (kafka, kafka_duplicates, kafka_bytes) = run_whole_stage(&mut stage, &payloads);
+    drop(stage);
+    assert_eq!(
+        (embedded_duplicates, kafka_duplicates),
+        (core_duplicates, core_duplicates),
+        "the stage finds the copies the core finds"
+    );
+
+    println!(
+        "window filled through the stage in {fill_secs:.1} s; copies found {core_duplicates} of {}",
+        checks / 2
+    );
+    println!(
+        "(load average {})",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "{:<58} {:>13} {:>9} {:>14} {:>10} {:>12}",
+        "", "stories/s CPU", "x core", "stories/s wall", "x core", "output/story"
+    );
+    println!(
+        "{:<58} {:>13.0} {:>9.2} {:>14.0} {:>10.2} {:>12}",
+        "core: Deduplicator::check (in memory)", core_rates.cpu, 1.0, core_rates.wall, 1.0, "-"
+    );
+    for (name, rates, bytes) in [
+        (
+            "whole stage, embedded bus: decode, DedupStage, encode",
+            &embedded,
+            embedded_bytes,
+        ),
+        (
+            "whole stage, Kafka: the same + changelog rows encoded",
+            &kafka,
+            kafka_bytes,
+        ),
+    ] {
+        println!(
+            "{name:<58} {:>13.0} {:>9.2} {:>14.0} {:>10.2} {:>10} B",
+            rates.cpu,
+            rates.cpu / core_rates.cpu,
+            rates.wall,
+            rates.wall / core_rates.wall,
+            bytes / checks
+        );
+    }
 }
