@@ -766,7 +766,9 @@ fn core_beside_whole_stage(
     let (embedded, embedded_duplicates, embedded_bytes) = run_whole_stage(&mut stage, &payloads);
     drop(stage);
     let mut stage = DedupStage::open(&kafka_db, config.clone()).expect("open the copy");
-    stage.enable_changelog();
+    stage
+        .enable_changelog()
+        .expect("switching the stage to changelog mode");
     let (kafka, kafka_duplicates, kafka_bytes) = run_whole_stage(&mut stage, &payloads);
     drop(stage);
     assert_eq!(
