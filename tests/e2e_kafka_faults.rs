@@ -208,18 +208,7 @@ struct Placement {
 
 impl Placement {
     fn of(records: &[EventRecord], originals: &[Article], copies: &[(Article, String)]) -> Self {
-        let mut versions_back = Vec::new();
-        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
-        for record in records {
-            let known = newest.entry(&record.event_id).or_default();
-            if record.version < *known {
-                versions_back.push(format!(
-                    "{} v{} after v{known}",
-                    record.event_id, record.version
-                ));
-            }
-            *known = (*known).max(record.version);
-        }
+        let versions_back = common::versions_gone_back(records);
         let standing = common::standing_events(records.iter().cloned());
         let mut events_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for event in &standing {

@@ -300,18 +300,7 @@ impl Placement {
             .iter()
             .map(|s| (s.path.as_str(), s.copy_of.as_deref().unwrap_or(&s.path)))
             .collect();
-        let mut versions_back = Vec::new();
-        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
-        for record in records {
-            let known = newest.entry(&record.event_id).or_default();
-            if record.version < *known {
-                versions_back.push(format!(
-                    "{} v{} after v{known}",
-                    record.event_id, record.version
-                ));
-            }
-            *known = (*known).max(record.version);
-        }
+        let versions_back = common::versions_gone_back(records);
         let mut twice = Vec::new();
         let mut events_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for event in standing_events(records.iter().cloned()) {

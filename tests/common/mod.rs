@@ -91,6 +91,24 @@ pub fn fixture_path(url: &str) -> String {
         .unwrap_or_else(|_| url.to_string())
 }
 
+/// Events whose version went down in the records' order, each as
+/// "ID vN after vM".
+pub fn versions_gone_back(records: &[EventRecord]) -> Vec<String> {
+    let mut gone_back = Vec::new();
+    let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+    for record in records {
+        let known = newest.entry(&record.event_id).or_default();
+        if record.version < *known {
+            gone_back.push(format!(
+                "{} v{} after v{known}",
+                record.event_id, record.version
+            ));
+        }
+        *known = (*known).max(record.version);
+    }
+    gone_back
+}
+
 /// Folds event records (in the order they were published) to the newest
 /// version of each event that still stands.
 pub fn standing_events(records: impl IntoIterator<Item = EventRecord>) -> Vec<EventRecord> {

@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     writer: Mutex<std::sync::mpsc::Sender<LogWrite>>,
     pub(crate) new_records: Arc<Notify>,
     pub(crate) capacity_freed: Arc<Notify>,
+    /// The log writer's sign that the bus is still open.
+    open: Arc<()>,
 }
 
 impl Shared {
@@ -243,6 +245,7 @@ impl EmbeddedBus {
             writer: Mutex::new(queue),
             new_records: Arc::new(Notify::new()),
             capacity_freed: Arc::new(Notify::new()),
+            open: Arc::new(()),
         });
         let writer = LogWriter {
             path: shared.path.display().to_string(),
@@ -250,6 +253,7 @@ impl EmbeddedBus {
             compacted: shared.compacted.clone(),
             new_records: shared.new_records.clone(),
             capacity_freed: shared.capacity_freed.clone(),
+            bus_open: Arc::downgrade(&shared.open),
         };
         writer.start(queued).map_err(|source| BusError::Writer {
             path: shared.path.display().to_string(),

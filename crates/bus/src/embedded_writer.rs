@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rusqlite::{params, Connection};
@@ -68,6 +68,9 @@ pub(crate) struct LogWriter {
     pub(crate) compacted: Vec<String>,
     pub(crate) new_records: Arc<Notify>,
     pub(crate) capacity_freed: Arc<Notify>,
+    /// Held strongly by the bus while it is open: nobody waits for a write
+    /// once it is gone.
+    pub(crate) bus_open: Weak<()>,
 }
 
 /// The queue to the writer, and its other end for [`LogWriter::start`].
@@ -98,7 +101,7 @@ impl LogWriter {
                     Err(_) => break,
                 }
             }
-            let written = self.write_until_done(&batch, &queued);
+            let written = self.write_until_done(&batch);
             let mut appended = false;
             let mut acknowledged = false;
             for write in batch {
@@ -126,7 +129,7 @@ impl LogWriter {
 
     /// Writes `batch`, trying again after a failure; false when it gave up
     /// (only once the bus is dropped: nobody waits for the records then).
-    fn write_until_done(&self, batch: &[LogWrite], queued: &Receiver<LogWrite>) -> bool {
+    fn write_until_done(&self, batch: &[LogWrite]) -> bool {
         let mut attempt = 0u32;
         loop {
             let written = {
@@ -138,12 +141,7 @@ impl LogWriter {
                 Err(error) => error,
             };
             attempt += 1;
-            // A closed bus has no senders left: `try_recv` tells it apart.
-            let closed = matches!(
-                queued.try_recv(),
-                Err(std::sync::mpsc::TryRecvError::Disconnected)
-            );
-            if closed && attempt >= ATTEMPTS_AFTER_CLOSE {
+            if self.bus_open.strong_count() == 0 && attempt >= ATTEMPTS_AFTER_CLOSE {
                 tracing::error!(path = %self.path, %error, records = batch.len(),
                     "giving up writing to the embedded log after the bus closed");
                 return false;

@@ -24,7 +24,11 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use newsflow_clusterer::{ClusterStage, Clusterer, ClustererConfig, Document};
-use newsflow_model::{decode, encode, Article, Carrier, UniqueStory, SCHEMA_VERSION};
+use newsflow_model::{decode, encode, UniqueStory};
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
 
 const MEASURED: usize = 20_000;
 /// Story time between consecutive stories of the timed stream: 1,000,000
@@ -138,37 +142,6 @@ fn stream_start() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// The story whose document (`document_of_story`) is `doc`: what dedup
-/// sends the clusterer for it.
-fn story_of(doc: &Document) -> UniqueStory {
-    let time = doc.time.unwrap_or_else(stream_start);
-    UniqueStory {
-        schema_version: SCHEMA_VERSION,
-        story_id: doc.id.clone(),
-        revision: 0,
-        article: Article {
-            schema_version: SCHEMA_VERSION,
-            article_id: doc.id.clone(),
-            item_id: doc.id.clone(),
-            feed_url: format!("https://{}.example/feed", doc.outlet),
-            url: doc.url.clone(),
-            canonical_url: doc.url.clone(),
-            outlet: doc.outlet.clone(),
-            title: doc.title.clone(),
-            byline: None,
-            published: Some(time),
-            language: Some("eng".into()),
-            lead_image: None,
-            body: doc.body.clone(),
-            fetched_at: time,
-        },
-        carriers: vec![Carrier {
-            outlet: doc.outlet.clone(),
-            url: doc.url.clone(),
-        }],
-    }
-}
-
 /// Rates of one measured run, per CPU second of this thread and per wall
 /// second.
 struct Rates {
@@ -236,7 +209,10 @@ struct StageRow {
 fn core_beside_whole_stage(sources: &[Vec<Vec<String>>], size: usize) -> StageRow {
     let (mut clusterer, mut generator, _) = filled(sources, size, true);
     let batch: Vec<Document> = (0..MEASURED).map(|_| generator.story()).collect();
-    let payloads: Vec<Vec<u8>> = batch.iter().map(|doc| encode(&story_of(doc))).collect();
+    let payloads: Vec<Vec<u8>> = batch
+        .iter()
+        .map(|doc| encode(&common::unique_story(doc, &[])))
+        .collect();
     let snapshot = clusterer.snapshot_bytes().expect("snapshot of the core");
     let cpu_started = thread_cpu_seconds();
     let started = Instant::now();

@@ -131,6 +131,9 @@ enum Processed {
     Outputs(Vec<Output>),
     Skipped(String),
     DeadLetter(DeadLetterReason, String),
+    /// Never reached the handler (malformed, another schema major): a dead
+    /// letter the handler has nothing to confirm for.
+    Undecodable(DeadLetterReason, String),
     Panicked(String),
     Fatal(HandleError),
 }
@@ -226,14 +229,7 @@ pub async fn run_stage<H: StageHandler>(
                 || working.len() + in_flight.len() >= MAX_IN_FLIGHT
                 || in_flight.iter().map(InFlight::bytes).sum::<usize>() >= MAX_IN_FLIGHT_BYTES;
             if full {
-                if let Some(worked) = working.next().await {
-                    let (delivery, processed, took) = worked.map_err(|e| {
-                        Stop::Fatal(HandleError::Fatal(format!("{stage}: a worker failed: {e}")))
-                    })?;
-                    dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
-                } else {
-                    settle_oldest(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
-                }
+                finish_oldest(&mut handler, consumer.as_mut(), &mut working, &mut in_flight, producer.as_ref(), &shutdown).await?;
                 continue;
             }
             let wait = if busy { Duration::ZERO } else { POLL_WAIT };
@@ -264,14 +260,7 @@ pub async fn run_stage<H: StageHandler>(
                 }
                 Ok(None) if busy => {
                     // Nothing new to read: finish the oldest input instead.
-                    if let Some(worked) = working.next().await {
-                        let (delivery, processed, took) = worked.map_err(|e| {
-                            Stop::Fatal(HandleError::Fatal(format!("{stage}: a worker failed: {e}")))
-                        })?;
-                        dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
-                    } else {
-                        settle_oldest(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
-                    }
+                    finish_oldest(&mut handler, consumer.as_mut(), &mut working, &mut in_flight, producer.as_ref(), &shutdown).await?;
                     continue;
                 }
                 Ok(None) if !owner => continue,
@@ -429,6 +418,14 @@ async fn dispatch<H: StageHandler>(
             .await?;
             Vec::new()
         }
+        Processed::Undecodable(reason, error) => {
+            confirm = false;
+            dead_letter(
+                stage, reason, &error, &delivery, handled, producer, shutdown,
+            )
+            .await?;
+            Vec::new()
+        }
         Processed::Fatal(fatal) => return Err(Stop::Fatal(fatal)),
     };
     let source = Source::Input {
@@ -523,19 +520,36 @@ async fn drain<H: StageHandler>(
     producer: &dyn Producer,
     shutdown: &CancellationToken,
 ) -> Result<(), Stop> {
-    while let Some(worked) = working.next().await {
-        let (delivery, processed, took) = worked.map_err(|e| {
-            Stop::Fatal(HandleError::Fatal(format!(
-                "{}: a worker failed: {e}",
-                handler.name()
-            )))
-        })?;
-        dispatch(
-            handler, in_flight, consumer, producer, shutdown, delivery, processed, took,
-        )
-        .await?;
+    while !working.is_empty() || !in_flight.is_empty() {
+        finish_oldest(handler, consumer, working, in_flight, producer, shutdown).await?;
     }
-    settle_all(handler, consumer, in_flight, producer, shutdown).await
+    Ok(())
+}
+
+/// Takes one step towards an empty pipeline: the oldest input being worked
+/// on is put in flight once done, or, with none, the oldest in flight is
+/// settled.
+async fn finish_oldest<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    working: &mut FuturesOrdered<tokio::task::JoinHandle<Worked>>,
+    in_flight: &mut VecDeque<InFlight>,
+    producer: &dyn Producer,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    let Some(worked) = working.next().await else {
+        return settle_oldest(handler, consumer, in_flight, producer, shutdown).await;
+    };
+    let (delivery, processed, took) = worked.map_err(|e| {
+        Stop::Fatal(HandleError::Fatal(format!(
+            "{}: a worker failed: {e}",
+            handler.name()
+        )))
+    })?;
+    dispatch(
+        handler, in_flight, consumer, producer, shutdown, delivery, processed, took,
+    )
+    .await
 }
 
 /// Waits for the oldest input's outputs (sending again those the bus failed
@@ -647,9 +661,11 @@ fn process_with<I: Message>(
     let input = match decode::<I>(&delivery.payload) {
         Ok(input) => input,
         Err(error @ DecodeError::SchemaVersion { .. }) => {
-            return Processed::DeadLetter(DeadLetterReason::SchemaVersion, error.to_string())
+            return Processed::Undecodable(DeadLetterReason::SchemaVersion, error.to_string())
         }
-        Err(error) => return Processed::DeadLetter(DeadLetterReason::Malformed, error.to_string()),
+        Err(error) => {
+            return Processed::Undecodable(DeadLetterReason::Malformed, error.to_string())
+        }
     };
     match catch_unwind(AssertUnwindSafe(|| handle(input))) {
         Ok(Ok(outputs)) => Processed::Outputs(outputs),

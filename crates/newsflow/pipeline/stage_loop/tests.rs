@@ -22,6 +22,31 @@ struct FakeConsumer {
     log: Arc<Mutex<ConsumerLog>>,
 }
 
+impl FakeConsumer {
+    /// Offers `payloads` as `raw` records at offsets 0, 1, ...
+    fn over(payloads: Vec<Vec<u8>>, log: &Arc<Mutex<ConsumerLog>>) -> Self {
+        Self {
+            queue: payloads
+                .into_iter()
+                .enumerate()
+                .map(|(offset, payload)| Delivery {
+                    topic: topics::RAW.into(),
+                    partition: 0,
+                    offset: offset as i64,
+                    key: Some(format!("key-{offset}")),
+                    payload,
+                })
+                .collect(),
+            log: log.clone(),
+        }
+    }
+
+    /// Four pages, `p0` to `p3`.
+    fn over_four_pages(log: &Arc<Mutex<ConsumerLog>>) -> Self {
+        Self::over((0..4).map(|i| page(&format!("p{i}"))).collect(), log)
+    }
+}
+
 #[async_trait]
 impl Consumer for FakeConsumer {
     async fn poll(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError> {
@@ -176,20 +201,7 @@ struct Run {
 async fn run_over(payloads: Vec<Vec<u8>>, producer: Arc<FakeProducer>) -> Run {
     let log = Arc::new(Mutex::new(ConsumerLog::default()));
     let total = payloads.len();
-    let consumer = FakeConsumer {
-        queue: payloads
-            .into_iter()
-            .enumerate()
-            .map(|(offset, payload)| Delivery {
-                topic: topics::RAW.into(),
-                partition: 0,
-                offset: offset as i64,
-                key: Some(format!("key-{offset}")),
-                payload,
-            })
-            .collect(),
-        log: log.clone(),
-    };
+    let consumer = FakeConsumer::over(payloads, &log);
     let store = Arc::new(Mutex::new(Vec::new()));
     let recoveries = Arc::new(Mutex::new(0));
     let handler = NotingHandler {
@@ -619,18 +631,7 @@ async fn wait_for(what: impl Fn() -> bool) {
 /// every input before it are durable, whatever order the bus confirms them.
 async fn in_flight_inputs_are_acknowledged_in_order_once_durable(concurrent: bool) {
     let log = Arc::new(Mutex::new(ConsumerLog::default()));
-    let consumer = FakeConsumer {
-        queue: (0..4)
-            .map(|offset| Delivery {
-                topic: topics::RAW.into(),
-                partition: 0,
-                offset,
-                key: None,
-                payload: page(&format!("p{offset}")),
-            })
-            .collect(),
-        log: log.clone(),
-    };
+    let consumer = FakeConsumer::over_four_pages(&log);
     let producer = Arc::new(GatedProducer::default());
     let delivered = Arc::new(Mutex::new(0));
     let handler = Echo {
@@ -696,18 +697,7 @@ impl StageHandler for Bulky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_outputs_in_flight_stop_the_stage_reading_until_they_are_durable() {
     let log = Arc::new(Mutex::new(ConsumerLog::default()));
-    let consumer = FakeConsumer {
-        queue: (0..4)
-            .map(|offset| Delivery {
-                topic: topics::RAW.into(),
-                partition: 0,
-                offset,
-                key: None,
-                payload: page(&format!("p{offset}")),
-            })
-            .collect(),
-        log: log.clone(),
-    };
+    let consumer = FakeConsumer::over_four_pages(&log);
     let producer = Arc::new(GatedProducer::default());
     let shutdown = CancellationToken::new();
     let stage = tokio::spawn(run_stage(
@@ -733,4 +723,31 @@ async fn large_outputs_in_flight_stop_the_stage_reading_until_they_are_durable()
     wait_for(|| log.lock().unwrap().acked.len() == 4).await;
     shutdown.cancel();
     stage.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_record_that_never_reached_the_handler_is_not_confirmed_to_it() {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let consumer = FakeConsumer::over(vec![page("p0"), b"not json".to_vec(), page("p1")], &log);
+    let delivered = Arc::new(Mutex::new(0));
+    let handler = Echo {
+        delivered: delivered.clone(),
+        concurrent: false,
+    };
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        FakeProducer::new(1 << 20, 0),
+        shutdown.clone(),
+        None,
+    ));
+    wait_for(|| log.lock().unwrap().acked.len() == 3).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
+    assert_eq!(
+        *delivered.lock().unwrap(),
+        2,
+        "one confirmation per handled input: the malformed one was never handled"
+    );
 }
