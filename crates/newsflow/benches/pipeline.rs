@@ -38,8 +38,8 @@
 //! - `NEWSFLOW_PIPELINE_KAFKA_PROPERTIES`: librdkafka properties for every
 //!   stage process (`linger.ms=0,fetch.wait.max.ms=10`), written to their
 //!   `[bus.kafka.properties]`: to measure a setting before changing a default.
-//! - `NEWSFLOW_PIPELINE_KEEP`: keep each Kafka run's directory (stage logs,
-//!   the broker's `tansu.db`) and print where it is.
+//! - `NEWSFLOW_PIPELINE_KEEP`: keep each run's directory (stage logs,
+//!   the broker's `tansu.db`, the embedded `data/`) and print where it is.
 //! - `NEWSFLOW_PIPELINE_KAFKA_TIMEOUT_SECS`: the longest one Kafka run may
 //!   take (default 600).
 
@@ -648,6 +648,7 @@ async fn full_load_embedded(pages: &[Arc<Page>]) -> RunFigures {
             .map(|stage| (*stage, scrape.handler_seconds(stage)))
             .collect();
     }
+    kafka_rows::keep_for_inspection(work);
     figures
 }
 

@@ -560,8 +560,8 @@ fn log_tail(work: &Path, label: &str) -> String {
 }
 
 /// With `$NEWSFLOW_PIPELINE_KEEP` set, the run's directory (logs, the
-/// broker's SQLite file) stays for a look afterwards.
-fn keep_for_inspection(work: tempfile::TempDir) {
+/// broker's or the embedded log's SQLite file) stays for a look afterwards.
+pub(crate) fn keep_for_inspection(work: tempfile::TempDir) {
     if std::env::var_os("NEWSFLOW_PIPELINE_KEEP").is_some() {
         println!("kept for inspection: {}", work.keep().display());
     }
