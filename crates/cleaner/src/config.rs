@@ -18,6 +18,10 @@ pub struct CleanerConfig {
     pub max_page_bytes: usize,
     /// Language detection reads at most this many characters of the body.
     pub language_sample_chars: usize,
+    /// Pages one cleaner process cleans at once; 0 for one per core. Set it
+    /// to what the process may use where several cleaner processes (or
+    /// other services) share a machine.
+    pub workers: usize,
 }
 
 impl Default for CleanerConfig {
@@ -27,6 +31,7 @@ impl Default for CleanerConfig {
             min_paragraph_chars: 25,
             max_page_bytes: 16 * 1024 * 1024,
             language_sample_chars: 400,
+            workers: 0,
         }
     }
 }

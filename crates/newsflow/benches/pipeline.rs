@@ -15,7 +15,9 @@
 //! `/metrics`); every rate also as a ratio to the yardstick, and Kafka's as a
 //! ratio to the embedded rate of the same run. Then the Kafka scale-out row:
 //! `raw` with 4 partitions filled by the fetcher alone, drained by one
-//! cleaner process, then by two in one group.
+//! cleaner process, then by two in one group; first with each cleaning on
+//! every core (the default), then with each on one (`[cleaner] workers =
+//! 1`, processes sized to a core each).
 //!
 //! Embedded: one `newsflow run` process (`--until-idle` under full load),
 //! events seen in its `--events-out` file. Kafka: a tansu broker (SQLite
@@ -187,9 +189,9 @@ fn main() {
 }
 
 fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
-    println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; that backlog copied into the `raw` of a cleaner group once every member owns partitions, and drained (first article seen -> last):\n");
-    println!("| cleaners | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | tansu CPU s | peak RSS per cleaner |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; that backlog copied into the `raw` of each row's cleaner group before its cleaners start, and drained (first member given partitions -> last article seen):\n");
+    println!("| cleaners | workers each | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | tansu CPU s | peak RSS per cleaner |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for drain in drains {
         let cpu: Vec<String> = drain
             .processes
@@ -202,8 +204,11 @@ fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
             .map(|p| format!("{} MiB", p.cost.peak_rss_bytes >> 20))
             .collect();
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.2}x | {} | {:.1} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.2}x | {} | {:.1} | {} |",
             drain.cleaners,
+            drain
+                .workers
+                .map_or("one per core".to_string(), |w| w.to_string()),
             drain.records,
             drain.span.as_secs_f64(),
             drain.rate(),
@@ -213,11 +218,16 @@ fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
             rss.join(", ")
         );
     }
-    if let [one, two] = drains {
-        println!(
-            "\ntwo cleaners / one: {:.2}x (bar >= 1.6x)",
-            two.rate() / one.rate().max(1e-9)
-        );
+    println!();
+    for pair in drains.chunks(2) {
+        if let [one, two] = pair {
+            println!(
+                "two cleaners / one, workers each {}: {:.2}x (bar >= 1.6x)",
+                one.workers
+                    .map_or("one per core".to_string(), |w| w.to_string()),
+                two.rate() / one.rate().max(1e-9)
+            );
+        }
     }
     for drain in drains {
         for assignment in &drain.assignments {

@@ -23,10 +23,14 @@ impl StageHandler for CleanerHandler {
     }
 
     /// Cleaning keeps nothing from one page to the next: pages are cleaned
-    /// on every core.
+    /// on every core (or on `workers`).
     fn concurrent(&self) -> Option<ConcurrentHandle<RawPage>> {
         let config = Arc::new(self.config.clone());
         Some(Arc::new(move |page| clean_page(page, &config)))
+    }
+
+    fn concurrency(&self) -> Option<usize> {
+        (self.config.workers > 0).then_some(self.config.workers)
     }
 }
 

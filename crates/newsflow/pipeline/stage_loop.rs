@@ -96,6 +96,11 @@ pub trait StageHandler: Send {
     fn concurrent(&self) -> Option<ConcurrentHandle<Self::Input>> {
         None
     }
+    /// How many inputs the `concurrent` handle may work on at once; `None`
+    /// for one per core.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
     /// Asked after each `handle`: the stage needs every output so far
     /// delivered before it goes on (a checkpoint covers delivered outputs
     /// only).
@@ -213,7 +218,10 @@ pub async fn run_stage<H: StageHandler>(
 ) -> Result<(), HandleError> {
     let stage = handler.name();
     let concurrent = handler.concurrent();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = handler
+        .concurrency()
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
     let mut working: FuturesOrdered<tokio::task::JoinHandle<Worked>> = FuturesOrdered::new();
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut poll_failures = 0u32;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use newsflow_bus::{Consumer, KafkaBus, KafkaConfig, Producer, TopicKind};
 use newsflow_model::topics;
@@ -356,6 +356,8 @@ fn last_served(hosts: &[(String, Arc<Host>)]) -> Option<Instant> {
 /// One cleaner group's drain of the pre-filled `raw` backlog.
 pub struct Drain {
     pub cleaners: usize,
+    /// `[cleaner] workers` of each (`None`: one per core).
+    pub workers: Option<usize>,
     pub records: u64,
     pub span: Duration,
     /// The cleaners', over the drain.
@@ -373,30 +375,41 @@ impl Drain {
 }
 
 /// The fetcher alone fills a `raw` topic; then, for one cleaner and for
-/// two in one group, each on topics of its own with `raw` of 4 partitions:
-/// the cleaners start and join (every member owning partitions), the bench
-/// copies the filled backlog into their `raw` at once, and times them from
-/// the first article to the last. (Filling their `raw` before they join
-/// would let the first member to join drain much of it alone: tansu
-/// assigns at once, with no initial rebalance delay.)
+/// two in one group (each process cleaning on every core, then on one),
+/// each row on topics of its own with `raw` of 4 partitions: the bench
+/// copies the backlog into the row's `raw` (`scale_out_copies` times), then
+/// starts the cleaners and times them from the first member given
+/// partitions to the last article. tansu assigns at once, with no initial
+/// rebalance delay, so the first member drains alone until the second
+/// joins: that counts against the pair.
 pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> {
     let hosts = serve_hosts(pages, true).await;
     let work = tempfile::tempdir().unwrap();
     let feeds = write_feed_list(work.path(), &hosts);
     let config = write_kafka_config(work.path(), 900);
     let mut broker = start_broker(tansu, work.path());
-    let spec = |stage: &'static str, label: String, topic_prefix: &'static str| StageSpec {
+    let rows = [
+        (1, None, "one."),
+        (2, None, "two."),
+        (1, Some(1), "solo."),
+        (2, Some(1), "duo."),
+    ];
+    let row_configs: Vec<PathBuf> = rows
+        .iter()
+        .map(|(_, workers, prefix)| row_config(&config, prefix, *workers))
+        .collect();
+    let spec = |stage: &'static str, label: String, topic_prefix: &'static str, config| StageSpec {
         stage,
         label,
         brokers: &broker.brokers,
         work: work.path(),
-        config: &config,
+        config,
         feeds: &feeds,
         topic_prefix,
         until_idle: stage == "fetcher",
     };
     let fill = create_topics(&broker.brokers, "fill.", 4).await;
-    let mut fetcher = spec("fetcher", "fill-fetcher".into(), "fill.").spawn();
+    let mut fetcher = spec("fetcher", "fill-fetcher".into(), "fill.", config.as_path()).spawn();
     let deadline = Instant::now() + run_limit();
     while !fetcher.process.exited() {
         if Instant::now() > deadline {
@@ -406,41 +419,33 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let backlog = read_topic(&fill, topics::RAW).await?;
-    let records = backlog.len() as u64;
     let mut drains = Vec::new();
-    for (cleaners, prefix) in [(1, "one."), (2, "two.")] {
+    let copies = scale_out_copies();
+    let records = backlog.len() as u64 * copies;
+    for ((cleaners, workers, prefix), row_config) in rows.into_iter().zip(&row_configs) {
         let bus = create_topics(&broker.brokers, prefix, 4).await;
-        let mut members: Vec<Stage> = (1..=cleaners)
-            .map(|i| spec("cleaner", format!("cleaner-{prefix}{i}"), prefix).spawn())
-            .collect();
-        for member in &mut members {
-            assert!(
-                member.ready(),
-                "{} never became ready; its log ends:\n{}",
-                member.process.name,
-                log_tail(work.path(), &member.process.name)
-            );
+        // The backlog goes in before any cleaner starts: tansu takes some
+        // 7 ms per record, so a copy made while they run would time the
+        // copy, not the cleaners.
+        for _ in 0..copies {
+            let sends = backlog
+                .iter()
+                .map(|(key, payload)| bus.send(topics::RAW, key, payload.clone()));
+            for sent in futures::future::join_all(sends).await {
+                sent.expect("copying the backlog into raw");
+            }
+        }
+        let name = prefix.trim_end_matches('.');
+        let mut articles =
+            joined_observer(&bus, topics::ARTICLES, &format!("bench-articles-{name}")).await;
+        let broker_baseline = Cost::of(broker.process.pid());
+        let mut members: Vec<Stage> = Vec::new();
+        for i in 1..=cleaners {
+            let label = format!("cleaner-{prefix}{i}");
+            members.push(spec("cleaner", label, prefix, row_config).spawn());
         }
         let labels: Vec<String> = members.iter().map(|m| m.process.name.clone()).collect();
-        if !wait_for_spread_assignment(work.path(), &labels, 4).await {
-            eprintln!(
-                "{cleaners} cleaner(s) never shared raw's 4 partitions; scale-out row skipped"
-            );
-            return None;
-        }
-        let mut articles = joined_observer(&bus, topics::ARTICLES, "bench-articles").await;
-        for member in &mut members {
-            member.baseline = Cost::of(member.process.pid());
-        }
-        let broker_baseline = Cost::of(broker.process.pid());
-        let copies = backlog
-            .iter()
-            .map(|(key, payload)| bus.send(topics::RAW, key, payload.clone()));
-        for sent in futures::future::join_all(copies).await {
-            sent.expect("copying the backlog into raw");
-        }
-        let mut first: Option<Instant> = None;
-        let mut last: Option<Instant> = None;
+        let mut last: Option<SystemTime> = None;
         let mut last_scrape = Instant::now();
         let mut handled = 0.0;
         let deadline = Instant::now() + run_limit();
@@ -448,9 +453,7 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         let mut done_at: Option<Instant> = None;
         while done_at.is_none_or(|at| at.elapsed() < Duration::from_secs(1)) {
             if let Ok(Some(_)) = articles.poll(Duration::from_millis(5)).await {
-                let now = Instant::now();
-                first.get_or_insert(now);
-                last = Some(now);
+                last = Some(SystemTime::now());
             }
             if done_at.is_none() && last_scrape.elapsed() >= Duration::from_millis(100) {
                 last_scrape = Instant::now();
@@ -468,6 +471,12 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
                 break;
             }
         }
+        // From the first member given partitions (its log's own timestamp):
+        // a second member joining later only makes the pair look slower.
+        let started = labels
+            .iter()
+            .filter_map(|label| first_assignment_at(work.path(), label))
+            .min();
         let_go(articles);
         drop(bus);
         let processes = members.iter().map(|m| m.figures(Some("cleaner"))).collect();
@@ -481,9 +490,10 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
             .collect();
         drains.push(Drain {
             cleaners,
+            workers,
             records,
-            span: match (first, last) {
-                (Some(first), Some(last)) => last - first,
+            span: match (started, last) {
+                (Some(started), Some(last)) => last.duration_since(started).unwrap_or_default(),
                 _ => Duration::ZERO,
             },
             processes,
@@ -495,6 +505,47 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
     broker.process.terminate(Duration::from_secs(5));
     keep_for_inspection(work);
     Some(drains)
+}
+
+/// How many times the fetched backlog is copied into each scale-out row's
+/// `raw` (`$NEWSFLOW_PIPELINE_SCALE_OUT_COPIES`, default 3): long enough a
+/// drain that the members' joins, a few hundred ms apart, weigh little.
+fn scale_out_copies() -> u64 {
+    std::env::var("NEWSFLOW_PIPELINE_SCALE_OUT_COPIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(3)
+}
+
+/// When a stage process was first given partitions, from the timestamp
+/// its log line carries.
+fn first_assignment_at(work: &Path, label: &str) -> Option<SystemTime> {
+    let log = std::fs::read_to_string(work.join(format!("{label}.log"))).ok()?;
+    let line = log
+        .lines()
+        .find(|line| line.contains("partitions assigned") && !line.contains("partitions=[]"))?;
+    let stamp = line.split_whitespace().next()?;
+    let at = chrono::DateTime::parse_from_rfc3339(stamp).ok()?;
+    Some(SystemTime::from(at.with_timezone(&chrono::Utc)))
+}
+
+/// The scale-out row's configuration: a consumer group of its own (tansu
+/// gives a member joining a group whose members just left no partitions
+/// until the stall watch re-creates it), and `[cleaner] workers`: with one,
+/// each process cleans on one thread, as processes sized to a core each
+/// would, so that what a second process adds is not hidden by the first
+/// already using both cores of this machine.
+fn row_config(base: &Path, prefix: &str, workers: Option<usize>) -> PathBuf {
+    let mut text = std::fs::read_to_string(base).unwrap();
+    let name = prefix.trim_end_matches('.');
+    text.push_str(&format!("\n[topics]\ncleaner_group = \"cleaner-{name}\"\n"));
+    if let Some(workers) = workers {
+        text.push_str(&format!("\n[cleaner]\nworkers = {workers}\n"));
+    }
+    let path = base.with_file_name(format!("newsflow-{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// Every record `topic` holds, as (key, payload).
@@ -511,30 +562,6 @@ async fn read_topic(bus: &KafkaBus, topic: &str) -> Option<Vec<(String, Vec<u8>)
         return None;
     }
     Some(records)
-}
-
-/// Waits until the members' latest assignments (from their logs) are all
-/// non-empty and cover `partitions` partitions together.
-async fn wait_for_spread_assignment(work: &Path, labels: &[String], partitions: usize) -> bool {
-    let deadline = Instant::now() + READY_LIMIT;
-    while Instant::now() < deadline {
-        let latest: Vec<Option<String>> = labels
-            .iter()
-            .map(|label| assignments(work, label).pop())
-            .collect();
-        let owned: Vec<usize> = latest
-            .iter()
-            .map(|a| {
-                a.as_deref()
-                    .map_or(0, |a| a.matches(|c: char| c.is_ascii_digit()).count())
-            })
-            .collect();
-        if owned.iter().all(|n| *n > 0) && owned.iter().sum::<usize>() == partitions {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 /// The partitions a stage process was given, from its log's "partitions

@@ -751,3 +751,68 @@ async fn a_record_that_never_reached_the_handler_is_not_confirmed_to_it() {
         "one confirmation per handled input: the malformed one was never handled"
     );
 }
+
+/// A concurrent handler that records how many of its calls overlap.
+struct Overlapping {
+    width: Option<usize>,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StageHandler for Overlapping {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "overlapping"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        echo(page)
+    }
+    fn concurrent(&self) -> Option<super::ConcurrentHandle<RawPage>> {
+        use std::sync::atomic::Ordering;
+        let (running, most) = (self.running.clone(), self.most.clone());
+        Some(Arc::new(move |page| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(40));
+            running.fetch_sub(1, Ordering::SeqCst);
+            echo(page)
+        }))
+    }
+    fn concurrency(&self) -> Option<usize> {
+        self.width
+    }
+}
+
+async fn most_overlapping_calls(width: Option<usize>) -> usize {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let pages = (1..=8).map(|i| page(&format!("q{i}"))).collect();
+    let consumer = FakeConsumer::over(pages, &log);
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler = Overlapping {
+        width,
+        running: Default::default(),
+        most: most.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        FakeProducer::new(1 << 20, 0),
+        shutdown.clone(),
+        None,
+    ));
+    wait_for(|| log.lock().unwrap().acked.len() == 8).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
+    most.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_stage_works_on_no_more_inputs_at_once_than_it_is_given() {
+    assert_eq!(most_overlapping_calls(Some(1)).await, 1);
+    assert_eq!(
+        most_overlapping_calls(Some(3)).await,
+        3,
+        "three at once, whatever the cores"
+    );
+}
