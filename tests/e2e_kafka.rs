@@ -47,7 +47,7 @@ fn the_fixture_outlets_become_their_events_on_kafka() {
     let work = tempfile::tempdir().unwrap();
     let port = free_port();
     let brokers = format!("127.0.0.1:{port}");
-    let mut broker = start_broker(work.path(), port, Storage::Memory);
+    let mut broker = start_broker(work.path(), port, Storage::Sqlite);
     let feeds = write_feed_list(server.base_url(), work.path());
     let logs = work.path();
 

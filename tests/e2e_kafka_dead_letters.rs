@@ -20,7 +20,7 @@ const PREFIX: &str = "dl.";
 /// A tansu broker (in memory) on a free loopback port, and its address.
 fn start_broker(dir: &Path) -> (Running, String) {
     let port = free_port();
-    let broker = common::kafka::start_broker(dir, port, Storage::Memory);
+    let broker = common::kafka::start_broker(dir, port, Storage::Sqlite);
     (broker, format!("127.0.0.1:{port}"))
 }
 

@@ -31,7 +31,7 @@ async fn the_lag_of_each_partition_is_its_high_watermark_less_the_committed_posi
     }
     let work = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _broker = start_broker(work.path(), port, Storage::Memory);
+    let _broker = start_broker(work.path(), port, Storage::Sqlite);
     let config = newsflow_bus::KafkaConfig {
         partitions: PARTITIONS,
         ..kafka_config(&format!("127.0.0.1:{port}"), "lag.")

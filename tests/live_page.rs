@@ -345,7 +345,7 @@ fn run_with_serve_streams_every_event_it_makes_to_the_page() {
 /// A tansu broker (Kafka-compatible, in memory) on a free loopback port.
 fn start_broker(dir: &Path) -> (Running, String) {
     let port = free_port();
-    let broker = common::kafka::start_broker(dir, port, Storage::Memory);
+    let broker = common::kafka::start_broker(dir, port, Storage::Sqlite);
     (broker, format!("127.0.0.1:{port}"))
 }
 

@@ -77,10 +77,11 @@ pub fn require_tansu() -> bool {
     false
 }
 
-/// Where a broker keeps its records.
+/// Where a broker keeps its records. Only SQLite: tansu's `memory://`
+/// storage hides the tail of a multi-record batch until the partition's
+/// next write (see `kafka_batches.rs`).
 #[derive(Debug, Clone, Copy)]
 pub enum Storage {
-    Memory,
     /// `tansu.db` in the broker's directory: survives a broker restart.
     Sqlite,
 }
@@ -93,7 +94,6 @@ pub fn start_broker(dir: &Path, port: u16, storage: Storage) -> Running {
         .open(dir.join("tansu.log"))
         .unwrap();
     let engine = match storage {
-        Storage::Memory => "memory://tansu/",
         Storage::Sqlite => "sqlite://tansu.db",
     };
     let child = Command::new("tansu")

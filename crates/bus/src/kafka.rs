@@ -208,17 +208,16 @@ const DEFAULT_RECEIVE_MAX_BYTES: usize = 100_000_000;
 /// payload to `max_message_bytes`; librdkafka checks the same on the
 /// uncompressed record and reports `MSG_SIZE_TOO_LARGE`).
 ///
-/// One record per batch by default: tansu 0.6 (the broker of the tests and
-/// of local runs) makes only the first record of a multi-record batch
-/// readable until the partition's next write, so a stage's last outputs, and
-/// the last operations a restore must read, would stay hidden. Records are
-/// still pipelined (several requests in flight per connection). On Apache
-/// Kafka or Redpanda, raise `batch.num.messages` in `bus.kafka.properties`.
+/// Records queued together go in one batch (librdkafka's default): tansu
+/// answers a connection's requests one after another, so a record per
+/// request capped a producer at what one request costs there. tansu's
+/// `memory://` storage hides the tail of a multi-record batch until the
+/// partition's next write; its `sqlite://` storage, what the tests and
+/// local runs use, does not (`tests/kafka_batches.rs`).
 fn producer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)> {
     vec![
         ("compression.type", config.compression.clone()),
         ("message.max.bytes", config.max_batch_bytes().to_string()),
-        ("batch.num.messages", "1".to_string()),
     ]
 }
 
