@@ -40,6 +40,9 @@
 //! - `NEWSFLOW_PIPELINE_KAFKA_PROPERTIES`: librdkafka properties for every
 //!   stage process (`linger.ms=0,fetch.wait.max.ms=10`), written to their
 //!   `[bus.kafka.properties]`: to measure a setting before changing a default.
+//! - `NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`: the producers' `compression`
+//!   on Kafka (default `none`, as advised for tansu; `lz4` is newsflow's
+//!   default for Apache Kafka and Redpanda).
 //! - `NEWSFLOW_PIPELINE_KEEP`: keep each run's directory (stage logs,
 //!   the broker's `tansu.db`, the embedded `data/`) and print where it is.
 //! - `NEWSFLOW_PIPELINE_KAFKA_TIMEOUT_SECS`: the longest one Kafka run may
@@ -189,7 +192,7 @@ fn main() {
 }
 
 fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
-    println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; that backlog copied into the `raw` of each row's cleaner group before its cleaners start, and drained (first member given partitions -> last article seen):\n");
+    println!("\nScale-out on Kafka: `raw` (4 partitions) filled by the fetcher alone; once every member of a row's cleaner group owns partitions, the members are paused (SIGSTOP), that backlog is copied into the row's `raw`, and they are resumed together; timed from the resumption to the last article seen:\n");
     println!("| cleaners | workers each | raw records | drain s | records/s | ratio to parse-only | CPU s per cleaner | tansu CPU s | peak RSS per cleaner |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for drain in drains {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use newsflow_bus::{Consumer, KafkaBus, KafkaConfig, Producer, TopicKind};
 use newsflow_model::topics;
@@ -97,6 +97,10 @@ fn write_kafka_config(dir: &Path, poll_secs: u64) -> PathBuf {
     let path = write_config(dir, poll_secs);
     let properties = std::env::var("NEWSFLOW_PIPELINE_KAFKA_PROPERTIES").unwrap_or_default();
     let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[bus.kafka]\ncompression = \"{}\"\n",
+        kafka_compression()
+    ));
     text.push_str("\n[bus.kafka.properties]\n");
     for pair in properties.split(',').filter(|p| !p.trim().is_empty()) {
         let (key, value) = pair
@@ -113,8 +117,17 @@ fn kafka_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig {
         brokers: brokers.to_string(),
         topic_prefix: prefix.into(),
         partitions,
+        compression: kafka_compression(),
         ..Default::default()
     }
+}
+
+/// The producers' `compression` (`$NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`,
+/// default `none`, what the README advises on tansu: it stores records
+/// uncompressed and compresses a batch again for every fetch, so lz4 costs
+/// the broker and both clients without saving it a byte).
+fn kafka_compression() -> String {
+    std::env::var("NEWSFLOW_PIPELINE_KAFKA_COMPRESSION").unwrap_or_else(|_| "none".into())
 }
 
 /// The topics the stages exchange, created before any stage starts (so
@@ -376,12 +389,11 @@ impl Drain {
 
 /// The fetcher alone fills a `raw` topic; then, for one cleaner and for
 /// two in one group (each process cleaning on every core, then on one),
-/// each row on topics of its own with `raw` of 4 partitions: the bench
-/// copies the backlog into the row's `raw` (`scale_out_copies` times), then
-/// starts the cleaners and times them from the first member given
-/// partitions to the last article. tansu assigns at once, with no initial
-/// rebalance delay, so the first member drains alone until the second
-/// joins: that counts against the pair.
+/// each row on topics of its own with `raw` of 4 partitions: the cleaners
+/// start and join until every member owns partitions (tansu gives the
+/// first member to join everything at once), are paused (SIGSTOP) while
+/// the bench copies the backlog into the row's `raw` (`scale_out_copies`
+/// times), and are timed from their resumption to the last article.
 pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> {
     let hosts = serve_hosts(pages, true).await;
     let work = tempfile::tempdir().unwrap();
@@ -424,9 +436,42 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
     let records = backlog.len() as u64 * copies;
     for ((cleaners, workers, prefix), row_config) in rows.into_iter().zip(&row_configs) {
         let bus = create_topics(&broker.brokers, prefix, 4).await;
-        // The backlog goes in before any cleaner starts: tansu takes some
-        // 7 ms per record, so a copy made while they run would time the
-        // copy, not the cleaners.
+        let name = prefix.trim_end_matches('.');
+        let mut articles =
+            joined_observer(&bus, topics::ARTICLES, &format!("bench-articles-{name}")).await;
+        let mut members: Vec<Stage> = Vec::new();
+        for i in 1..=cleaners {
+            let label = format!("cleaner-{prefix}{i}");
+            members.push(spec("cleaner", label, prefix, row_config).spawn());
+        }
+        for member in &mut members {
+            assert!(
+                member.ready(),
+                "{} never became ready; its log ends:\n{}",
+                member.process.name,
+                log_tail(work.path(), &member.process.name)
+            );
+        }
+        let labels: Vec<String> = members.iter().map(|m| m.process.name.clone()).collect();
+        let settle_deadline = Instant::now() + READY_LIMIT;
+        while !spread_assignment(work.path(), &labels, 4) {
+            if Instant::now() > settle_deadline {
+                eprintln!(
+                    "{cleaners} cleaner(s) never shared raw's 4 partitions; scale-out row skipped"
+                );
+                keep_for_inspection(work);
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The group has settled on an empty `raw`. The members are paused
+        // while the backlog goes in (copying takes seconds on tansu, far
+        // less than the session timeout) and resumed together: every member
+        // starts on a full share of its partitions, and the copy is not
+        // what is timed.
+        for member in &members {
+            member.process.signal(libc::SIGSTOP);
+        }
         for _ in 0..copies {
             let sends = backlog
                 .iter()
@@ -435,17 +480,15 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
                 sent.expect("copying the backlog into raw");
             }
         }
-        let name = prefix.trim_end_matches('.');
-        let mut articles =
-            joined_observer(&bus, topics::ARTICLES, &format!("bench-articles-{name}")).await;
-        let broker_baseline = Cost::of(broker.process.pid());
-        let mut members: Vec<Stage> = Vec::new();
-        for i in 1..=cleaners {
-            let label = format!("cleaner-{prefix}{i}");
-            members.push(spec("cleaner", label, prefix, row_config).spawn());
+        for member in &mut members {
+            member.baseline = Cost::of(member.process.pid());
         }
-        let labels: Vec<String> = members.iter().map(|m| m.process.name.clone()).collect();
-        let mut last: Option<SystemTime> = None;
+        let broker_baseline = Cost::of(broker.process.pid());
+        let started = Instant::now();
+        for member in &members {
+            member.process.signal(libc::SIGCONT);
+        }
+        let mut last: Option<Instant> = None;
         let mut last_scrape = Instant::now();
         let mut handled = 0.0;
         let deadline = Instant::now() + run_limit();
@@ -453,7 +496,7 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
         let mut done_at: Option<Instant> = None;
         while done_at.is_none_or(|at| at.elapsed() < Duration::from_secs(1)) {
             if let Ok(Some(_)) = articles.poll(Duration::from_millis(5)).await {
-                last = Some(SystemTime::now());
+                last = Some(Instant::now());
             }
             if done_at.is_none() && last_scrape.elapsed() >= Duration::from_millis(100) {
                 last_scrape = Instant::now();
@@ -471,12 +514,6 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
                 break;
             }
         }
-        // From the first member given partitions (its log's own timestamp):
-        // a second member joining later only makes the pair look slower.
-        let started = labels
-            .iter()
-            .filter_map(|label| first_assignment_at(work.path(), label))
-            .min();
         let_go(articles);
         drop(bus);
         let processes = members.iter().map(|m| m.figures(Some("cleaner"))).collect();
@@ -492,10 +529,9 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
             cleaners,
             workers,
             records,
-            span: match (started, last) {
-                (Some(started), Some(last)) => last.duration_since(started).unwrap_or_default(),
-                _ => Duration::ZERO,
-            },
+            span: last.map_or(Duration::ZERO, |last| {
+                last.saturating_duration_since(started)
+            }),
             processes,
             broker: broker_cost,
             assignments,
@@ -508,26 +544,14 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
 }
 
 /// How many times the fetched backlog is copied into each scale-out row's
-/// `raw` (`$NEWSFLOW_PIPELINE_SCALE_OUT_COPIES`, default 3): long enough a
-/// drain that the members' joins, a few hundred ms apart, weigh little.
+/// `raw` (`$NEWSFLOW_PIPELINE_SCALE_OUT_COPIES`, default 3): a drain of
+/// seconds, not tenths.
 fn scale_out_copies() -> u64 {
     std::env::var("NEWSFLOW_PIPELINE_SCALE_OUT_COPIES")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
         .unwrap_or(3)
-}
-
-/// When a stage process was first given partitions, from the timestamp
-/// its log line carries.
-fn first_assignment_at(work: &Path, label: &str) -> Option<SystemTime> {
-    let log = std::fs::read_to_string(work.join(format!("{label}.log"))).ok()?;
-    let line = log
-        .lines()
-        .find(|line| line.contains("partitions assigned") && !line.contains("partitions=[]"))?;
-    let stamp = line.split_whitespace().next()?;
-    let at = chrono::DateTime::parse_from_rfc3339(stamp).ok()?;
-    Some(SystemTime::from(at.with_timezone(&chrono::Utc)))
 }
 
 /// The scale-out row's configuration: a consumer group of its own (tansu
@@ -562,6 +586,20 @@ async fn read_topic(bus: &KafkaBus, topic: &str) -> Option<Vec<(String, Vec<u8>)
         return None;
     }
     Some(records)
+}
+
+/// Whether the members' latest assignments (from their logs) are all
+/// non-empty and cover `partitions` partitions together.
+fn spread_assignment(work: &Path, labels: &[String], partitions: usize) -> bool {
+    let owned: Vec<usize> = labels
+        .iter()
+        .map(|label| {
+            assignments(work, label)
+                .pop()
+                .map_or(0, |a| a.matches(|c: char| c.is_ascii_digit()).count())
+        })
+        .collect();
+    owned.iter().all(|n| *n > 0) && owned.iter().sum::<usize>() == partitions
 }
 
 /// The partitions a stage process was given, from its log's "partitions

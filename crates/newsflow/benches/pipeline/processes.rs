@@ -48,6 +48,14 @@ impl Guarded {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
 
+    /// Sends `signal` (SIGSTOP and SIGCONT pause and resume it).
+    pub fn signal(&self, signal: libc::c_int) {
+        if let Some(child) = self.child.as_ref() {
+            // SAFETY: signalling our own, not yet reaped, child.
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        }
+    }
+
     /// Whether the child has exited (and is reaped now).
     pub fn exited(&mut self) -> bool {
         match self.child.as_mut() {
