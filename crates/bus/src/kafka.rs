@@ -334,6 +334,19 @@ mod tests {
     }
 
     #[test]
+    fn every_documented_compression_makes_a_producer() {
+        for compression in ["lz4", "zstd", "gzip", "snappy", "none"] {
+            let config = KafkaConfig {
+                compression: compression.into(),
+                ..KafkaConfig::default()
+            };
+            if let Err(error) = KafkaBus::connect(config) {
+                panic!("compression {compression}: {error}");
+            }
+        }
+    }
+
+    #[test]
     fn producer_topics_and_consumers_agree_on_the_batch_size() {
         let config = KafkaConfig::default();
         let batch = config.max_batch_bytes().to_string();
