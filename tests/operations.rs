@@ -132,7 +132,11 @@ fn config_check_reports_a_value_of_the_wrong_type() {
 
 #[test]
 fn the_shipped_configurations_pass_the_check() {
-    for file in ["config/newsflow.toml", "deploy/kafka/newsflow-kafka.toml"] {
+    for file in [
+        "config/newsflow.toml",
+        "config/tansu.toml",
+        "deploy/kafka/newsflow-kafka.toml",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let path = repo_path(file).display().to_string();
         let out = run(&mut newsflow(

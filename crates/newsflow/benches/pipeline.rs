@@ -40,6 +40,8 @@
 //! - `NEWSFLOW_PIPELINE_KAFKA_PROPERTIES`: librdkafka properties for every
 //!   stage process (`linger.ms=0,fetch.wait.max.ms=10`), written to their
 //!   `[bus.kafka.properties]`: to measure a setting before changing a default.
+//!   Unset: `max.in.flight.requests.per.connection=1`, as advised for tansu
+//!   (set it to anything, even empty, to measure without).
 //! - `NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`: the producers' `compression`
 //!   on Kafka (default `none`, as advised for tansu; `lz4` is newsflow's
 //!   default for Apache Kafka and Redpanda).

@@ -95,7 +95,11 @@ fn start_broker(tansu: &Path, dir: &Path) -> Broker {
 /// measure librdkafka settings without rebuilding.
 fn write_kafka_config(dir: &Path, poll_secs: u64) -> PathBuf {
     let path = write_config(dir, poll_secs);
-    let properties = std::env::var("NEWSFLOW_PIPELINE_KAFKA_PROPERTIES").unwrap_or_default();
+    // One produce request in flight per connection, as the README advises
+    // on tansu: it answers a connection's requests one after another, and
+    // with five in flight librdkafka's broker thread spun while it waited.
+    let properties = std::env::var("NEWSFLOW_PIPELINE_KAFKA_PROPERTIES")
+        .unwrap_or_else(|_| "max.in.flight.requests.per.connection=1".into());
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(&format!(
         "\n[bus.kafka]\ncompression = \"{}\"\n",
