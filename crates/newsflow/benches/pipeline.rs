@@ -45,6 +45,8 @@
 //! - `NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`: the producers' `compression`
 //!   on Kafka (default `none`, as advised for tansu; `lz4` is newsflow's
 //!   default for Apache Kafka and Redpanda).
+//! - `NEWSFLOW_PIPELINE_RAW_PARTITIONS`: partitions of `raw` in the Kafka
+//!   pipeline rows (default 1; 4 measured the same).
 //! - `NEWSFLOW_PIPELINE_KEEP`: keep each run's directory (stage logs,
 //!   the broker's `tansu.db`, the embedded `data/`) and print where it is.
 //! - `NEWSFLOW_PIPELINE_KAFKA_TIMEOUT_SECS`: the longest one Kafka run may

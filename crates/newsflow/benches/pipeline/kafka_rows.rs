@@ -126,6 +126,16 @@ fn kafka_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig {
     }
 }
 
+/// Partitions of `raw` in the pipeline rows
+/// (`$NEWSFLOW_PIPELINE_RAW_PARTITIONS`, default 1).
+fn raw_partitions() -> i32 {
+    std::env::var("NEWSFLOW_PIPELINE_RAW_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
+}
+
 /// The producers' `compression` (`$NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`,
 /// default `none`, what the README advises on tansu: it stores records
 /// uncompressed and compresses a batch again for every fetch, so lz4 costs
@@ -258,7 +268,7 @@ pub async fn pipeline(tansu: &Path, pages: &[Arc<Page>], trickle: bool) -> RunFi
     let feeds = write_feed_list(work.path(), &hosts);
     let config = write_kafka_config(work.path(), 1);
     let mut broker = start_broker(tansu, work.path());
-    let bus = create_topics(&broker.brokers, TOPIC_PREFIX, 1).await;
+    let bus = create_topics(&broker.brokers, TOPIC_PREFIX, raw_partitions()).await;
     let spec = |stage: &'static str| StageSpec {
         stage,
         label: stage.to_string(),
