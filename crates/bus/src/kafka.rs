@@ -188,6 +188,12 @@ pub(crate) fn client_config(config: &KafkaConfig) -> ClientConfig {
 pub(crate) fn client_config_with(config: &KafkaConfig, derived: &[(&str, String)]) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.brokers);
+    // TCP_NODELAY, as Kafka's own Java client sets it: with Nagle on, a
+    // request's last small segment could wait for the broker's delayed ACK
+    // (40 ms on Linux). Measured on tansu: at a trickle some runs took ~70 ms
+    // per hop instead of ~25 for the whole run (2 of 9 runs); with this, 0
+    // of 8.
+    client.set("socket.nagle.disable", "true");
     for (key, value) in derived {
         client.set(*key, value);
     }
@@ -331,6 +337,19 @@ mod tests {
         .expect("refused at once")
         .unwrap_err();
         assert!(refused.is_too_large(), "{refused}");
+    }
+
+    #[test]
+    fn clients_send_without_waiting_for_acknowledgements_of_small_segments() {
+        let config = KafkaConfig::default();
+        let client = client_config_with(&config, &producer_sizes(&config));
+        assert_eq!(client.get("socket.nagle.disable"), Some("true"));
+        let mut overridden = KafkaConfig::default();
+        overridden
+            .properties
+            .insert("socket.nagle.disable".into(), "false".into());
+        let client = client_config_with(&overridden, &[]);
+        assert_eq!(client.get("socket.nagle.disable"), Some("false"));
     }
 
     #[test]
