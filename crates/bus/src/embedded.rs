@@ -454,10 +454,6 @@ fn read_batch(
 
 #[async_trait]
 impl Producer for EmbeddedBus {
-    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
-        self.enqueue(topic, key, payload).await?.await
-    }
-
     /// Waits while the topic's slowest attached group is `max_backlog`
     /// behind, then queues the record for the log writer (see
     /// `embedded_writer`); what it returns resolves once the record is

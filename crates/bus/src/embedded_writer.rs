@@ -74,6 +74,10 @@ pub(crate) struct LogWriter {
 }
 
 /// The queue to the writer, and its other end for [`LogWriter::start`].
+/// Its senders bound it: a record is queued only once the topic's backlog
+/// is under `max_backlog`, a stage keeps a bounded window of inputs
+/// (and their outputs) unacknowledged, and a position follows a record
+/// already durable.
 pub(crate) fn queue() -> (Sender<LogWrite>, Receiver<LogWrite>) {
     std::sync::mpsc::channel()
 }

@@ -246,10 +246,6 @@ pub(crate) fn consumer_sizes(config: &KafkaConfig) -> Vec<(&'static str, String)
 
 #[async_trait]
 impl Producer for KafkaBus {
-    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
-        self.enqueue(topic, key, payload).await?.await
-    }
-
     /// Puts the record in the producer's queue (waiting while the queue is
     /// full, up to `SEND_TIMEOUT`); what it returns resolves with the
     /// broker's acknowledgement. The idempotent producer keeps a

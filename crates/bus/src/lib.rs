@@ -46,22 +46,20 @@ pub type PendingSend =
 
 #[async_trait]
 pub trait Producer: Send + Sync {
-    /// Resolves once the bus holds the record durably.
-    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError>;
-
     /// Hands the record to the bus and returns what resolves once it is
     /// durable, so that a stage can keep several records in flight. Records
     /// enqueued one after another are stored in that order (per partition on
-    /// Kafka). The wait before it returns is the bus's backpressure. By
-    /// default the record is sent whole before this returns.
+    /// Kafka). The wait before it returns is the bus's backpressure.
     async fn enqueue(
         &self,
         topic: &str,
         key: &str,
         payload: Vec<u8>,
-    ) -> Result<PendingSend, BusError> {
-        self.send(topic, key, payload).await?;
-        Ok(Box::pin(std::future::ready(Ok(()))))
+    ) -> Result<PendingSend, BusError>;
+
+    /// Resolves once the bus holds the record durably.
+    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        self.enqueue(topic, key, payload).await?.await
     }
 }
 

@@ -1,6 +1,6 @@
 //! The cleaner on small hand-written pages: one idea of chrome per test.
 
-use newsflow_cleaner::{extract, CleanError, CleanerConfig};
+use newsflow_cleaner::{extract, CleanError, CleanerConfig, Extracted};
 
 const STORY: [&str; 4] = [
     "Russia's president arrived in Baku on Monday for a two-day state visit, his first since the war in Ukraine began, and was met at the airport by the foreign minister.",
@@ -8,6 +8,17 @@ const STORY: [&str; 4] = [
     "Analysts in the region said the visit, which came weeks before a planned round of talks, was meant to show that Russia still has a role in the South Caucasus.",
     "Officials from both sides signed several agreements on cooperation in agriculture, education and culture before a state dinner in the evening.",
 ];
+
+/// `page` cleaned as an HTML page with the default configuration.
+fn extracted(page: &str) -> Extracted {
+    extract(
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        &CleanerConfig::default(),
+    )
+    .unwrap()
+}
 
 fn page_with_chrome() -> String {
     format!(
@@ -114,13 +125,7 @@ fn a_story_split_into_wrapped_sections_is_kept_whole() {
         section(&STORY[..3]),
         section(&STORY[3..]),
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     for paragraph in STORY {
         assert!(
             article.body.contains(paragraph),
@@ -145,13 +150,7 @@ fn boilerplate_blocks_in_other_languages_are_dropped() {
 </div></body></html>"#,
         STORY[0], STORY[1], STORY[2], STORY[3]
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     for paragraph in STORY {
         assert!(
             article.body.contains(paragraph),
@@ -188,13 +187,7 @@ fn the_lead_paragraph_between_headline_and_body_is_kept() {
 </body></html>"#,
         STORY[0], STORY[1], STORY[2], STORY[3]
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.starts_with(lead), "{}", article.body);
     assert!(article.body.ends_with(STORY[3]), "{}", article.body);
     for chrome in [
@@ -221,13 +214,7 @@ fn a_paragraph_wrapped_in_a_chrome_named_span_is_kept() {
 </body></html>"#,
         STORY[0], STORY[1], STORY[2], STORY[3]
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     for paragraph in STORY {
         assert!(
             article.body.contains(paragraph),
@@ -318,13 +305,7 @@ fn a_menu_pasted_into_a_post_does_not_make_it_an_index_page() {
 <div class="sidebar-widget"><ul>{menu}</ul></div></article></body></html>"#,
         STORY[0], STORY[1]
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.contains(STORY[1]));
     assert!(!article.body.contains("Breed number"));
 }
@@ -347,13 +328,7 @@ fn the_next_posts_of_a_thread_are_followed_but_not_the_column_after_it() {
         post(STORY[2]),
         post(STORY[3]),
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     for paragraph in STORY {
         assert!(
             article.body.contains(paragraph),
@@ -387,13 +362,7 @@ fn question_and_answer_page(title: &str) -> String {
 #[test]
 fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
     let page = question_and_answer_page("Putin visits Baku");
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(
         article.body.starts_with(STORY[0]),
         "the opening part comes first:\n{}",
@@ -405,13 +374,7 @@ fn the_opening_part_in_its_own_container_above_the_best_one_is_kept() {
 #[test]
 fn the_only_headline_anchors_the_story_when_it_is_worded_unlike_the_title() {
     let page = question_and_answer_page("Baku trip: a second look | The Caucasus Courier forum");
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(
         article.body.starts_with(STORY[0]),
         "the opening part comes first:\n{}",
@@ -434,13 +397,7 @@ fn a_chrome_named_box_is_never_the_story_however_well_it_scores() {
         r#"<html><head><title>Putin visits Baku</title></head><body><main><h1>Putin visits Baku</h1>{sections}</main>
 <div class="author-profile">{profile}</div></body></html>"#
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.contains(STORY[0]), "{}", article.body);
     assert!(!article.body.contains("Anna writes"), "{}", article.body);
 }
@@ -466,13 +423,7 @@ fn page_with_teaser_lead(body_paragraphs: &[&str]) -> String {
 fn a_lead_named_as_a_teaser_opening_the_container_is_kept() {
     // The story's container is the wrapper around lead and body.
     let page = page_with_teaser_lead(&STORY[1..]);
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.starts_with(STORY[0]), "{}", article.body);
     assert!(
         !article.body.contains("border protocol"),
@@ -486,13 +437,7 @@ fn a_lead_named_as_a_teaser_just_before_the_container_is_kept() {
     // The body is long enough to be the container alone.
     let long: Vec<&str> = STORY[1..].iter().chain(STORY.iter()).copied().collect();
     let page = page_with_teaser_lead(&long);
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.starts_with(STORY[0]), "{}", article.body);
     assert!(
         !article.body.contains("border protocol"),
@@ -518,13 +463,7 @@ fn an_intro_repeating_the_description_does_not_pass_for_the_story() {
         deep(&format!("<h1>Putin visits Baku</h1><p>{}</p>", STORY[0])),
         deep(&body),
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.contains(STORY[3]), "{}", article.body);
 }
 
@@ -544,13 +483,7 @@ fn sections_built_like_the_storys_own_continue_it_whatever_their_class_says() {
         section(&STORY[..2]),
         section(&STORY[2..]),
     );
-    let article = extract(
-        page.as_bytes(),
-        Some("text/html"),
-        None,
-        &CleanerConfig::default(),
-    )
-    .unwrap();
+    let article = extracted(&page);
     assert!(article.body.contains(STORY[3]), "{}", article.body);
     assert!(!article.body.contains("All rights reserved"));
 }

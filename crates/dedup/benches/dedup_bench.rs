@@ -490,12 +490,7 @@ fn throughput_at_scale(
     );
     println!(
         "(times are this thread's CPU time; load average {})",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load_average()
     );
     println!(
         "fingerprint {:.1} us + lookup {:.1} us per article = {:.0} articles/s (bar: >= 20000); {:.1} LSH candidates per lookup",
@@ -781,15 +776,7 @@ fn core_beside_whole_stage(
         "window filled through the stage in {fill_secs:.1} s; copies found {core_duplicates} of {}",
         checks / 2
     );
-    println!(
-        "(load average {})",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("(load average {})", load_average());
     println!(
         "{:<58} {:>13} {:>9} {:>14} {:>10} {:>12}",
         "", "stories/s CPU", "x core", "stories/s wall", "x core", "output/story"
@@ -819,4 +806,14 @@ fn core_beside_whole_stage(
             bytes / checks
         );
     }
+}
+
+/// The machine's load averages (1, 5, 15 minutes), printed beside the figures.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -704,9 +704,8 @@ async fn trickle_embedded(pages: &[Arc<Page>]) -> RunFigures {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    child.signal(libc::SIGTERM);
     let mut child = child.into_child();
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let cost = tokio::task::spawn_blocking(move || child_cost(&mut child))
         .await
         .unwrap();

@@ -107,7 +107,13 @@ impl FakeProducer {
 
 #[async_trait]
 impl Producer for FakeProducer {
-    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+    /// Sends the record whole before it returns.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> Result<newsflow_bus::PendingSend, BusError> {
         *self.attempts.lock().unwrap() += 1;
         if key.len() + payload.len() > self.limit {
             return Err(BusError::TooLarge {
@@ -127,7 +133,7 @@ impl Producer for FakeProducer {
             .lock()
             .unwrap()
             .push((topic.into(), key.into(), payload));
-        Ok(())
+        Ok(Box::pin(std::future::ready(Ok(()))))
     }
 }
 
@@ -565,9 +571,6 @@ impl GatedProducer {
 
 #[async_trait]
 impl Producer for GatedProducer {
-    async fn send(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
-        self.enqueue(topic, key, payload).await?.await
-    }
     async fn enqueue(
         &self,
         _topic: &str,
@@ -616,6 +619,27 @@ impl StageHandler for Echo {
         self.concurrent
             .then(|| Arc::new(echo) as super::ConcurrentHandle<RawPage>)
     }
+}
+
+/// Runs `handler` over `consumer` with a producer that takes everything,
+/// until `count` inputs are acknowledged, then stops it.
+async fn run_until_acked<H: StageHandler + 'static>(
+    handler: H,
+    consumer: FakeConsumer,
+    log: &Arc<Mutex<ConsumerLog>>,
+    count: usize,
+) {
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        FakeProducer::new(1 << 20, 0),
+        shutdown.clone(),
+        None,
+    ));
+    wait_for(|| log.lock().unwrap().acked.len() == count).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
 }
 
 async fn wait_for(what: impl Fn() -> bool) {
@@ -734,17 +758,7 @@ async fn a_record_that_never_reached_the_handler_is_not_confirmed_to_it() {
         delivered: delivered.clone(),
         concurrent: false,
     };
-    let shutdown = CancellationToken::new();
-    let stage = tokio::spawn(run_stage(
-        handler,
-        Box::new(consumer),
-        FakeProducer::new(1 << 20, 0),
-        shutdown.clone(),
-        None,
-    ));
-    wait_for(|| log.lock().unwrap().acked.len() == 3).await;
-    shutdown.cancel();
-    stage.await.unwrap().unwrap();
+    run_until_acked(handler, consumer, &log, 3).await;
     assert_eq!(
         *delivered.lock().unwrap(),
         2,
@@ -793,17 +807,7 @@ async fn most_overlapping_calls(width: Option<usize>) -> usize {
         running: Default::default(),
         most: most.clone(),
     };
-    let shutdown = CancellationToken::new();
-    let stage = tokio::spawn(run_stage(
-        handler,
-        Box::new(consumer),
-        FakeProducer::new(1 << 20, 0),
-        shutdown.clone(),
-        None,
-    ));
-    wait_for(|| log.lock().unwrap().acked.len() == 8).await;
-    shutdown.cancel();
-    stage.await.unwrap().unwrap();
+    run_until_acked(handler, consumer, &log, 8).await;
     most.load(std::sync::atomic::Ordering::SeqCst)
 }
 
