@@ -17,7 +17,7 @@ use crate::feed_list::FeedSource;
 use crate::host_limiter::HostLimiter;
 use crate::http::{FetchTarget, HttpClient, HttpError, HttpResponse, Validators};
 use crate::parse::{parse_feed_limited, FeedError, FeedLimits, ParsedFeed, ParsedItem};
-use crate::schedule::{backoff, next_interval, FreshnessHints};
+use crate::schedule::{backoff, due_at_ms, next_interval, FreshnessHints};
 use crate::sink::{PageSink, SinkError};
 use crate::state::{FeedRow, FeedStatus, PruneSummary, StateError, StateSizes, StateStore};
 
@@ -78,6 +78,8 @@ impl PollSummary {
 
 /// How often feeds are counted by state while the fetcher runs.
 const FEED_COUNT_EVERY: Duration = Duration::from_secs(5);
+/// The longest the feed loop sleeps between looks at what is due.
+const MAX_TICK: Duration = Duration::from_millis(500);
 
 pub struct Fetcher {
     config: FetcherConfig,
@@ -338,12 +340,13 @@ impl Fetcher {
         shutdown: CancellationToken,
     ) {
         let feeds: Vec<FeedSource> = interleave_hosts(&feeds).into_iter().cloned().collect();
-        // When each feed is next due, kept in memory so that a tick does not
-        // read the state of every feed; refreshed after each poll.
-        let mut due: Vec<i64> = feeds.iter().map(|f| self.next_due(&f.url)).collect();
+        // When each feed is next due (unix ms), kept in memory so that a
+        // tick does not read the state of every feed; refreshed after each
+        // poll.
+        let mut due: Vec<i64> = feeds.iter().map(|f| self.next_due_ms(&f.url)).collect();
         let mut busy: HashSet<usize> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
-        let tick = Duration::from_millis(500);
+        let concurrency = self.config.feed_concurrency.max(1);
         let prune_every = Duration::from_secs(self.config.prune_interval_secs.max(1));
         let mut next_prune = tokio::time::Instant::now();
         let mut next_feed_count = tokio::time::Instant::now();
@@ -358,9 +361,9 @@ impl Fetcher {
                 next_feed_count = tokio::time::Instant::now() + FEED_COUNT_EVERY;
                 self.report_feed_states();
             }
-            let now = Utc::now().timestamp();
+            let now = Utc::now().timestamp_millis();
             for (index, feed) in feeds.iter().enumerate() {
-                if in_flight.len() >= self.config.feed_concurrency.max(1) {
+                if in_flight.len() >= concurrency {
                     break;
                 }
                 if due[index] > now || busy.contains(&index) {
@@ -373,26 +376,43 @@ impl Fetcher {
                     index
                 });
             }
+            // Sleep until the next feed falls due (each has its own moment
+            // in the second), at most a tick; with every slot taken, only a
+            // poll ending frees one.
+            let next_due = (0..feeds.len())
+                .filter(|index| !busy.contains(index))
+                .map(|index| due[index])
+                .min()
+                .unwrap_or(i64::MAX);
+            let wait = if in_flight.len() >= concurrency {
+                MAX_TICK
+            } else {
+                Duration::from_millis(
+                    next_due
+                        .saturating_sub(now)
+                        .clamp(0, MAX_TICK.as_millis() as i64) as u64,
+                )
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(index) = in_flight.next(), if !in_flight.is_empty() => {
                     busy.remove(&index);
-                    due[index] = self.next_due(&feeds[index].url);
+                    due[index] = self.next_due_ms(&feeds[index].url);
                 }
-                _ = tokio::time::sleep(tick) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
         tracing::info!(in_flight = in_flight.len(), "fetcher stopping");
     }
 
-    /// When a feed is next due (never, once it is disabled).
-    fn next_due(&self, url: &str) -> i64 {
+    /// When a feed is next due, in unix ms (never, once it is disabled).
+    fn next_due_ms(&self, url: &str) -> i64 {
         match self.state.feed(url) {
             Ok(row) if row.disabled => i64::MAX,
-            Ok(row) => row.next_poll_at,
+            Ok(row) => due_at_ms(row.next_poll_at, url),
             Err(e) => {
                 tracing::error!(feed = %url, error = %e, "cannot read fetch state");
-                Utc::now().timestamp() + 60
+                due_at_ms(Utc::now().timestamp() + 60, url)
             }
         }
     }

@@ -78,6 +78,29 @@ pub fn backoff(config: &FetcherConfig, failures: u32, retry_after: Option<Durati
     retry_after.map_or(delay, |asked| delay.max(asked.min(max)))
 }
 
+/// Where in its second a feed's polls fall, in milliseconds: stable for a
+/// feed, spread over the second by its URL. Due times are kept in whole
+/// seconds, so without it every feed due in the same second is polled at
+/// the same moment: once a second a burst of pages on the fetcher, and on
+/// every stage after it, where each page waits behind the others.
+pub fn poll_phase_ms(url: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    url.hash(&mut hasher);
+    (hasher.finish() % 1000) as i64
+}
+
+/// When a feed whose state says `next_poll_at` (unix seconds) is due, in
+/// unix milliseconds; `i64::MAX` (never) stays never.
+pub fn due_at_ms(next_poll_at: i64, url: &str) -> i64 {
+    if next_poll_at == i64::MAX {
+        return i64::MAX;
+    }
+    next_poll_at
+        .saturating_mul(1000)
+        .saturating_add(poll_phase_ms(url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +181,26 @@ mod tests {
             backoff(&c, u32::MAX, Some(Duration::MAX)),
             Duration::from_secs(6 * 3600)
         );
+    }
+
+    #[test]
+    fn feeds_due_in_one_second_are_spread_over_it() {
+        let due: Vec<i64> = (0..200)
+            .map(|i| due_at_ms(1_000, &format!("https://outlet{i}.example/feed.xml")))
+            .collect();
+        assert!(due.iter().all(|d| (1_000_000..1_001_000).contains(d)));
+        // Ten 100 ms slices of the second: none empty, none with a pile.
+        let mut slices = [0usize; 10];
+        for d in &due {
+            slices[((d - 1_000_000) / 100) as usize] += 1;
+        }
+        assert!(slices.iter().all(|&n| (5..=40).contains(&n)), "{slices:?}");
+        let url = "https://outlet7.example/feed.xml";
+        assert_eq!(
+            due_at_ms(5, url) - due_at_ms(4, url),
+            1_000,
+            "a feed keeps its phase"
+        );
+        assert_eq!(due_at_ms(i64::MAX, url), i64::MAX);
     }
 }

@@ -468,3 +468,70 @@ async fn items_past_the_per_poll_cap_are_fetched_by_the_next_polls() {
     assert_eq!(delivered, [2, 2, 1, 0]);
     assert_eq!(sink.pages().len(), 5);
 }
+
+#[tokio::test]
+async fn feeds_due_in_the_same_second_are_polled_spread_over_it() {
+    let server = TestServer::start().await;
+    let feeds: Vec<FeedSource> = (0..40)
+        .map(|i| {
+            let path = format!("/f{i}.xml");
+            server.route(&path, Route::ok("application/rss+xml", rss("N", &[])));
+            feed(&server, &path, None)
+        })
+        .collect();
+    let paths: Vec<String> = (0..40).map(|i| format!("/f{i}.xml")).collect();
+    let config = newsflow_fetcher::FetcherConfig {
+        min_interval_secs: 1,
+        default_interval_secs: 1,
+        max_interval_secs: 1,
+        ..test_config()
+    };
+    let fetcher = Arc::new(Fetcher::in_memory(config).unwrap());
+    let sink = Arc::new(CollectingSink::default());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = {
+        let (fetcher, sink, shutdown) = (fetcher.clone(), sink.clone(), shutdown.clone());
+        tokio::spawn(async move { fetcher.run(feeds, sink, shutdown).await })
+    };
+    // When each feed was polled the second time: the first polls all go
+    // at once (every feed is due at the start), the next at each feed's
+    // own moment of the second.
+    let mut second_poll: Vec<Option<std::time::Instant>> = vec![None; paths.len()];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while second_poll.iter().any(Option::is_none) && std::time::Instant::now() < deadline {
+        for (index, path) in paths.iter().enumerate() {
+            if second_poll[index].is_none() && server.hits(path) >= 2 {
+                second_poll[index] = Some(std::time::Instant::now());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+    let times: Vec<std::time::Instant> = second_poll
+        .into_iter()
+        .map(|t| t.expect("polled twice"))
+        .collect();
+    let spread = *times.iter().max().unwrap() - *times.iter().min().unwrap();
+    assert!(
+        spread >= Duration::from_millis(300),
+        "the second polls of 40 feeds came within {spread:?} of each other"
+    );
+    // Nor in a few bursts, as a loop waking on a fixed tick polls them (a
+    // 500 ms tick: 20 or more at once). Spread evenly, 4 fall in a 100 ms
+    // window; 16 or more in one has a chance of 1 in 20,000 (simulated).
+    let most_in_100_ms = times
+        .iter()
+        .map(|start| {
+            times
+                .iter()
+                .filter(|t| **t >= *start && **t - *start < Duration::from_millis(100))
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(
+        most_in_100_ms <= 15,
+        "{most_in_100_ms} of 40 second polls came within 100 ms"
+    );
+}
