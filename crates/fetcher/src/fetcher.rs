@@ -379,9 +379,11 @@ impl Fetcher {
             // Sleep until the next feed falls due (each has its own moment
             // in the second), at most a tick; with every slot taken, only a
             // poll ending frees one.
-            let next_due = (0..feeds.len())
-                .filter(|index| !busy.contains(index))
-                .map(|index| due[index])
+            let next_due = due
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| !busy.contains(index))
+                .map(|(_, at)| *at)
                 .min()
                 .unwrap_or(i64::MAX);
             let wait = if in_flight.len() >= concurrency {

@@ -213,9 +213,7 @@ fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
         println!(
             "| {} | {} | {} | {:.2} | {:.0} | {:.2}x | {} | {:.1} | {} |",
             drain.cleaners,
-            drain
-                .workers
-                .map_or("one per core".to_string(), |w| w.to_string()),
+            drain.workers_label(),
             drain.records,
             drain.span.as_secs_f64(),
             drain.rate(),
@@ -230,8 +228,7 @@ fn print_scale_out(drains: &[kafka_rows::Drain], parse_rate: f64) {
         if let [one, two] = pair {
             println!(
                 "two cleaners / one, workers each {}: {:.2}x (bar >= 1.6x)",
-                one.workers
-                    .map_or("one per core".to_string(), |w| w.to_string()),
+                one.workers_label(),
                 two.rate() / one.rate().max(1e-9)
             );
         }

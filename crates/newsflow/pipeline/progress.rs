@@ -260,10 +260,13 @@ impl Consumer for WatchedConsumer {
 mod tests {
     use super::*;
 
-    /// A consumer over a fixed backlog whose acks can be made to fail.
+    /// A consumer over a fixed backlog, counting how often it is asked
+    /// for it.
+    #[derive(Default)]
     struct Scripted {
         waiting: u64,
         backlog_known: bool,
+        backlog_reads: Arc<std::sync::atomic::AtomicUsize>,
     }
 
     #[async_trait]
@@ -285,6 +288,8 @@ mod tests {
             Ok(())
         }
         async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
+            self.backlog_reads
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(self.backlog_known.then_some(self.waiting))
         }
     }
@@ -294,6 +299,7 @@ mod tests {
             Box::new(Scripted {
                 waiting,
                 backlog_known,
+                ..Scripted::default()
             }),
             board.register("cleaner", "cleaner", "raw"),
         )
@@ -401,33 +407,17 @@ mod tests {
         assert_eq!(board.stalled(Instant::now() + AFTER * 2, AFTER).len(), 1);
     }
 
-    /// An input that stays empty, counting how often its backlog is read.
-    struct CountedReads(Arc<std::sync::atomic::AtomicUsize>);
-
-    #[async_trait]
-    impl Consumer for CountedReads {
-        async fn poll(&mut self, _wait: Duration) -> Result<Option<Delivery>, BusError> {
-            Ok(None)
-        }
-        fn ack(&mut self, _delivery: &Delivery) -> Result<(), BusError> {
-            Ok(())
-        }
-        async fn commit(&mut self) -> Result<(), BusError> {
-            Ok(())
-        }
-        async fn backlog(&mut self) -> Result<Option<u64>, BusError> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(Some(0))
-        }
-    }
-
     #[tokio::test]
     async fn empty_polls_read_the_backlog_once_per_refresh_not_each_time() {
         let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let board = ProgressBoard::default();
         let progress = board.register("dedup", "dedup", "articles");
-        let mut consumer =
-            WatchedConsumer::wrap(Box::new(CountedReads(reads.clone())), progress.clone());
+        let empty = Scripted {
+            backlog_known: true,
+            backlog_reads: reads.clone(),
+            ..Scripted::default()
+        };
+        let mut consumer = WatchedConsumer::wrap(Box::new(empty), progress.clone());
         for _ in 0..50 {
             assert!(consumer.poll(Duration::ZERO).await.unwrap().is_none());
         }
@@ -445,6 +435,7 @@ mod tests {
             Box::new(Scripted {
                 waiting: 1,
                 backlog_known: true,
+                ..Scripted::default()
             }),
             progress.clone(),
         );

@@ -129,11 +129,17 @@ fn kafka_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig {
 /// Partitions of `raw` in the pipeline rows
 /// (`$NEWSFLOW_PIPELINE_RAW_PARTITIONS`, default 1).
 fn raw_partitions() -> i32 {
-    std::env::var("NEWSFLOW_PIPELINE_RAW_PARTITIONS")
+    positive_knob("NEWSFLOW_PIPELINE_RAW_PARTITIONS", 1)
+}
+
+/// A count from the environment variable `name`; `default` when it is
+/// unset, unreadable or not above zero.
+fn positive_knob<T: std::str::FromStr + PartialOrd + Default>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(1)
+        .filter(|n| *n > T::default())
+        .unwrap_or(default)
 }
 
 /// The producers' `compression` (`$NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`,
@@ -399,6 +405,12 @@ impl Drain {
     pub fn rate(&self) -> f64 {
         self.records as f64 / self.span.as_secs_f64().max(1e-9)
     }
+
+    /// Its cleaners' `workers`, as the tables print it.
+    pub fn workers_label(&self) -> String {
+        self.workers
+            .map_or("one per core".to_string(), |w| w.to_string())
+    }
 }
 
 /// The fetcher alone fills a `raw` topic; then, for one cleaner and for
@@ -561,11 +573,7 @@ pub async fn scale_out(tansu: &Path, pages: &[Arc<Page>]) -> Option<Vec<Drain>> 
 /// `raw` (`$NEWSFLOW_PIPELINE_SCALE_OUT_COPIES`, default 3): a drain of
 /// seconds, not tenths.
 fn scale_out_copies() -> u64 {
-    std::env::var("NEWSFLOW_PIPELINE_SCALE_OUT_COPIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(3)
+    positive_knob("NEWSFLOW_PIPELINE_SCALE_OUT_COPIES", 3)
 }
 
 /// The scale-out row's configuration: a consumer group of its own (tansu
