@@ -20,6 +20,10 @@ use crate::vector::{
 };
 use crate::vocabulary::Vocabulary;
 
+/// Documents at least between two decays the vocabulary's term cap brings
+/// forward (see `max_vocabulary_terms`).
+const EARLY_DECAY_MIN_DOCUMENTS: u64 = 25;
+
 /// A story as the clusterer sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -183,12 +187,24 @@ impl Clusterer {
             event_id: self.events[&target].id.clone(),
             changed,
         };
-        if self.config.vocabulary_decay_documents > 0
-            && self.vocabulary.documents_since_decay() >= self.config.vocabulary_decay_documents
-        {
+        if self.vocabulary_decay_due() {
             self.decay_vocabulary();
         }
         assignment
+    }
+
+    /// The vocabulary decays every `vocabulary_decay_documents`, and early
+    /// once it holds more than `max_vocabulary_terms`; early decays are
+    /// spaced, since one that frees little (every term still in use) would
+    /// otherwise repeat at every document.
+    fn vocabulary_decay_due(&self) -> bool {
+        let since = self.vocabulary.documents_since_decay();
+        let every = self.config.vocabulary_decay_documents;
+        let cap = self.config.max_vocabulary_terms;
+        (every > 0 && since >= every)
+            || (cap > 0
+                && self.vocabulary.known_terms() > cap
+                && since >= EARLY_DECAY_MIN_DOCUMENTS)
     }
 
     /// Halves the vocabulary's statistics and forgets the terms no longer

@@ -61,6 +61,17 @@ pub struct ClustererConfig {
     /// forgotten, so the vocabulary stays bounded on an endless stream.
     /// 0 never decays.
     pub vocabulary_decay_documents: u64,
+    /// Terms the vocabulary holds before it decays early, as it does every
+    /// `vocabulary_decay_documents` (at most once every 25 documents): a
+    /// flood of made-up words, each seen once, cannot grow it past about
+    /// this many plus 25 documents' worth and the terms held events use.
+    /// 0 sets no such cap.
+    pub max_vocabulary_terms: usize,
+    /// Words of a story (title first, then body) the clusterer reads at
+    /// most; words longer than 64 bytes (hashes, glued-together strings)
+    /// are left out. A news story is far shorter: this bounds what one
+    /// document, however large, can add to the vocabulary.
+    pub max_document_words: usize,
     /// A story published more than this many seconds after it was fetched
     /// (a wrong or hostile date) is clustered at its fetch time, so that it
     /// cannot move the clock events are closed by.
@@ -94,6 +105,8 @@ impl Default for ClustererConfig {
             keywords: 10,
             max_record_members: 500,
             vocabulary_decay_documents: 50_000,
+            max_vocabulary_terms: 1_000_000,
+            max_document_words: 20_000,
             max_published_ahead_secs: 24 * 3600,
             checkpoint_every_operations: 10_000,
         }

@@ -16,7 +16,11 @@ pub fn learn_document(
     config: &ClustererConfig,
 ) -> SparseVector {
     let mut frequencies: FxHashMap<TermId, f32> = FxHashMap::default();
+    let mut words_left = config.max_document_words;
     for_each_word(title, |word, _| {
+        if !takes_word(word, &mut words_left) {
+            return;
+        }
         let id = vocabulary.id(word);
         if !vocabulary.is_stop_word(id) {
             *frequencies.entry(id).or_insert(0.0) += config.title_weight;
@@ -27,6 +31,9 @@ pub fn learn_document(
     // captions set in title case say nothing either.
     let mut body_words: Vec<(TermId, Shape)> = Vec::new();
     for_each_word(body, |word, shape| {
+        if !takes_word(word, &mut words_left) {
+            return;
+        }
         let id = vocabulary.id(word);
         if !vocabulary.is_stop_word(id) {
             *frequencies.entry(id).or_insert(0.0) += 1.0;
@@ -41,6 +48,20 @@ pub fn learn_document(
     }
     vocabulary.observe_document(frequencies.keys().copied());
     weigh(frequencies, vocabulary, config)
+}
+
+/// Longer words are no news vocabulary but hashes, encoded data or text
+/// run together, and each would be a vocabulary entry of its own.
+const MAX_TERM_BYTES: usize = 64;
+
+/// Whether a document's word goes into its vector: within the document's
+/// word budget (counted down here) and no longer than a term may be.
+fn takes_word(word: &str, words_left: &mut usize) -> bool {
+    if *words_left == 0 {
+        return false;
+    }
+    *words_left -= 1;
+    word.len() <= MAX_TERM_BYTES
 }
 
 /// Marks the words inside runs of at least `TITLE_CASE_RUN` capitalised
@@ -147,5 +168,39 @@ mod tests {
         let is_name = |term: &str| vocabulary.is_name(vocabulary.lookup(term).unwrap());
         assert!(!is_name("coach") && !is_name("hire"));
         assert!(is_name("cheeks"));
+    }
+
+    #[test]
+    fn the_title_is_read_first_within_the_word_budget() {
+        let config = ClustererConfig {
+            max_document_words: 3,
+            ..ClustererConfig::default()
+        };
+        let mut vocabulary = Vocabulary::default();
+        learn_document(
+            "Earthquake strikes",
+            "Tsunami warning issued after the quake",
+            &mut vocabulary,
+            &config,
+        );
+        assert!(vocabulary.lookup("earthquake").is_some());
+        assert!(vocabulary.lookup("strikes").is_some());
+        assert!(vocabulary.lookup("tsunami").is_some());
+        assert!(vocabulary.lookup("warning").is_none(), "past the budget");
+    }
+
+    #[test]
+    fn words_longer_than_a_term_may_be_are_left_out() {
+        let config = ClustererConfig::default();
+        let mut vocabulary = Vocabulary::default();
+        let glued = "ab".repeat(40);
+        learn_document(
+            "Budget",
+            &format!("the {glued} vote"),
+            &mut vocabulary,
+            &config,
+        );
+        assert!(vocabulary.lookup(&glued).is_none());
+        assert!(vocabulary.lookup("vote").is_some());
     }
 }

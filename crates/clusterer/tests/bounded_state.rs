@@ -155,3 +155,61 @@ fn a_story_of_a_retired_event_sent_again_changes_nothing_for_a_while() {
     assert_eq!(much_later.changed.len(), 1);
     assert_eq!(clusterer.held_events(), 1);
 }
+
+/// A document of `words` words seen nowhere else (a hostile page of
+/// made-up words, or of numbers).
+fn made_up_words(seed: usize, words: usize) -> String {
+    (0..words)
+        .map(|w| format!("zq{seed}x{w}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_flood_of_made_up_words_keeps_the_vocabulary_near_its_cap() {
+    // Every document opens an event, which keeps its heaviest terms (and
+    // they stay known while it is held): few here, so that the bound seen
+    // is the vocabulary's own.
+    let config = ClustererConfig {
+        max_vocabulary_terms: 20_000,
+        max_event_terms: 10,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let mut largest = 0;
+    // 400 documents of 1,000 new words each: 400,000 terms, far fewer
+    // documents than the decay every 50,000 would wait for.
+    for i in 0..400 {
+        clusterer.add(doc(
+            i,
+            made_up_words(i, 1_000),
+            start() + Duration::minutes(i as i64),
+        ));
+        largest = largest.max(clusterer.known_terms());
+    }
+    // The cap, plus what the documents between two early decays bring,
+    // plus the terms the 400 held events use.
+    assert!(
+        largest <= 20_000 + 26 * 1_000 + 400 * 10,
+        "the vocabulary reached {largest} terms"
+    );
+}
+
+#[test]
+fn one_huge_document_adds_at_most_its_word_budget() {
+    let config = ClustererConfig {
+        max_document_words: 5_000,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let mut text = made_up_words(1, 100_000);
+    // A run-together string of a megabyte is one "word" of no use.
+    text.push(' ');
+    text.push_str(&"glued".repeat(200_000));
+    clusterer.add(doc(1, text, start()));
+    assert!(
+        clusterer.known_terms() <= 5_000,
+        "one document added {} terms",
+        clusterer.known_terms()
+    );
+}
