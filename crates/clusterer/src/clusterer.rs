@@ -236,6 +236,8 @@ impl Clusterer {
     /// of that story arriving soon after still finds it. A story of a
     /// retired event sent again within another late-arrival period changes
     /// nothing (its event's record is final); after that it is a new story.
+    /// Past `max_held_stories`, events are retired early, the ones that
+    /// changed longest ago first.
     pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
@@ -264,18 +266,78 @@ impl Clusterer {
             .checked_add_signed(self.late_arrival_period())
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         for number in retired {
-            let event = self.events.remove(&number).expect("a live event");
-            for member in event.members {
-                if self.event_of_story.get(&member.story_id) == Some(&number) {
-                    self.event_of_story.remove(&member.story_id);
-                    self.retired_expiry
-                        .push_back((forget_at, member.story_id.clone()));
-                    self.retired_stories
-                        .insert(member.story_id, event.id.clone());
-                }
-            }
+            self.retire(number, forget_at);
+        }
+        self.retire_over_capacity(forget_at, &mut closed);
+        let cap = self.config.max_held_stories;
+        while cap > 0 && self.retired_stories.len() > cap {
+            let Some((_, story)) = self.retired_expiry.pop_front() else {
+                break;
+            };
+            self.retired_stories.remove(&story);
         }
         closed
+    }
+
+    /// Frees held event `number` with its members, remembering its stories
+    /// until `forget_at`.
+    fn retire(&mut self, number: EventIndex, forget_at: DateTime<Utc>) {
+        let Some(event) = self.events.remove(&number) else {
+            return;
+        };
+        for member in event.members {
+            if self.event_of_story.get(&member.story_id) == Some(&number) {
+                self.event_of_story.remove(&member.story_id);
+                self.retired_expiry
+                    .push_back((forget_at, member.story_id.clone()));
+                self.retired_stories
+                    .insert(member.story_id, event.id.clone());
+            }
+        }
+    }
+
+    /// More stories held than `max_held_stories`: the held events are a
+    /// table a fast enough stream fills before any falls due by time.
+    fn over_capacity(&self) -> bool {
+        let cap = self.config.max_held_stories;
+        cap > 0 && self.event_of_story.len() > cap
+    }
+
+    /// Retires the events that changed longest ago (closing the open ones
+    /// first, which publishes their closed record) until a tenth of
+    /// `max_held_stories` is free: the sort over every event is then paid
+    /// once per that many new stories, not for each.
+    fn retire_over_capacity(&mut self, forget_at: DateTime<Utc>, closed: &mut Vec<EventRecord>) {
+        if !self.over_capacity() {
+            return;
+        }
+        let cap = self.config.max_held_stories;
+        let target = cap - cap / 10;
+        let mut by_age: Vec<(DateTime<Utc>, EventIndex)> = self
+            .events
+            .iter()
+            .map(|(&number, event)| {
+                let since = if event.is_active() {
+                    event.last_updated
+                } else {
+                    event.last_changed()
+                };
+                (since, number)
+            })
+            .collect();
+        by_age.sort_unstable();
+        for (_, number) in by_age {
+            if self.event_of_story.len() <= target {
+                break;
+            }
+            let event = self.events.get_mut(&number).expect("a held event");
+            if event.is_active() {
+                event.status = EventStatus::Closed;
+                event.version += 1;
+                closed.push(event.publish(&self.vocabulary, &self.config));
+            }
+            self.retire(number, forget_at);
+        }
     }
 
     /// Whether a story belonged to an event retired lately: sent again, it
@@ -329,6 +391,9 @@ impl Clusterer {
     /// deterministic as the state), and cheap while nothing is due: the
     /// events are scanned only once `now` passes the earliest due time.
     pub fn due_with_slack(&mut self, now: DateTime<Utc>, slack: chrono::Duration) -> bool {
+        if self.over_capacity() {
+            return true;
+        }
         let past = |due: DateTime<Utc>| now.signed_duration_since(due) > slack;
         if let Some(due) = self.earliest_due {
             if !past(due) {
@@ -373,6 +438,9 @@ impl Clusterer {
 
     /// Whether [`Clusterer::close_quiet`] at `now` would close anything.
     pub fn has_quiet_events(&self, now: DateTime<Utc>) -> bool {
+        if self.over_capacity() {
+            return true;
+        }
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
         self.events.values().any(|e| {
@@ -417,6 +485,12 @@ impl Clusterer {
     /// Stories whose event is held.
     pub fn held_stories(&self) -> usize {
         self.event_of_story.len()
+    }
+
+    /// Stories of retired events still remembered, so that a late copy of
+    /// one changes nothing.
+    pub fn retired_stories_remembered(&self) -> usize {
+        self.retired_stories.len()
     }
 
     /// Terms the vocabulary knows now.

@@ -67,6 +67,12 @@ pub struct ClustererConfig {
     /// this many plus 25 documents' worth and the terms held events use.
     /// 0 sets no such cap.
     pub max_vocabulary_terms: usize,
+    /// Stories held at most, in events not yet retired: past it, the events
+    /// that changed longest ago are retired early (closed first, with their
+    /// closed record, if still open) until a tenth of this is free again;
+    /// the retired stories remembered for late copies are capped alike.
+    /// A held story costs about 3-4 KB of memory. 0 sets no such cap.
+    pub max_held_stories: usize,
     /// Words of a story (title first, then body) the clusterer reads at
     /// most; words longer than 64 bytes (hashes, glued-together strings)
     /// are left out. A news story is far shorter: this bounds what one
@@ -107,6 +113,7 @@ impl Default for ClustererConfig {
             vocabulary_decay_documents: 50_000,
             max_vocabulary_terms: 1_000_000,
             max_document_words: 20_000,
+            max_held_stories: 1_000_000,
             max_published_ahead_secs: 24 * 3600,
             checkpoint_every_operations: 10_000,
         }

@@ -213,3 +213,42 @@ fn one_huge_document_adds_at_most_its_word_budget() {
         clusterer.known_terms()
     );
 }
+
+#[test]
+fn a_stream_faster_than_events_fall_due_is_held_within_its_cap() {
+    // A story a minute, each on its own topic: by time alone nothing would
+    // be retired for weeks.
+    let config = ClustererConfig {
+        max_held_stories: 1_000,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let mut closed_early = 0;
+    let time = |i: usize| start() + Duration::minutes(i as i64);
+    let unique = |i: usize| doc(i, format!("Report {i}: {}", made_up_words(i, 40)), time(i));
+    for i in 0..5_000 {
+        clusterer.add(unique(i));
+        // As the stage does after each story: a tick when one is due.
+        if clusterer.due_with_slack(time(i), Duration::seconds(60)) {
+            closed_early += clusterer.close_quiet(time(i)).len();
+        }
+        assert!(
+            clusterer.held_stories() <= 1_000,
+            "{} stories held after story {i}",
+            clusterer.held_stories()
+        );
+        assert!(clusterer.retired_stories_remembered() <= 1_000);
+    }
+    // Each event retired early was open, and said it closed.
+    assert!(closed_early >= 4_000, "{closed_early} closed records");
+    // The newest retired story, sent again, changes nothing.
+    let newest_retired = (0..5_000)
+        .rev()
+        .find(|&i| clusterer.is_retired_story(&format!("s{i}")))
+        .expect("early retirements are remembered");
+    let again = clusterer.add(unique(newest_retired));
+    assert!(again.changed.is_empty());
+    // The stories held are the newest ones.
+    assert!(clusterer.event_of("s4999").is_some());
+    assert!(clusterer.event_of("s0").is_none());
+}
