@@ -288,3 +288,35 @@ fn a_compacted_changelog_restores_from_its_newest_snapshot_and_stays_bounded() {
     restore(&mut replayed, &changelog, ReadEnd::Reached, false).unwrap();
     assert_eq!(replayed.clusterer().records(), owner.clusterer().records());
 }
+
+#[test]
+fn a_restored_stage_retires_for_capacity_where_the_original_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let stories = fixture_stories();
+    // Fewer than the fixture's stories: the cap retires events early, on
+    // ticks the changelog carries.
+    let cap = stories.len() / 3;
+    let config = ClustererConfig {
+        max_held_stories: cap,
+        late_arrival_secs: 10 * 365 * 24 * 3600,
+        ..ClustererConfig::default()
+    };
+    let mut changelog = Changelog::new();
+    let mut original = ClusterStage::open(&dir.path().join("original.db"), config.clone()).unwrap();
+    take_over(&mut original, &mut changelog, false, 0);
+    place(&mut original, &mut changelog, &stories);
+    assert!(original.clusterer().held_stories() <= cap);
+    assert!(
+        placed(&original, &stories).contains(&false),
+        "some events were retired for capacity"
+    );
+
+    let mut restored = ClusterStage::open(&dir.path().join("restored.db"), config).unwrap();
+    let upto = changelog.len();
+    take_over(&mut restored, &mut changelog, false, upto);
+    assert_eq!(placed(&restored, &stories), placed(&original, &stories));
+    assert_eq!(
+        restored.clusterer().records(),
+        original.clusterer().records()
+    );
+}
