@@ -23,6 +23,9 @@ use crate::vocabulary::Vocabulary;
 /// Documents at least between two decays the vocabulary's term cap brings
 /// forward (see `max_vocabulary_terms`).
 const EARLY_DECAY_MIN_DOCUMENTS: u64 = 25;
+/// Past this many times `max_vocabulary_terms`, the terms held events use
+/// are what fills the vocabulary, and events are retired to free them.
+const PINNED_TERMS_FACTOR: usize = 4;
 
 /// A story as the clusterer sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +199,8 @@ impl Clusterer {
     /// The vocabulary decays every `vocabulary_decay_documents`, and early
     /// once it holds more than `max_vocabulary_terms`; early decays are
     /// spaced, since one that frees little (every term still in use) would
-    /// otherwise repeat at every document.
+    /// otherwise repeat at every document. Far past the cap, the next tick
+    /// retires events and decays instead (see `over_pinned_terms`).
     fn vocabulary_decay_due(&self) -> bool {
         let since = self.vocabulary.documents_since_decay();
         let every = self.config.vocabulary_decay_documents;
@@ -204,7 +208,8 @@ impl Clusterer {
         (every > 0 && since >= every)
             || (cap > 0
                 && self.vocabulary.known_terms() > cap
-                && since >= EARLY_DECAY_MIN_DOCUMENTS)
+                && since >= EARLY_DECAY_MIN_DOCUMENTS
+                && !self.over_pinned_terms())
     }
 
     /// Halves the vocabulary's statistics and forgets the terms no longer
@@ -298,21 +303,46 @@ impl Clusterer {
 
     /// More stories held than `max_held_stories`: the held events are a
     /// table a fast enough stream fills before any falls due by time.
-    fn over_capacity(&self) -> bool {
+    fn over_held_stories(&self) -> bool {
         let cap = self.config.max_held_stories;
         cap > 0 && self.event_of_story.len() > cap
     }
 
+    /// The vocabulary far past `max_vocabulary_terms`: its decays free no
+    /// term a held event uses, and stories of made-up words, each opening
+    /// an event of its own, pin up to `max_event_terms` new terms apiece.
+    /// Looked at no more often than early decays are.
+    fn over_pinned_terms(&self) -> bool {
+        let cap = self.config.max_vocabulary_terms;
+        cap > 0
+            && self.vocabulary.known_terms() > PINNED_TERMS_FACTOR.saturating_mul(cap)
+            && self.vocabulary.documents_since_decay() >= EARLY_DECAY_MIN_DOCUMENTS
+    }
+
+    fn over_capacity(&self) -> bool {
+        self.over_held_stories() || self.over_pinned_terms()
+    }
+
     /// Retires the events that changed longest ago (closing the open ones
     /// first, which publishes their closed record) until a tenth of
-    /// `max_held_stories` is free: the sort over every event is then paid
-    /// once per that many new stories, not for each.
+    /// `max_held_stories` is free, and, when the vocabulary is what
+    /// overflows, until the terms those events used would bring it down to
+    /// twice `max_vocabulary_terms` (then it decays at once, freeing them).
+    /// The sort over every event is so paid once per many stories, not for
+    /// each.
     fn retire_over_capacity(&mut self, forget_at: DateTime<Utc>, closed: &mut Vec<EventRecord>) {
-        if !self.over_capacity() {
+        let vocabulary_full = self.over_pinned_terms();
+        if !vocabulary_full && !self.over_held_stories() {
             return;
         }
         let cap = self.config.max_held_stories;
-        let target = cap - cap / 10;
+        let target = if cap > 0 { cap - cap / 10 } else { usize::MAX };
+        let mut terms_to_free = if vocabulary_full {
+            let kept = self.config.max_vocabulary_terms.saturating_mul(2);
+            self.vocabulary.known_terms().saturating_sub(kept)
+        } else {
+            0
+        };
         let mut by_age: Vec<(DateTime<Utc>, EventIndex)> = self
             .events
             .iter()
@@ -327,16 +357,20 @@ impl Clusterer {
             .collect();
         by_age.sort_unstable();
         for (_, number) in by_age {
-            if self.event_of_story.len() <= target {
+            if self.event_of_story.len() <= target && terms_to_free == 0 {
                 break;
             }
             let event = self.events.get_mut(&number).expect("a held event");
+            terms_to_free = terms_to_free.saturating_sub(event.centroid.len());
             if event.is_active() {
                 event.status = EventStatus::Closed;
                 event.version += 1;
                 closed.push(event.publish(&self.vocabulary, &self.config));
             }
             self.retire(number, forget_at);
+        }
+        if vocabulary_full {
+            self.decay_vocabulary();
         }
     }
 

@@ -64,8 +64,10 @@ pub struct ClustererConfig {
     /// Terms the vocabulary holds before it decays early, as it does every
     /// `vocabulary_decay_documents` (at most once every 25 documents): a
     /// flood of made-up words, each seen once, cannot grow it past about
-    /// this many plus 25 documents' worth and the terms held events use.
-    /// 0 sets no such cap.
+    /// this many plus 25 documents' worth. Terms held events use are not
+    /// forgotten: past four times this many, the events that changed
+    /// longest ago are retired (as for `max_held_stories`) until the terms
+    /// they used would bring it to twice this many. 0 sets no such cap.
     pub max_vocabulary_terms: usize,
     /// Stories held at most, in events not yet retired: past it, the events
     /// that changed longest ago are retired early (closed first, with their

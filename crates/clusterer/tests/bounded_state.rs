@@ -252,3 +252,34 @@ fn a_stream_faster_than_events_fall_due_is_held_within_its_cap() {
     assert!(clusterer.event_of("s4999").is_some());
     assert!(clusterer.event_of("s0").is_none());
 }
+
+#[test]
+fn stories_of_made_up_words_cannot_pin_the_vocabulary_past_its_cap() {
+    // Each story opens an event of its own, which keeps its 200 heaviest
+    // terms, all new: decays cannot free terms a held event uses, and the
+    // cap on held stories is far away.
+    let config = ClustererConfig {
+        max_vocabulary_terms: 5_000,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let time = |i: usize| start() + Duration::minutes(i as i64);
+    let mut largest = 0;
+    for i in 0..600 {
+        clusterer.add(doc(i, made_up_words(i, 300), time(i)));
+        if clusterer.due_with_slack(time(i), Duration::seconds(60)) {
+            clusterer.close_quiet(time(i));
+        }
+        largest = largest.max(clusterer.known_terms());
+    }
+    // Four times the cap before events are retired for it, plus what the
+    // documents between two looks bring.
+    assert!(
+        largest <= 4 * 5_000 + 26 * 300,
+        "the vocabulary reached {largest} terms"
+    );
+    assert!(
+        clusterer.event_of("s599").is_some(),
+        "the newest story is held"
+    );
+}
