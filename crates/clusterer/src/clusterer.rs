@@ -241,8 +241,9 @@ impl Clusterer {
     /// of that story arriving soon after still finds it. A story of a
     /// retired event sent again within another late-arrival period changes
     /// nothing (its event's record is final); after that it is a new story.
-    /// Past `max_held_stories`, events are retired early, the ones that
-    /// changed longest ago first.
+    /// Past `max_held_stories`, or with the vocabulary far past
+    /// `max_vocabulary_terms`, events are retired early, the ones that
+    /// changed longest ago first (see `retire_over_capacity`).
     pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
