@@ -357,6 +357,7 @@ impl Clusterer {
             })
             .collect();
         by_age.sort_unstable();
+        let (held_before, events_before) = (self.event_of_story.len(), self.events.len());
         for (_, number) in by_age {
             if self.event_of_story.len() <= target && terms_to_free == 0 {
                 break;
@@ -373,6 +374,16 @@ impl Clusterer {
         if vocabulary_full {
             self.decay_vocabulary();
         }
+        // Early retirements change what later stories can join: an operator
+        // seeing this often wants larger caps (or a look at the feeds).
+        tracing::warn!(
+            events = events_before - self.events.len(),
+            stories = held_before - self.event_of_story.len(),
+            max_held_stories = cap,
+            vocabulary_terms = self.vocabulary.known_terms(),
+            vocabulary_full,
+            "clusterer over capacity: retired the events changed longest ago early"
+        );
     }
 
     /// Whether a story belonged to an event retired lately: sent again, it
