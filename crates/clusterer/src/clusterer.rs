@@ -251,9 +251,7 @@ impl Clusterer {
         let mut retired = Vec::new();
         for (&number, event) in &mut self.events {
             if event.is_active() && now - event.last_updated > quiet {
-                event.status = EventStatus::Closed;
-                event.version += 1;
-                closed.push(event.publish(&self.vocabulary, &self.config));
+                closed.push(event.close(&self.vocabulary, &self.config));
             }
             if !event.is_active() && now - event.last_changed() > retire_after {
                 retired.push(number);
@@ -288,9 +286,7 @@ impl Clusterer {
     /// Frees held event `number` with its members, remembering its stories
     /// until `forget_at`.
     fn retire(&mut self, number: EventIndex, forget_at: DateTime<Utc>) {
-        let Some(event) = self.events.remove(&number) else {
-            return;
-        };
+        let event = self.events.remove(&number).expect("a held event");
         for member in event.members {
             if self.event_of_story.get(&member.story_id) == Some(&number) {
                 self.event_of_story.remove(&member.story_id);
@@ -347,14 +343,7 @@ impl Clusterer {
         let mut by_age: Vec<(DateTime<Utc>, EventIndex)> = self
             .events
             .iter()
-            .map(|(&number, event)| {
-                let since = if event.is_active() {
-                    event.last_updated
-                } else {
-                    event.last_changed()
-                };
-                (since, number)
-            })
+            .map(|(&number, event)| (event.last_activity(), number))
             .collect();
         by_age.sort_unstable();
         let (held_before, events_before) = (self.event_of_story.len(), self.events.len());
@@ -365,9 +354,7 @@ impl Clusterer {
             let event = self.events.get_mut(&number).expect("a held event");
             terms_to_free = terms_to_free.saturating_sub(event.centroid.len());
             if event.is_active() {
-                event.status = EventStatus::Closed;
-                event.version += 1;
-                closed.push(event.publish(&self.vocabulary, &self.config));
+                closed.push(event.close(&self.vocabulary, &self.config));
             }
             self.retire(number, forget_at);
         }
@@ -459,15 +446,13 @@ impl Clusterer {
     /// When an event falls due: an active one for closing, another for
     /// retiring (both once `now` is past this).
     fn due(&self, event: &Event) -> DateTime<Utc> {
-        let (since, period) = if event.is_active() {
-            (event.last_updated, self.quiet_period())
+        let period = if event.is_active() {
+            self.quiet_period()
         } else {
-            (
-                event.last_changed(),
-                self.quiet_period() + self.late_arrival_period(),
-            )
+            self.quiet_period() + self.late_arrival_period()
         };
-        since
+        event
+            .last_activity()
             .checked_add_signed(period)
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }

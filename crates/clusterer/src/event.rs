@@ -64,8 +64,25 @@ impl Event {
         self.last_updated.max(self.changed_at)
     }
 
+    /// What its time to closing (while active) or to retiring (once not)
+    /// counts from.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        if self.is_active() {
+            self.last_updated
+        } else {
+            self.last_changed()
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == EventStatus::Active
+    }
+
+    /// Closes the event: a new version, whose record is returned.
+    pub fn close(&mut self, vocabulary: &Vocabulary, config: &ClustererConfig) -> EventRecord {
+        self.status = EventStatus::Closed;
+        self.version += 1;
+        self.publish(vocabulary, config)
     }
 
     /// Whether a story may still join: active events, and closed ones not

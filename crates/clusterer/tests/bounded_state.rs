@@ -165,6 +165,23 @@ fn made_up_words(seed: usize, words: usize) -> String {
         .join(" ")
 }
 
+/// Story `i`'s time in a stream of a story a minute.
+fn minute(i: usize) -> DateTime<Utc> {
+    start() + Duration::minutes(i as i64)
+}
+
+/// Adds `document` and, as the stage does after each story, ticks at its
+/// time when something is due; returns the records the tick closed.
+fn add_and_tick(clusterer: &mut Clusterer, document: Document) -> usize {
+    let time = document.time.expect("timed stories");
+    clusterer.add(document);
+    if clusterer.due_with_slack(time, Duration::seconds(60)) {
+        clusterer.close_quiet(time).len()
+    } else {
+        0
+    }
+}
+
 #[test]
 fn a_flood_of_made_up_words_keeps_the_vocabulary_near_its_cap() {
     // Every document opens an event, which keeps its heaviest terms (and
@@ -180,11 +197,7 @@ fn a_flood_of_made_up_words_keeps_the_vocabulary_near_its_cap() {
     // 400 documents of 1,000 new words each: 400,000 terms, far fewer
     // documents than the decay every 50,000 would wait for.
     for i in 0..400 {
-        clusterer.add(doc(
-            i,
-            made_up_words(i, 1_000),
-            start() + Duration::minutes(i as i64),
-        ));
+        clusterer.add(doc(i, made_up_words(i, 1_000), minute(i)));
         largest = largest.max(clusterer.known_terms());
     }
     // The cap, plus what the documents between two early decays bring,
@@ -224,14 +237,15 @@ fn a_stream_faster_than_events_fall_due_is_held_within_its_cap() {
     };
     let mut clusterer = Clusterer::new(config);
     let mut closed_early = 0;
-    let time = |i: usize| start() + Duration::minutes(i as i64);
-    let unique = |i: usize| doc(i, format!("Report {i}: {}", made_up_words(i, 40)), time(i));
+    let unique = |i: usize| {
+        doc(
+            i,
+            format!("Report {i}: {}", made_up_words(i, 40)),
+            minute(i),
+        )
+    };
     for i in 0..5_000 {
-        clusterer.add(unique(i));
-        // As the stage does after each story: a tick when one is due.
-        if clusterer.due_with_slack(time(i), Duration::seconds(60)) {
-            closed_early += clusterer.close_quiet(time(i)).len();
-        }
+        closed_early += add_and_tick(&mut clusterer, unique(i));
         assert!(
             clusterer.held_stories() <= 1_000,
             "{} stories held after story {i}",
@@ -263,13 +277,9 @@ fn stories_of_made_up_words_cannot_pin_the_vocabulary_past_its_cap() {
         ..ClustererConfig::default()
     };
     let mut clusterer = Clusterer::new(config);
-    let time = |i: usize| start() + Duration::minutes(i as i64);
     let mut largest = 0;
     for i in 0..600 {
-        clusterer.add(doc(i, made_up_words(i, 300), time(i)));
-        if clusterer.due_with_slack(time(i), Duration::seconds(60)) {
-            clusterer.close_quiet(time(i));
-        }
+        add_and_tick(&mut clusterer, doc(i, made_up_words(i, 300), minute(i)));
         largest = largest.max(clusterer.known_terms());
     }
     // Four times the cap before events are retired for it, plus what the
