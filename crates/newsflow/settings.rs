@@ -34,6 +34,7 @@ pub const ENV_NOT_KEYS: &[&str] = &[
     "cleaner_rss_child",
     "throughput_sizes",
     "crash_seed",
+    "chaos_faults",
     "pipeline_pages",
 ];
 

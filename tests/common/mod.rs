@@ -14,6 +14,7 @@ pub mod child_guard;
 pub mod headless_chromium;
 pub mod hostile_server;
 pub mod kafka;
+pub mod kafka_pipeline;
 pub mod metrics_scrape;
 pub mod stage_logs;
 pub mod synthetic_news;
