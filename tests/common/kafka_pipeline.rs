@@ -43,8 +43,17 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A broker and the outlets (with empty feeds) for `stories`; no stage
-    /// runs yet.
+    /// runs yet. A stuck consumer group is re-created after 45 s.
     pub fn start(stories: Vec<SyntheticStory>, topic_prefix: &'static str) -> Self {
+        Self::start_with_stall(stories, topic_prefix, 45)
+    }
+
+    /// As `start`, with the stages' `bus.kafka.consumer_stall_secs`.
+    pub fn start_with_stall(
+        stories: Vec<SyntheticStory>,
+        topic_prefix: &'static str,
+        consumer_stall_secs: u64,
+    ) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let work = tempfile::tempdir().unwrap();
         let site = work.path().join("site");
@@ -61,11 +70,14 @@ impl Pipeline {
         // while a wave is being fetched).
         std::fs::write(
             &config_file,
-            "[fetcher]\nmin_interval_secs = 1\ndefault_interval_secs = 1\n\
-             max_interval_secs = 2\nper_host_min_gap_ms = 100\n\
-             [bus.kafka]\nconsumer_stall_secs = 45\nrestore_stall_secs = 30\n\
-             [bus.kafka.properties]\n\"session.timeout.ms\" = \"10000\"\n\
-             \"heartbeat.interval.ms\" = \"1000\"\n",
+            format!(
+                "[fetcher]\nmin_interval_secs = 1\ndefault_interval_secs = 1\n\
+                 max_interval_secs = 2\nper_host_min_gap_ms = 100\n\
+                 [bus.kafka]\nconsumer_stall_secs = {consumer_stall_secs}\n\
+                 restore_stall_secs = 30\n\
+                 [bus.kafka.properties]\n\"session.timeout.ms\" = \"10000\"\n\
+                 \"heartbeat.interval.ms\" = \"1000\"\n"
+            ),
         )
         .unwrap();
         Self {

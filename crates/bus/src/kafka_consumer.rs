@@ -11,7 +11,9 @@
 //!   re-created (a new client, a new join), which is what got a stage out of
 //!   a broker restart during its group join (see the README's reliability
 //!   notes): the old client is dropped on its own thread, since closing a
-//!   client whose broker misbehaves may block.
+//!   client whose broker misbehaves may block. A process's first member that
+//!   has been given no partition is re-created sooner, once its session
+//!   timeout has passed (see `KafkaConsumer::first_join_stall`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,11 +46,22 @@ const FETCH_WAIT_MAX_MS: &str = "20";
 /// How often the group's progress is looked at while nothing arrives.
 const PROGRESS_CHECK_EVERY: Duration = Duration::from_secs(10);
 
+/// The consumers' `session.timeout.ms` unless the operator sets another.
+const SESSION_TIMEOUT_MS: u64 = 30_000;
+
+/// Past a session timeout, how much longer a member given nothing waits for
+/// the group to move before it joins afresh: the dead member's eviction and
+/// a rebalance, if the broker makes one, come within it.
+const FIRST_JOIN_MARGIN: Duration = Duration::from_secs(5);
+
 /// What the rebalance callback tells the reading side.
 #[derive(Debug, Default)]
 struct Ownership {
     generation: u64,
     partitions: Vec<i32>,
+    /// Whether the current client has been given a partition since it
+    /// joined.
+    ever_assigned: bool,
 }
 
 /// The client context of a group member: follows its assignment and
@@ -82,6 +95,7 @@ impl ConsumerContext for MemberContext {
         ownership.generation += 1;
         tracing::info!(group = %self.group, ?partitions, generation = ownership.generation,
             "partitions assigned");
+        ownership.ever_assigned |= !partitions.is_empty();
         ownership.partitions = partitions;
     }
 }
@@ -114,7 +128,7 @@ impl MemberSpec {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "1000")
-            .set("session.timeout.ms", "30000")
+            .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
             .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
             .set("enable.partition.eof", "false");
         // The operator's properties win over these defaults.
@@ -162,6 +176,18 @@ pub(crate) struct KafkaConsumer {
     spec: MemberSpec,
     ownership: Arc<Mutex<Ownership>>,
     stall_after: Duration,
+    /// How long a first member given no partition waits (`None` once used).
+    ///
+    /// tansu gives a member that joins a one-member group whose member was
+    /// SIGKILLed no partition, and makes no rebalance when the dead member's
+    /// session expires (README, "Reliability on Kafka"): a restarted stage
+    /// sat idle for the whole `consumer_stall_secs` (120 s by default) with
+    /// its input waiting. Joining afresh once the dead member's session is
+    /// over is enough. Only once per process: a standby that joined while
+    /// its active member restores a large state may take the partition
+    /// over, so doing it again and again could keep a restore from ever
+    /// finishing.
+    first_join_stall: Option<Duration>,
     /// When the group last showed progress (a record here, a committed
     /// position moving, nothing left to read).
     last_progress: Instant,
@@ -174,11 +200,14 @@ impl KafkaConsumer {
         let ownership = Arc::new(Mutex::new(Ownership::default()));
         let consumer = spec.create(ownership.clone())?;
         let stall_after = Duration::from_secs(spec.config.consumer_stall_secs.max(1));
+        let first_join_stall =
+            Some(stall_after.min(session_timeout(&spec.config) + FIRST_JOIN_MARGIN));
         Ok(Self {
             consumer: Arc::new(consumer),
             spec,
             ownership,
             stall_after,
+            first_join_stall,
             last_progress: Instant::now(),
             last_check: Instant::now(),
             last_seen: None,
@@ -217,10 +246,25 @@ impl KafkaConsumer {
                 tracing::debug!(group = %self.spec.group_id, %error, "group progress unknown")
             }
         }
-        if self.last_progress.elapsed() >= self.stall_after {
+        if self.last_progress.elapsed() >= self.stall_limit() {
+            self.first_join_stall = None;
             self.recreate()?;
         }
         Ok(())
+    }
+
+    /// How long the group may go without progress before this member is
+    /// re-created.
+    fn stall_limit(&self) -> Duration {
+        let ever_assigned = self
+            .ownership
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ever_assigned;
+        match self.first_join_stall {
+            Some(sooner) if !ever_assigned => sooner,
+            _ => self.stall_after,
+        }
     }
 
     fn recreate(&mut self) -> Result<(), BusError> {
@@ -236,6 +280,7 @@ impl KafkaConsumer {
             let mut ownership = self.ownership.lock().unwrap_or_else(|e| e.into_inner());
             ownership.generation += 1;
             ownership.partitions.clear();
+            ownership.ever_assigned = false;
             tracing::info!(group = %self.spec.group_id, partitions = ?ownership.partitions,
                 generation = ownership.generation, "partitions assigned");
         }
@@ -244,6 +289,17 @@ impl KafkaConsumer {
         self.last_seen = None;
         Ok(())
     }
+}
+
+/// The members' session timeout: the operator's `session.timeout.ms`, else
+/// newsflow's default.
+fn session_timeout(config: &KafkaConfig) -> Duration {
+    let millis = config
+        .properties
+        .get("session.timeout.ms")
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(SESSION_TIMEOUT_MS);
+    Duration::from_millis(millis)
 }
 
 /// Errors that say a broker is (still) away or a group is reforming: the
