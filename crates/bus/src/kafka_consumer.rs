@@ -183,10 +183,11 @@ pub(crate) struct KafkaConsumer {
     /// session expires (README, "Reliability on Kafka"): a restarted stage
     /// sat idle for the whole `consumer_stall_secs` (120 s by default) with
     /// its input waiting. Joining afresh once the dead member's session is
-    /// over is enough. Only once per process: a standby that joined while
-    /// its active member restores a large state may take the partition
-    /// over, so doing it again and again could keep a restore from ever
-    /// finishing.
+    /// over is enough. Only once per process, and never once the group's
+    /// positions moved after this member joined (another member is at work:
+    /// this one is a standby): a standby that joined afresh while its active
+    /// member restores a large state may take the partition over, and doing
+    /// that again and again could keep a restore from ever finishing.
     first_join_stall: Option<Duration>,
     /// When the group last showed progress (a record here, a committed
     /// position moving, nothing left to read).
@@ -237,6 +238,11 @@ impl KafkaConsumer {
                     .is_some_and(|seen| seen.committed != progress.committed);
                 if moved || progress.backlog == 0 {
                     self.last_progress = Instant::now();
+                }
+                // Another member is at work: this one is a standby, and
+                // waits for the group's own rebalance like any other.
+                if moved {
+                    self.first_join_stall = None;
                 }
                 self.last_seen = Some(progress);
             }
