@@ -88,6 +88,24 @@ fn one_line(text: &str) -> String {
 
 /// A short type name: `string`, `integer ≥ 0`, `"a" \| "b"`, `table of strings`.
 fn type_of(schema: &Json) -> String {
+    // An optional value of another type (an optional choice): that type.
+    if let Some(alternatives) = schema.get("anyOf").and_then(Json::as_array) {
+        let is_null = |a: &&Json| a.get("type").and_then(Json::as_str) == Some("null");
+        let types: Vec<String> = alternatives
+            .iter()
+            .filter(|a| !is_null(a))
+            .map(type_of)
+            .collect();
+        let optional = alternatives.iter().any(|a| is_null(&a));
+        if !types.is_empty() {
+            let text = types.join(" or ");
+            return if optional && !text.ends_with(" (optional)") {
+                format!("{text} (optional)")
+            } else {
+                text
+            };
+        }
+    }
     if let Some(values) = schema.get("enum").and_then(Json::as_array) {
         return values
             .iter()

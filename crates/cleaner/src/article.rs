@@ -7,8 +7,9 @@ use url::Url;
 use crate::{extract, CleanError, CleanerConfig};
 
 pub fn clean(raw: &RawPage, config: &CleanerConfig) -> Result<Article, CleanError> {
+    let page = raw.page(config.max_page_bytes)?;
     let extracted = extract(
-        &raw.body,
+        &page,
         raw.content_type.as_deref(),
         Some(&raw.final_url),
         config,

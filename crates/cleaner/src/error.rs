@@ -10,6 +10,9 @@ pub enum CleanError {
     /// paywall stub, an empty shell filled in by JavaScript.
     #[error("not an article: {reason}")]
     NotAnArticle { reason: String },
+    /// The record's compressed body could not be read.
+    #[error(transparent)]
+    UnreadableBody(#[from] newsflow_model::PageBodyError),
 }
 
 impl CleanError {

@@ -2,7 +2,7 @@
 
 use chrono::{TimeZone, Utc};
 use newsflow_cleaner::{clean, CleanError, CleanerConfig};
-use newsflow_model::{canonical_url, story_id_for_url, RawPage, SCHEMA_VERSION};
+use newsflow_model::{canonical_url, story_id_for_url, PageCompression, RawPage, SCHEMA_VERSION};
 
 const STORY: &str = "<p>The delegation met again on Tuesday, and the talks, which had stalled over the border for weeks, resumed with a new proposal from the mediators.</p><p>Officials said a first draft of the treaty could be ready within a month, though several questions remain open on both sides.</p>";
 
@@ -21,6 +21,7 @@ fn raw(body: String, final_url: &str) -> RawPage {
         content_type: Some("text/html; charset=utf-8".into()),
         fetched_at: Utc.with_ymd_and_hms(2024, 8, 19, 11, 0, 0).unwrap(),
         body: body.into_bytes(),
+        body_compression: None,
     }
 }
 
@@ -94,5 +95,36 @@ fn a_page_without_a_story_is_an_error_not_an_empty_article() {
             &CleanerConfig::default()
         ),
         Err(CleanError::NotAnArticle { .. })
+    ));
+}
+
+#[test]
+fn a_page_compressed_in_its_message_cleans_as_the_page_itself() {
+    let page = format!(
+        r#"<html><head><title>Page title</title></head>
+        <body><article><h1>Page title</h1>{STORY}</article></body></html>"#
+    );
+    let url = "https://www.paper.example/world/talks";
+    let plain = raw(page.clone(), url);
+    let mut compressed = raw(page, url);
+    compressed.body = PageCompression::Zstd.compress(&plain.body);
+    compressed.body_compression = Some(PageCompression::Zstd);
+    let config = CleanerConfig::default();
+    assert_eq!(
+        clean(&compressed, &config).unwrap(),
+        clean(&plain, &config).unwrap()
+    );
+}
+
+#[test]
+fn a_body_that_says_it_is_compressed_but_is_not_is_refused() {
+    let mut page = raw(
+        format!("<html><body><article>{STORY}</article></body></html>"),
+        "https://paper.example/a",
+    );
+    page.body_compression = Some(PageCompression::Zstd);
+    assert!(matches!(
+        clean(&page, &CleanerConfig::default()),
+        Err(CleanError::UnreadableBody(_))
     ));
 }

@@ -12,7 +12,7 @@ use newsflow_model::{RawPage, SCHEMA_VERSION};
 use tokio_util::sync::CancellationToken;
 
 use crate::blocking_parse::parse_off_the_async_workers;
-use crate::config::FetcherConfig;
+use crate::config::{FetcherConfig, RawPageCompression};
 use crate::feed_list::FeedSource;
 use crate::host_limiter::HostLimiter;
 use crate::http::{FetchTarget, HttpClient, HttpError, HttpResponse, Validators};
@@ -785,6 +785,11 @@ impl Fetcher {
         if !is_html(response.content_type.as_deref(), &response.body) {
             return PageResult::NotHtml(response.content_type.unwrap_or_else(|| "absent".into()));
         }
+        // Unset means as served here; the binary sets it for its bus.
+        let compression = self
+            .config
+            .page_compression
+            .and_then(RawPageCompression::of_messages);
         PageResult::Page(Box::new(RawPage {
             schema_version: SCHEMA_VERSION,
             item_id: item.identity.clone(),
@@ -798,7 +803,11 @@ impl Fetcher {
             http_status: response.status,
             content_type: response.content_type,
             fetched_at: Utc::now(),
-            body: response.body,
+            body: match compression {
+                Some(compression) => compression.compress(&response.body),
+                None => response.body,
+            },
+            body_compression: compression,
         }))
     }
 

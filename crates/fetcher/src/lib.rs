@@ -20,7 +20,7 @@ mod ssrf;
 mod state;
 mod websub;
 
-pub use config::FetcherConfig;
+pub use config::{FetcherConfig, RawPageCompression};
 pub use describe::{describe_feed, describe_feed_statuses};
 pub use feed_list::{
     feed_list_to_toml, import_opml, merge_feed_lists, parse_feed_list, parse_opml, FeedListError,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{html_page, rss, test_config, CollectingSink, Route, TestServer};
-use newsflow_fetcher::{FeedSource, Fetcher};
+use newsflow_fetcher::{FeedSource, Fetcher, FetcherConfig, RawPageCompression};
+use newsflow_model::PageCompression;
 
 fn feed(server: &TestServer, path: &str, outlet: Option<&str>) -> FeedSource {
     FeedSource {
@@ -534,4 +535,50 @@ async fn feeds_due_in_the_same_second_are_polled_spread_over_it() {
         most_in_100_ms <= 15,
         "{most_in_100_ms} of 40 second polls came within 100 ms"
     );
+}
+
+/// The first page one poll of `/feed.xml` hands on, with `compression`.
+async fn first_page(
+    server: &TestServer,
+    compression: Option<RawPageCompression>,
+) -> newsflow_model::RawPage {
+    let config = FetcherConfig {
+        page_compression: compression,
+        ..test_config()
+    };
+    let fetcher = Fetcher::in_memory(config).unwrap();
+    let sink = CollectingSink::default();
+    fetcher
+        .poll_once(&[feed(server, "/feed.xml", None)], &sink)
+        .await;
+    sink.pages().remove(0)
+}
+
+#[tokio::test]
+async fn pages_go_to_raw_compressed_when_so_configured() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss("Example News", &[("Good", "{{BASE}}/a.html")]),
+        ),
+    );
+    let served = html_page("Good story").body;
+    server.route("/a.html", html_page("Good story"));
+    let compressed = first_page(&server, Some(RawPageCompression::Zstd)).await;
+    assert_eq!(compressed.body_compression, Some(PageCompression::Zstd));
+    assert!(
+        compressed.body.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]),
+        "a zstd frame"
+    );
+    let page = compressed.page(usize::MAX).unwrap();
+    assert!(String::from_utf8_lossy(&page).contains("Good story"));
+    assert_eq!(&*page, served.as_slice(), "the page as served");
+
+    for plain in [None, Some(RawPageCompression::None)] {
+        let page = first_page(&server, plain).await;
+        assert_eq!(page.body_compression, None, "{plain:?}");
+        assert_eq!(page.body, served, "{plain:?}");
+    }
 }

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{topics, Message};
+use std::borrow::Cow;
+
+use crate::{topics, Message, PageBodyError, PageCompression};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RawPage {
@@ -26,9 +28,22 @@ pub struct RawPage {
     pub http_status: u16,
     pub content_type: Option<String>,
     pub fetched_at: DateTime<Utc>,
+    /// The page as served, or compressed as `body_compression` says.
     #[serde(with = "crate::bytes_base64")]
     #[schemars(with = "String", extend("contentEncoding" = "base64"))]
     pub body: Vec<u8>,
+    /// Absent: `body` is the page as served. `zstd`: the fetcher
+    /// compressed it (`fetcher.page_compression`); read it with
+    /// [`RawPage::page`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_compression: Option<PageCompression>,
+}
+
+impl RawPage {
+    /// The page as served, however it travelled; at most `limit` bytes.
+    pub fn page(&self, limit: usize) -> Result<Cow<'_, [u8]>, PageBodyError> {
+        crate::page_bytes(&self.body, self.body_compression, limit)
+    }
 }
 
 impl Message for RawPage {

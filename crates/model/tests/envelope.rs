@@ -16,6 +16,7 @@ fn page() -> RawPage {
         content_type: Some("text/html".into()),
         fetched_at: Utc::now(),
         body: vec![0xff, 0xfe, b'<', b'p', b'>'],
+        body_compression: None,
     }
 }
 

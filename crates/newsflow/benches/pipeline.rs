@@ -45,6 +45,9 @@
 //! - `NEWSFLOW_PIPELINE_KAFKA_COMPRESSION`: the producers' `compression`
 //!   on Kafka (default `none`, as advised for tansu; `lz4` is newsflow's
 //!   default for Apache Kafka and Redpanda).
+//! - `NEWSFLOW_PIPELINE_PAGE_COMPRESSION`: `fetcher.page_compression` on
+//!   both buses (`none` or `zstd`; unset: the embedded default, `zstd`, and
+//!   on Kafka `zstd` as `config/tansu.toml` advises).
 //! - `NEWSFLOW_PIPELINE_RAW_PARTITIONS`: partitions of `raw` in the Kafka
 //!   pipeline rows (default 1; 4 measured the same).
 //! - `NEWSFLOW_PIPELINE_KEEP`: keep each run's directory (stage logs,
@@ -485,14 +488,14 @@ fn write_feed_list(dir: &Path, hosts: &[(String, Arc<Host>)]) -> PathBuf {
 
 fn write_config(dir: &Path, poll_secs: u64) -> PathBuf {
     let path = dir.join("newsflow.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[fetcher]\nper_host_min_gap_ms = 0\nmin_interval_secs = {poll_secs}\n\
-             default_interval_secs = {poll_secs}\nmax_interval_secs = {poll_secs}\n"
-        ),
-    )
-    .unwrap();
+    let mut text = format!(
+        "[fetcher]\nper_host_min_gap_ms = 0\nmin_interval_secs = {poll_secs}\n\
+         default_interval_secs = {poll_secs}\nmax_interval_secs = {poll_secs}\n"
+    );
+    if let Ok(compression) = std::env::var("NEWSFLOW_PIPELINE_PAGE_COMPRESSION") {
+        text.push_str(&format!("page_compression = \"{compression}\"\n"));
+    }
+    std::fs::write(&path, text).unwrap();
     path
 }
 

@@ -78,6 +78,7 @@ mod tests {
             content_type: Some("text/html".into()),
             fetched_at: chrono::Utc::now(),
             body,
+            body_compression: None,
         };
         let encoded = newsflow_model::encode(&page).len() as u64;
         assert!(encoded <= largest_raw_record(30_001));

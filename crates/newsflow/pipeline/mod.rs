@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use newsflow_bus::{Bus, BusKind, EmbeddedBus, KafkaBus, TopicKind};
-use newsflow_fetcher::{FeedSource, Fetcher};
+use newsflow_fetcher::{FeedSource, Fetcher, RawPageCompression};
 use newsflow_model::topics;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -278,7 +278,7 @@ pub async fn run(
         );
         let path = settings.data_dir.join("fetcher.db");
         Some(Arc::new(
-            Fetcher::open(&path, settings.fetcher.clone())
+            Fetcher::open(&path, fetcher_config(settings))
                 .with_context(|| format!("opening fetcher state {}", path.display()))?,
         ))
     } else {
@@ -400,5 +400,42 @@ fn report_stage_end(
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(anyhow::anyhow!("a stage stopped: {error}")),
         Err(join) => Err(anyhow::anyhow!("a stage crashed: {join}")),
+    }
+}
+
+/// The fetcher's settings with `page_compression` decided for the bus when
+/// the operator left it unset: compressed on the embedded bus, whose only
+/// reader of `raw` is this binary; as served on Kafka, where others may
+/// read `raw`.
+fn fetcher_config(settings: &Settings) -> newsflow_fetcher::FetcherConfig {
+    let mut config = settings.fetcher.clone();
+    config
+        .page_compression
+        .get_or_insert(match settings.bus.kind {
+            BusKind::Embedded => RawPageCompression::Zstd,
+            BusKind::Kafka => RawPageCompression::None,
+        });
+    config
+}
+
+#[cfg(test)]
+mod fetcher_config_tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_compressed_by_default_on_the_embedded_bus_only() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.bus.kind, BusKind::Embedded);
+        let compression = |s: &Settings| fetcher_config(s).page_compression;
+        assert_eq!(compression(&settings), Some(RawPageCompression::Zstd));
+        settings.bus.kind = BusKind::Kafka;
+        assert_eq!(compression(&settings), Some(RawPageCompression::None));
+        for chosen in [RawPageCompression::None, RawPageCompression::Zstd] {
+            settings.fetcher.page_compression = Some(chosen);
+            for kind in [BusKind::Embedded, BusKind::Kafka] {
+                settings.bus.kind = kind;
+                assert_eq!(compression(&settings), Some(chosen), "{kind:?}");
+            }
+        }
     }
 }

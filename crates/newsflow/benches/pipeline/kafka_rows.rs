@@ -101,6 +101,10 @@ fn write_kafka_config(dir: &Path, poll_secs: u64) -> PathBuf {
     let properties = std::env::var("NEWSFLOW_PIPELINE_KAFKA_PROPERTIES")
         .unwrap_or_else(|_| "max.in.flight.requests.per.connection=1".into());
     let mut text = std::fs::read_to_string(&path).unwrap();
+    if !text.contains("page_compression") {
+        // As `config/tansu.toml` advises.
+        text = text.replace("[fetcher]\n", "[fetcher]\npage_compression = \"zstd\"\n");
+    }
     text.push_str(&format!(
         "\n[bus.kafka]\ncompression = \"{}\"\n",
         kafka_compression()

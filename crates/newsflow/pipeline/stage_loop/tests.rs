@@ -190,6 +190,7 @@ fn page(item_id: &str) -> Vec<u8> {
         content_type: Some("text/html".into()),
         fetched_at: chrono::Utc::now(),
         body: b"<html></html>".to_vec(),
+        body_compression: None,
     })
 }
 
