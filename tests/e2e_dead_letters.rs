@@ -21,11 +21,21 @@ const MAX_MESSAGE_BYTES: usize = 200_000;
 fn write_bloated_outlet(root: &Path) {
     let outlet = root.join("bloated");
     std::fs::create_dir_all(outlet.join("articles")).unwrap();
-    let paragraph =
-        "<p>Padding that makes this page larger than the bus takes, word after word.</p>\n";
+    // Words of random letters: the page stays larger than the bus takes
+    // even compressed inside its message (`fetcher.page_compression`).
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut padding = String::new();
+    while padding.len() < 600_000 {
+        padding.push_str("<p>");
+        for _ in 0..12 {
+            let word: String = (0..rng.usize(3..10)).map(|_| rng.lowercase()).collect();
+            padding.push_str(&word);
+            padding.push(' ');
+        }
+        padding.push_str("</p>\n");
+    }
     let page = format!(
-        "<html><head><title>Bloated</title></head><body><article>{}</article></body></html>",
-        paragraph.repeat(300_000 / paragraph.len())
+        "<html><head><title>Bloated</title></head><body><article>{padding}</article></body></html>"
     );
     std::fs::write(outlet.join("articles/huge.html"), page).unwrap();
     std::fs::write(
