@@ -107,7 +107,7 @@ fn a_page_compressed_in_its_message_cleans_as_the_page_itself() {
     let url = "https://www.paper.example/world/talks";
     let plain = raw(page.clone(), url);
     let mut compressed = raw(page, url);
-    compressed.body = PageCompression::Zstd.compress(&plain.body);
+    compressed.body = PageCompression::Zstd.compress(&plain.body).unwrap();
     compressed.body_compression = Some(PageCompression::Zstd);
     let config = CleanerConfig::default();
     assert_eq!(

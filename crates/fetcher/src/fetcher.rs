@@ -786,10 +786,19 @@ impl Fetcher {
             return PageResult::NotHtml(response.content_type.unwrap_or_else(|| "absent".into()));
         }
         // Unset means as served here; the binary sets it for its bus.
-        let compression = self
+        let mut compression = self
             .config
             .page_compression
             .and_then(RawPageCompression::of_messages);
+        let body = match compression.map(|c| c.compress(&response.body)) {
+            Some(Ok(compressed)) => compressed,
+            Some(Err(error)) => {
+                tracing::warn!(url = %response.final_url, %error, "page not compressed; sent as served");
+                compression = None;
+                response.body
+            }
+            None => response.body,
+        };
         PageResult::Page(Box::new(RawPage {
             schema_version: SCHEMA_VERSION,
             item_id: item.identity.clone(),
@@ -803,10 +812,7 @@ impl Fetcher {
             http_status: response.status,
             content_type: response.content_type,
             fetched_at: Utc::now(),
-            body: match compression {
-                Some(compression) => compression.compress(&response.body),
-                None => response.body,
-            },
+            body,
             body_compression: compression,
         }))
     }

@@ -23,6 +23,11 @@ pub enum PageCompression {
 /// zstd's fast end: a page compresses about 4x at several hundred MB/s.
 const ZSTD_LEVEL: i32 = 1;
 
+/// The largest window a frame may ask the decoder for, 16 MiB (as large as
+/// `cleaner.max_page_bytes` by default; level 1 uses 512 KiB at most): a
+/// hostile record cannot make it allocate zstd's default 128 MiB.
+const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PageBodyError {
     #[error("compressed page body unreadable: {0}")]
@@ -30,10 +35,11 @@ pub enum PageBodyError {
 }
 
 impl PageCompression {
-    pub fn compress(self, page: &[u8]) -> Vec<u8> {
+    /// `page` compressed; an error only if zstd cannot allocate its state
+    /// (the caller then sends the page as served).
+    pub fn compress(self, page: &[u8]) -> std::io::Result<Vec<u8>> {
         match self {
-            Self::Zstd => zstd::bulk::compress(page, ZSTD_LEVEL)
-                .expect("zstd compresses any input held in memory"),
+            Self::Zstd => zstd::bulk::compress(page, ZSTD_LEVEL),
         }
     }
 }
@@ -50,7 +56,8 @@ pub fn page_bytes(
     match compression {
         None => Ok(Cow::Borrowed(&body[..body.len().min(limit)])),
         Some(PageCompression::Zstd) => {
-            let decoder = zstd::stream::read::Decoder::new(body)?;
+            let mut decoder = zstd::stream::read::Decoder::new(body)?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
             let mut page = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
             decoder.take(limit as u64).read_to_end(&mut page)?;
             Ok(Cow::Owned(page))
@@ -65,7 +72,7 @@ mod tests {
     #[test]
     fn a_compressed_page_reads_back_as_served() {
         let page = "<html><body><p>Putin arrived in Baku.</p></body></html>".repeat(200);
-        let compressed = PageCompression::Zstd.compress(page.as_bytes());
+        let compressed = PageCompression::Zstd.compress(page.as_bytes()).unwrap();
         assert!(compressed.len() < page.len() / 4);
         let read = page_bytes(&compressed, Some(PageCompression::Zstd), 1 << 20).unwrap();
         assert_eq!(&*read, page.as_bytes());
@@ -81,7 +88,9 @@ mod tests {
 
     #[test]
     fn a_small_record_expands_no_further_than_the_limit() {
-        let bomb = PageCompression::Zstd.compress(&vec![b'a'; 64 << 20]);
+        let bomb = PageCompression::Zstd
+            .compress(&vec![b'a'; 64 << 20])
+            .unwrap();
         assert!(bomb.len() < 16 << 10, "{} bytes", bomb.len());
         let read = page_bytes(&bomb, Some(PageCompression::Zstd), 1 << 20).unwrap();
         assert_eq!(read.len(), 1 << 20);
@@ -94,6 +103,25 @@ mod tests {
             Some(PageCompression::Zstd),
             1 << 20,
         );
+        assert!(matches!(refused, Err(PageBodyError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_frame_asking_for_a_larger_window_than_pages_need_is_refused() {
+        let mut encoder = zstd::bulk::Compressor::new(19).unwrap();
+        encoder
+            .set_parameter(zstd::stream::raw::CParameter::WindowLog(27))
+            .unwrap();
+        encoder
+            .set_parameter(zstd::stream::raw::CParameter::EnableLongDistanceMatching(
+                true,
+            ))
+            .unwrap();
+        let page: Vec<u8> = (0..40u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let frame = encoder.compress(&page).unwrap();
+        let refused = page_bytes(&frame, Some(PageCompression::Zstd), 64 << 20);
         assert!(matches!(refused, Err(PageBodyError::Corrupt(_))));
     }
 }
