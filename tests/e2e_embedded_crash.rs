@@ -239,15 +239,7 @@ fn assert_versions_go_forward(records: &[EventRecord]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_moments_the_pipeline_loses_and_repeats_nothing() {
-    let seed = std::env::var("NEWSFLOW_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = common::crash_seed();
     eprintln!("crash test seed: {seed} (NEWSFLOW_CRASH_SEED={seed} replays it)");
     let mut rng = fastrand::Rng::with_seed(seed);
 

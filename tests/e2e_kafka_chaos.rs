@@ -80,15 +80,7 @@ fn faults_at_random_moments_lose_and_repeat_no_story() {
     if !require_tansu() {
         return;
     }
-    let seed = std::env::var("NEWSFLOW_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = common::crash_seed();
     let faults: usize = std::env::var("NEWSFLOW_CHAOS_FAULTS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::kafka::{
-    free_port, kafka_config, require_tansu, start_broker, topic_payloads, Running, StageProcess,
-    Storage,
+    kafka_config, require_tansu, start_broker, start_broker_in, topic_payloads, Running,
+    StageProcess, Storage,
 };
 use newsflow_model::{Article, EventRecord, Message as _, SCHEMA_VERSION};
 
@@ -56,10 +56,7 @@ struct Harness {
 impl Harness {
     fn start() -> Self {
         let work = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let broker_dir = work.path().join("broker");
-        std::fs::create_dir_all(&broker_dir).unwrap();
-        let broker = start_broker(&broker_dir, port, Storage::Sqlite);
+        let (broker, port) = start_broker_in(work.path());
         let config_file = work.path().join("newsflow.toml");
         // Dead members leave the group within seconds, not the default 30;
         // a stuck member is re-created within a minute.

@@ -99,15 +99,7 @@ fn the_fetcher_and_the_cleaner_killed_mid_stream_lose_and_repeat_nothing() {
     if !require_tansu() {
         return;
     }
-    let seed = std::env::var("NEWSFLOW_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = common::crash_seed();
     eprintln!("stream seed: {seed} (NEWSFLOW_CRASH_SEED={seed} replays it)");
     let mut pipeline = Pipeline::start(SyntheticNews::generate(seed, 30, 5, 7).stories, PREFIX);
     assert!(pipeline.stories.len() >= 150);

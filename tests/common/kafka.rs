@@ -114,6 +114,15 @@ pub fn start_broker(dir: &Path, port: u16, storage: Storage) -> Running {
     Running(child)
 }
 
+/// A broker with SQLite storage in `work/broker` on a free port; returns it
+/// and its port.
+pub fn start_broker_in(work: &Path) -> (Running, u16) {
+    let port = free_port();
+    let dir = work.join("broker");
+    std::fs::create_dir_all(&dir).unwrap();
+    (start_broker(&dir, port, Storage::Sqlite), port)
+}
+
 /// `newsflow run --stage NAME` on Kafka with its data directory under
 /// `data_dir/dir_name` and its log (appended) at `logs/log_name.log`.
 pub struct StageProcess<'a> {

@@ -13,7 +13,8 @@ use newsflow_fixture_server::FixtureServer;
 use newsflow_model::{EventRecord, Message as _, RawPage};
 
 use super::kafka::{
-    free_port, kafka_config, start_broker, topic_payloads, Running, StageProcess, Storage,
+    free_port, kafka_config, start_broker, start_broker_in, topic_payloads, Running, StageProcess,
+    Storage,
 };
 use super::metrics_scrape::metric_sum;
 use super::synthetic_news::{SyntheticNews, SyntheticStory};
@@ -60,10 +61,7 @@ impl Pipeline {
         std::fs::create_dir_all(&site).unwrap();
         let server = runtime.block_on(FixtureServer::start(&site)).unwrap();
         let feeds = SyntheticNews::write_site(&[], &site, server.base_url());
-        let port = free_port();
-        let broker_dir = work.path().join("broker");
-        std::fs::create_dir_all(&broker_dir).unwrap();
-        let broker = start_broker(&broker_dir, port, Storage::Sqlite);
+        let (broker, port) = start_broker_in(work.path());
         let config_file = work.path().join("newsflow.toml");
         // Dead members leave their group within seconds; feeds are polled
         // every second or two, pages at most ten a second (so a kill lands

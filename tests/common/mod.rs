@@ -19,6 +19,20 @@ pub mod metrics_scrape;
 pub mod stage_logs;
 pub mod synthetic_news;
 
+/// The seed of a randomised fault test: `$NEWSFLOW_CRASH_SEED` (to replay a
+/// run), else the clock.
+pub fn crash_seed() -> u64 {
+    std::env::var("NEWSFLOW_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
