@@ -90,19 +90,19 @@ fn one_line(text: &str) -> String {
 fn type_of(schema: &Json) -> String {
     // An optional value of another type (an optional choice): that type.
     if let Some(alternatives) = schema.get("anyOf").and_then(Json::as_array) {
-        let is_null = |a: &&Json| a.get("type").and_then(Json::as_str) == Some("null");
-        let types: Vec<String> = alternatives
+        let (nulls, types): (Vec<&Json>, Vec<&Json>) = alternatives
             .iter()
-            .filter(|a| !is_null(a))
-            .map(type_of)
-            .collect();
-        let optional = alternatives.iter().any(|a| is_null(&a));
+            .partition(|a| a.get("type").and_then(Json::as_str) == Some("null"));
         if !types.is_empty() {
-            let text = types.join(" or ");
-            return if optional && !text.ends_with(" (optional)") {
-                format!("{text} (optional)")
-            } else {
+            let text = types
+                .into_iter()
+                .map(type_of)
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return if nulls.is_empty() {
                 text
+            } else {
+                format!("{text} (optional)")
             };
         }
     }

@@ -59,8 +59,8 @@ const FIRST_JOIN_MARGIN: Duration = Duration::from_secs(5);
 struct Ownership {
     generation: u64,
     partitions: Vec<i32>,
-    /// Whether the current client has been given a partition since it
-    /// joined.
+    /// Whether this member (any of its clients) has ever been given a
+    /// partition: only the first client's early re-join looks at it.
     ever_assigned: bool,
 }
 
@@ -286,7 +286,6 @@ impl KafkaConsumer {
             let mut ownership = self.ownership.lock().unwrap_or_else(|e| e.into_inner());
             ownership.generation += 1;
             ownership.partitions.clear();
-            ownership.ever_assigned = false;
             tracing::info!(group = %self.spec.group_id, partitions = ?ownership.partitions,
                 generation = ownership.generation, "partitions assigned");
         }

@@ -15,8 +15,8 @@ pub enum RawPageCompression {
 }
 
 impl RawPageCompression {
-    /// What a `raw` message says of its body.
-    pub fn of_messages(self) -> Option<newsflow_model::PageCompression> {
+    /// What a `raw` message's `body_compression` says with this setting.
+    pub fn body_compression(self) -> Option<newsflow_model::PageCompression> {
         match self {
             Self::None => None,
             Self::Zstd => Some(newsflow_model::PageCompression::Zstd),

@@ -786,18 +786,17 @@ impl Fetcher {
             return PageResult::NotHtml(response.content_type.unwrap_or_else(|| "absent".into()));
         }
         // Unset means as served here; the binary sets it for its bus.
-        let mut compression = self
+        let wanted = self
             .config
             .page_compression
-            .and_then(RawPageCompression::of_messages);
-        let body = match compression.map(|c| c.compress(&response.body)) {
-            Some(Ok(compressed)) => compressed,
-            Some(Err(error)) => {
+            .and_then(RawPageCompression::body_compression);
+        let (body, body_compression) = match wanted.map(|c| (c, c.compress(&response.body))) {
+            Some((compression, Ok(compressed))) => (compressed, Some(compression)),
+            Some((_, Err(error))) => {
                 tracing::warn!(url = %response.final_url, %error, "page not compressed; sent as served");
-                compression = None;
-                response.body
+                (response.body, None)
             }
-            None => response.body,
+            None => (response.body, None),
         };
         PageResult::Page(Box::new(RawPage {
             schema_version: SCHEMA_VERSION,
@@ -813,7 +812,7 @@ impl Fetcher {
             content_type: response.content_type,
             fetched_at: Utc::now(),
             body,
-            body_compression: compression,
+            body_compression,
         }))
     }
 

@@ -14,7 +14,7 @@ mod url_canon;
 pub use dead_letter::{DeadLetter, DeadLetterReason, DEAD_LETTER_PAYLOAD_CAP};
 pub use envelope::{decode, encode, DecodeError, Message, SCHEMA_VERSION};
 pub use event::{EventMember, EventRecord, EventStatus};
-pub use page_compression::{page_bytes, PageBodyError, PageCompression};
+pub use page_compression::{PageBodyError, PageCompression};
 pub use raw::RawPage;
 pub use story::{Article, Carrier, DuplicateReason, DuplicateRecord, UniqueStory};
 pub use url_canon::{canonical_url, story_id_for_url, TRACKING_PARAMS};

@@ -48,7 +48,7 @@ impl PageCompression {
 /// `compression` is `None`, else decompressed no further than the limit (a
 /// small record cannot expand into an unbounded page; the cleaner cuts an
 /// uncompressed page at the same length).
-pub fn page_bytes(
+pub(crate) fn page_bytes(
     body: &[u8],
     compression: Option<PageCompression>,
     limit: usize,

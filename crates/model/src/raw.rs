@@ -1,11 +1,12 @@
 //! `raw`: a fetched article page together with what its feed said about it.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use std::borrow::Cow;
-
+use crate::page_compression::page_bytes;
 use crate::{topics, Message, PageBodyError, PageCompression};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -42,7 +43,7 @@ pub struct RawPage {
 impl RawPage {
     /// The page as served, however it travelled; at most `limit` bytes.
     pub fn page(&self, limit: usize) -> Result<Cow<'_, [u8]>, PageBodyError> {
-        crate::page_bytes(&self.body, self.body_compression, limit)
+        page_bytes(&self.body, self.body_compression, limit)
     }
 }
 
