@@ -10,12 +10,14 @@
 //! stays in the deepest element kept. The pass models the parser's stack
 //! and never counts it shorter than the parser would (see
 //! [`open_elements`]); a page that needs none of the limits comes out as it
-//! went in, apart from comments (dropped) and a `<` inside raw-text
-//! elements (escaped, so that the parser and this pass agree on where tags
-//! are whatever the parser's state).
+//! went in, apart from comments (dropped), a `<` inside raw-text elements
+//! (escaped, so that the parser and this pass agree on where tags are
+//! whatever the parser's state), and the attributes nothing reads (dropped:
+//! see [`read_attributes`]).
 
 mod element_kinds;
 mod open_elements;
+mod read_attributes;
 mod tokens;
 
 use std::borrow::Cow;
@@ -63,7 +65,7 @@ pub fn bound_markup(html: &str) -> Cow<'_, str> {
     };
     let mut tokens = Tokenizer::new(html);
     // Attribute spans are read again only for a tag whose attributes are
-    // cut (see `keep_start_tag`).
+    // cut or dropped (see `keep_start_tag`).
     while let Some(token) = tokens.next_token(pass.open.in_foreign_content(), 0) {
         match token {
             Token::Text(_) | Token::Doctype(_) => {}
@@ -106,13 +108,19 @@ struct Pass<'a> {
 
 impl<'a> Pass<'a> {
     fn replace(&mut self, from: usize, to: usize, with: &str) {
+        self.copy_up_to(from).push_str(with);
+        self.copied = to;
+    }
+
+    /// The output with everything before `at` copied into it.
+    fn copy_up_to(&mut self, at: usize) -> &mut String {
         let src = self.src;
         let out = self
             .out
             .get_or_insert_with(|| String::with_capacity(src.len()));
-        out.push_str(&src[self.copied..from]);
-        out.push_str(with);
-        self.copied = to;
+        out.push_str(&src[self.copied..at]);
+        self.copied = at;
+        out
     }
 
     fn finish(self) -> Cow<'a, str> {
@@ -135,8 +143,8 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Keeps a start tag, with at most as many attributes as the limits
-    /// allow (none when `bare`).
+    /// Keeps a start tag with the attributes the cleaner or the parser
+    /// reads, at most as many as the limits allow (none when `bare`).
     fn keep_start_tag(&mut self, tag: &Tag, bare: bool) {
         self.elements += 1;
         let allowed = if bare {
@@ -144,19 +152,29 @@ impl<'a> Pass<'a> {
         } else {
             MAX_ATTRIBUTES_PER_ELEMENT.min(MAX_ATTRIBUTES.saturating_sub(self.attributes))
         };
-        if tag.attribute_count <= allowed {
-            self.attributes += tag.attribute_count;
+        let read = tag.attribute_count - tag.unread_attribute_count;
+        if tag.unread_attribute_count == 0 && read <= allowed {
+            self.attributes += read;
             return;
         }
         let src = self.src;
-        let mut rewritten = String::from(&src[tag.start..tag.name_end]);
-        for (from, to) in tokens::attribute_spans(src, tag.start, allowed) {
-            rewritten.push(' ');
-            rewritten.push_str(&src[from..to]);
+        let kept: Vec<(usize, usize)> =
+            tokens::attribute_spans(src, tag.start, tag.attribute_count)
+                .into_iter()
+                .filter(|&(from, to)| {
+                    read_attributes::is_kept(attribute_name(&src.as_bytes()[from..to]))
+                })
+                .take(allowed)
+                .collect();
+        self.attributes += kept.len();
+        let out = self.copy_up_to(tag.start);
+        out.push_str(&src[tag.start..tag.name_end]);
+        for (from, to) in kept {
+            out.push(' ');
+            out.push_str(&src[from..to]);
         }
-        rewritten.push_str(if tag.self_closing { "/>" } else { ">" });
-        self.attributes += allowed;
-        self.replace(tag.start, tag.end, &rewritten);
+        out.push_str(if tag.self_closing { "/>" } else { ">" });
+        self.copied = tag.end;
     }
 
     /// `script`, `style`, `title`, `textarea`...: the tag, its content with
@@ -461,16 +479,23 @@ impl<'a> Pass<'a> {
     fn has_attribute(&self, tag: &Tag, names: &[&str]) -> bool {
         let spans = tokens::attribute_spans(self.src, tag.start, MAX_ATTRIBUTES_PER_ELEMENT);
         spans.into_iter().any(|(from, to)| {
-            let attribute = &self.src.as_bytes()[from..to];
-            let name_len = attribute
-                .iter()
-                .position(|&b| b == b'=' || b.is_ascii_whitespace())
-                .unwrap_or(attribute.len());
+            let name = attribute_name(&self.src.as_bytes()[from..to]);
             names
                 .iter()
-                .any(|n| attribute[..name_len].eq_ignore_ascii_case(n.as_bytes()))
+                .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
         })
     }
+}
+
+/// The name of an attribute spanning `attribute` (up to its `=` or space; a
+/// leading `=` belongs to the name).
+fn attribute_name(attribute: &[u8]) -> &[u8] {
+    let name_len = attribute
+        .iter()
+        .skip(1)
+        .position(|&b| b == b'=' || b.is_ascii_whitespace())
+        .map_or(attribute.len(), |len| len + 1);
+    &attribute[..name_len]
 }
 
 /// Text made safe to put where markup is read: `&` and `<` as references.
@@ -517,9 +542,35 @@ mod tests {
 <body class="x"><header><nav><ul><li><a href="/">Home</a><li><a href=/world>World</a></ul></nav></header>
 <main><article><h1>Headline</h1><p>First <b>bold <i>both</b> italic</i> text.<p>Second, 3 < 4 &gt; 2.
 <table><tr><td>cell<td>cell<tr><td>row</table><dl><dt>term<dd>def</dl><select><option>a<option>b</select>
-<img src=x.jpg alt="a > b"><br/><svg viewBox="0 0 1 1"><path d="M0"/></svg><input disabled>
+<img class="a > b"><br/><svg><path/></svg><input type=hidden><time datetime="2024-08-19">Monday</time>
 <p>Last.</article></main></body></html>"#;
         assert!(matches!(bound_markup(page), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn attributes_nothing_reads_are_dropped_and_the_rest_kept_in_order() {
+        let page = r#"<img src=x.jpg alt="a > b" class=pic><a data-x='1' href="/y" onclick="f()">t</a><br/ title=x><svg viewBox="0 0 1 1"><path d="M0"/></svg>"#;
+        assert_eq!(
+            bound_markup(page),
+            r#"<img class=pic><a href="/y">t</a><br><svg><path/></svg>"#
+        );
+    }
+
+    #[test]
+    fn an_attribute_the_cleaner_reads_survives_the_pass() {
+        let names = read_attributes::READ_BY_THE_CLEANER
+            .iter()
+            .chain(read_attributes::READ_BY_THE_PARSER);
+        for name in names.map(|n| std::str::from_utf8(n).unwrap()) {
+            let page = format!(r#"<body><div data-a=1 {name}="v" title=t>x</div></body>"#);
+            let document = Html::parse_document(&bound_markup(&page));
+            let div = document
+                .select(&scraper::Selector::parse("div").unwrap())
+                .next()
+                .unwrap();
+            let attributes: Vec<_> = div.value().attrs().collect();
+            assert_eq!(attributes, [(name, "v")], "{name}");
+        }
     }
 
     #[test]
@@ -601,26 +652,20 @@ mod tests {
 
     #[test]
     fn attributes_are_capped_per_element() {
+        // Repeats of one name: the parser checks each against all before it.
         let mut tag = String::from("<div");
         for i in 0..1_000 {
-            tag.push_str(&format!(" a{i}=\"{i}\""));
+            tag.push_str(&format!(" id=\"{i}\""));
         }
         tag.push_str(">text</div>");
         let out = bound_markup(&tag);
+        assert_eq!(out.matches(" id=").count(), MAX_ATTRIBUTES_PER_ELEMENT);
         let document = Html::parse_document(&out);
         let div = document
-            .tree
-            .root()
-            .descendants()
-            .find_map(|n| {
-                n.value()
-                    .as_element()
-                    .filter(|e| e.name() == "div")
-                    .cloned()
-            })
+            .select(&scraper::Selector::parse("div").unwrap())
+            .next()
             .unwrap();
-        assert_eq!(div.attrs().count(), MAX_ATTRIBUTES_PER_ELEMENT);
-        assert_eq!(div.attr("a255"), Some("255"));
+        assert_eq!(div.value().attr("id"), Some("0"));
         assert!(out.ends_with(">text</div>"));
     }
 
@@ -669,8 +714,8 @@ mod tests {
     #[test]
     fn repeated_body_tags_keep_no_attributes() {
         assert_eq!(
-            bound_markup("<body a=1><p>x<body b=2><html c=3>"),
-            "<body a=1><p>x<body><html c=3>"
+            bound_markup("<body lang=en><p>x<body class=b><html id=c>"),
+            "<body lang=en><p>x<body><html id=c>"
         );
     }
 

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use super::read_attributes;
+
 /// A start or end tag.
 #[derive(Debug)]
 pub struct Tag<'a> {
@@ -21,6 +23,8 @@ pub struct Tag<'a> {
     pub attributes: Vec<(usize, usize)>,
     /// All attributes the tag has, kept or not.
     pub attribute_count: usize,
+    /// Those of them neither the cleaner nor the parser reads.
+    pub unread_attribute_count: usize,
     pub self_closing: bool,
     pub is_end: bool,
 }
@@ -201,6 +205,7 @@ impl<'a> Tokenizer<'a> {
         };
         let mut attributes = Vec::new();
         let mut attribute_count = 0;
+        let mut unread_attribute_count = 0;
         let mut self_closing = false;
         loop {
             // Before an attribute name.
@@ -228,6 +233,9 @@ impl<'a> Tokenizer<'a> {
             while pos < src.len() && !matches!(src[pos], b'/' | b'>' | b'=') && !is_space(src[pos])
             {
                 pos += 1;
+            }
+            if !read_attributes::is_kept(&src[attribute_start..pos]) {
+                unread_attribute_count += 1;
             }
             let mut attribute_end = pos;
             // After the name: maybe `=` and a value.
@@ -272,6 +280,7 @@ impl<'a> Tokenizer<'a> {
             name_end,
             attributes,
             attribute_count,
+            unread_attribute_count,
             self_closing,
             is_end,
         })
@@ -336,7 +345,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The spans of the first `keep` attributes of the start tag at `at` (read
-/// again only for the rare tag whose attributes are cut or looked at).
+/// again only for a tag whose attributes are cut, dropped or looked at).
 pub fn attribute_spans(src: &str, at: usize, keep: usize) -> Vec<(usize, usize)> {
     let tokens = Tokenizer {
         text: src,
