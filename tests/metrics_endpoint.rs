@@ -103,7 +103,12 @@ async fn a_running_pipeline_exports_every_metric_family_with_sane_values() {
         .arg("--data-dir")
         .arg(&data_dir)
         .arg("--allow-private-addresses")
-        .env("NEWSFLOW_OPERATOR_LISTEN", format!("127.0.0.1:{port}"));
+        .env("NEWSFLOW_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
+        // Below the fixture's stories, so that the cap retires events early.
+        .env(
+            "NEWSFLOW_CLUSTERER__MAX_HELD_STORIES",
+            MAX_HELD_STORIES.to_string(),
+        );
     let _service = ChildGuard::spawn(&mut command, &log);
 
     // Until events went out and two scrapes a second apart agree: the
@@ -209,7 +214,27 @@ async fn a_running_pipeline_exports_every_metric_family_with_sane_values() {
         active > 0.0 && held >= active,
         "active {active}, held {held}"
     );
-    assert!(metrics.sum("newsflow_clusterer_stories_held", &[]) > 0.0);
+    let stories_held = metrics.sum("newsflow_clusterer_stories_held", &[]);
+    assert!(stories_held > 0.0 && stories_held <= MAX_HELD_STORIES as f64);
     assert!(metrics.sum("newsflow_clusterer_vocabulary_terms", &[]) > 0.0);
     assert!(metrics.sum("newsflow_dedup_stories_remembered", &[]) > 0.0);
+
+    // Early retirements for capacity: every story the clusterer took and
+    // no longer holds was retired early (none falls due by time in a run
+    // this short), in at least one event each time.
+    let retired_stories = metrics.sum("newsflow_clusterer_stories_retired_early_total", &[]);
+    let retired_events = metrics.sum("newsflow_clusterer_events_retired_early_total", &[]);
+    let taken = metrics.sum(
+        "newsflow_inputs_total",
+        &["stage=\"clusterer\"", "outcome=\"processed\""],
+    );
+    assert!(retired_stories > 0.0, "no early retirement counted");
+    assert!(retired_events > 0.0 && retired_events <= retired_stories);
+    assert!(
+        retired_stories + stories_held <= taken,
+        "{retired_stories} retired + {stories_held} held of {taken} taken"
+    );
 }
+
+/// The clusterer's cap on held stories in this run.
+const MAX_HELD_STORIES: usize = 12;

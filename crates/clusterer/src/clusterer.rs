@@ -83,6 +83,18 @@ pub struct Clusterer {
     /// scanning every event for each story; not part of a snapshot.
     #[serde(skip)]
     earliest_due: Option<DateTime<Utc>>,
+    /// Counted since this value was made (a restore's replay counts again):
+    /// for the metrics, which take differences.
+    #[serde(skip)]
+    early_retirements: EarlyRetirements,
+}
+
+/// Events and stories retired before their time because a cap was reached,
+/// in all.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyRetirements {
+    pub events: u64,
+    pub stories: u64,
 }
 
 impl Clusterer {
@@ -101,6 +113,7 @@ impl Clusterer {
             clock: None,
             pace: JoinPace::default(),
             earliest_due: None,
+            early_retirements: EarlyRetirements::default(),
         }
     }
 
@@ -242,8 +255,8 @@ impl Clusterer {
     /// retired event sent again within another late-arrival period changes
     /// nothing (its event's record is final); after that it is a new story.
     /// Past `max_held_stories`, or with the vocabulary far past
-    /// `max_vocabulary_terms`, events are retired early, the ones that
-    /// changed longest ago first (see `retire_over_capacity`).
+    /// `max_vocabulary_terms`, events are retired early, closed ones before
+    /// open ones (see `retire_over_capacity`).
     pub fn close_quiet(&mut self, now: DateTime<Utc>) -> Vec<EventRecord> {
         let quiet = self.quiet_period();
         let retire_after = quiet + self.late_arrival_period();
@@ -320,8 +333,9 @@ impl Clusterer {
         self.over_held_stories() || self.over_pinned_terms()
     }
 
-    /// Retires the events that changed longest ago (closing the open ones
-    /// first, which publishes their closed record) until a tenth of
+    /// Retires the closed events, then the open ones (closing each first,
+    /// which publishes its closed record), those that changed longest ago
+    /// first, until a tenth of
     /// `max_held_stories` is free, and, when the vocabulary is what
     /// overflows, until the terms those events used would bring it down to
     /// twice `max_vocabulary_terms` (then it decays at once, freeing them).
@@ -340,14 +354,17 @@ impl Clusterer {
         } else {
             0
         };
-        let mut by_age: Vec<(DateTime<Utc>, EventIndex)> = self
+        // Closed events first: they only wait for late copies, which their
+        // remembered stories still catch once retired, while an open event
+        // closed early splits its happening when the next story comes.
+        let mut by_age: Vec<(bool, DateTime<Utc>, EventIndex)> = self
             .events
             .iter()
-            .map(|(&number, event)| (event.last_activity(), number))
+            .map(|(&number, event)| (event.is_active(), event.last_activity(), number))
             .collect();
         by_age.sort_unstable();
         let (held_before, events_before) = (self.event_of_story.len(), self.events.len());
-        for (_, number) in by_age {
+        for (_, _, number) in by_age {
             if self.event_of_story.len() <= target && terms_to_free == 0 {
                 break;
             }
@@ -361,6 +378,8 @@ impl Clusterer {
         if vocabulary_full {
             self.decay_vocabulary();
         }
+        self.early_retirements.events += (events_before - self.events.len()) as u64;
+        self.early_retirements.stories += (held_before - self.event_of_story.len()) as u64;
         // Early retirements change what later stories can join: an operator
         // seeing this often wants larger caps (or a look at the feeds).
         tracing::warn!(
@@ -369,7 +388,7 @@ impl Clusterer {
             max_held_stories = cap,
             vocabulary_terms = self.vocabulary.known_terms(),
             vocabulary_full,
-            "clusterer over capacity: retired the events changed longest ago early"
+            "clusterer over capacity: retired events early, closed ones first"
         );
     }
 
@@ -527,6 +546,12 @@ impl Clusterer {
     /// Terms the vocabulary knows now.
     pub fn known_terms(&self) -> usize {
         self.vocabulary.known_terms()
+    }
+
+    /// Events and stories retired early for capacity since this value was
+    /// made.
+    pub fn early_retirements(&self) -> EarlyRetirements {
+        self.early_retirements
     }
 
     /// The latest (clamped) document time seen: the clock events close by.

@@ -65,13 +65,14 @@ pub struct ClustererConfig {
     /// `vocabulary_decay_documents` (at most once every 25 documents): a
     /// flood of made-up words, each seen once, cannot grow it past about
     /// this many plus 25 documents' worth. Terms held events use are not
-    /// forgotten: past four times this many, the events that changed
-    /// longest ago are retired (as for `max_held_stories`) until the terms
+    /// forgotten: past four times this many, events are retired (in the
+    /// order of `max_held_stories`) until the terms
     /// they used would bring it to twice this many. 0 sets no such cap.
     pub max_vocabulary_terms: usize,
-    /// Stories held at most, in events not yet retired: past it, the events
-    /// that changed longest ago are retired early (closed first, with their
-    /// closed record, if still open) until a tenth of this is free again;
+    /// Stories held at most, in events not yet retired: past it, events are
+    /// retired early, closed ones before open ones (an open one is closed
+    /// first, with its closed record), those that changed longest ago first,
+    /// until a tenth of this is free again;
     /// the retired stories remembered for late copies are capped alike.
     /// A held story costs about 3-4 KB of memory. 0 sets no such cap.
     pub max_held_stories: usize,

@@ -32,7 +32,7 @@ mod vocabulary;
 pub use changelog::{
     ChangelogRecord, SnapshotChunk, OPERATIONS_RING, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_EVERY,
 };
-pub use clusterer::{Assignment, Clusterer, Document};
+pub use clusterer::{Assignment, Clusterer, Document, EarlyRetirements};
 pub use config::ClustererConfig;
 pub use error::ClusterError;
 pub use restore::{ChangelogRestore, IncompleteRestore, ReadEnd, RestoreFailure, RestoreSummary};

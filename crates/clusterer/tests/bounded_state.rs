@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use newsflow_clusterer::{Clusterer, ClustererConfig, Document};
+use newsflow_model::EventStatus;
 
 fn doc(id: usize, text: String, time: DateTime<Utc>) -> Document {
     Document {
@@ -255,6 +256,11 @@ fn a_stream_faster_than_events_fall_due_is_held_within_its_cap() {
     }
     // Each event retired early was open, and said it closed.
     assert!(closed_early >= 4_000, "{closed_early} closed records");
+    // None fell due by time, so every story not held was retired early,
+    // each in an event of its own; the count says so.
+    let early = clusterer.early_retirements();
+    assert_eq!(early.stories, 5_000 - clusterer.held_stories() as u64);
+    assert_eq!(early.events, early.stories);
     // The newest retired story, sent again, changes nothing.
     let newest_retired = (0..5_000)
         .rev()
@@ -292,4 +298,60 @@ fn stories_of_made_up_words_cannot_pin_the_vocabulary_past_its_cap() {
         clusterer.event_of("s599").is_some(),
         "the newest story is held"
     );
+}
+
+#[test]
+fn closed_events_are_retired_for_capacity_before_open_ones() {
+    // Archive pages fetched today open events the clock closes at once, and
+    // those count as changed today; open events whose last story is a day
+    // old then look older: by time alone the open ones went first, closing
+    // happenings that are still taking stories.
+    let config = ClustererConfig {
+        max_held_stories: 100,
+        ..ClustererConfig::default()
+    };
+    let mut clusterer = Clusterer::new(config);
+    let today = start() + Duration::days(30);
+    let story = |i: usize, time| doc(i, format!("Report {i}: {}", made_up_words(i, 40)), time);
+    let mut add = |clusterer: &mut Clusterer, i: usize, time| {
+        clusterer.add(story(i, time));
+        // As the stage does: tick on the clock, the latest story time.
+        let now = clusterer.clock().expect("timed stories");
+        if clusterer.due_with_slack(now, Duration::seconds(60)) {
+            clusterer.close_quiet(now);
+        }
+    };
+    // Yesterday's news, still open.
+    for i in 0..40 {
+        add(
+            &mut clusterer,
+            i,
+            today - Duration::days(1) + Duration::minutes(i as i64),
+        );
+    }
+    // Archive pages, closed as they come.
+    for i in 40..80 {
+        add(
+            &mut clusterer,
+            i,
+            today - Duration::days(20) + Duration::minutes(i as i64),
+        );
+    }
+    // Today's news, past the cap.
+    for i in 80..110 {
+        add(&mut clusterer, i, today + Duration::minutes(i as i64));
+    }
+    assert!(
+        clusterer.early_retirements().events > 0,
+        "no early retirement"
+    );
+    assert!(clusterer.held_stories() <= 100);
+    for i in (0..40).chain(80..110) {
+        let record = clusterer.current_record(&format!("s{i}"));
+        assert!(
+            record.is_some_and(|r| r.status == EventStatus::Active),
+            "open story {i} retired or closed"
+        );
+    }
+    assert!((40..80).any(|i| clusterer.is_retired_story(&format!("s{i}"))));
 }

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use newsflow_clusterer::{ClusterError, ClusterStage, ClustererConfig};
+use newsflow_clusterer::{ClusterError, ClusterStage, ClustererConfig, EarlyRetirements};
 use newsflow_model::{EventRecord, UniqueStory};
 
 use super::cluster_changelog::ChangelogOutbox;
-use super::internal_events::{ClustererStateMeasured, StoryPublishedInEvent};
+use super::internal_events::{
+    ClustererRetiredEarly, ClustererStateMeasured, StoryPublishedInEvent,
+};
 use super::stage_loop::{HandleError, Output, StageHandler};
 
 pub struct ClusterHandler {
@@ -72,6 +74,19 @@ impl ClusterHandler {
 }
 
 impl ClusterHandler {
+    /// Counts what this input retired early (taken as a difference around
+    /// it: a restore's replay retires again what was counted live).
+    fn count_early_retirements(&self, before: EarlyRetirements) {
+        let after = self.stage.clusterer().early_retirements();
+        if after != before {
+            ClustererRetiredEarly {
+                events: after.events.saturating_sub(before.events),
+                stories: after.stories.saturating_sub(before.stories),
+            }
+            .emit();
+        }
+    }
+
     /// Opens the stage's state at `path`; `with_changelog` where the
     /// database alone does not keep the state (Kafka).
     pub fn open(
@@ -129,7 +144,9 @@ impl StageHandler for ClusterHandler {
     }
 
     fn handle(&mut self, story: UniqueStory) -> Result<Vec<Output>, HandleError> {
+        let before = self.stage.clusterer().early_retirements();
         let records = self.stage.add_story(&story).map_err(state_failed)?;
+        self.count_early_retirements(before);
         // The records of an added story include its event's.
         self.outputs(&records, Some(story.article.fetched_at))
     }
@@ -137,7 +154,9 @@ impl StageHandler for ClusterHandler {
     /// Event time runs on the stories' own clock, not the wall clock, so
     /// that a replay of old stories closes events exactly as it did live.
     fn on_idle(&mut self, _now: DateTime<Utc>) -> Result<Vec<Output>, HandleError> {
+        let before = self.stage.clusterer().early_retirements();
         let records = self.stage.close_quiet_events().map_err(state_failed)?;
+        self.count_early_retirements(before);
         self.outputs(&records, None)
     }
 

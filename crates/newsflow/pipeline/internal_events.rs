@@ -132,6 +132,21 @@ impl ClustererStateMeasured {
     }
 }
 
+/// The clusterer reached a cap (`max_held_stories`, or the vocabulary far
+/// past `max_vocabulary_terms`) and retired the events changed longest ago
+/// before their time; it logs each time at warn.
+pub struct ClustererRetiredEarly {
+    pub events: u64,
+    pub stories: u64,
+}
+
+impl ClustererRetiredEarly {
+    pub fn emit(self) {
+        metrics::counter!("newsflow_clusterer_events_retired_early_total").increment(self.events);
+        metrics::counter!("newsflow_clusterer_stories_retired_early_total").increment(self.stories);
+    }
+}
+
 /// The dedup stage's state, as it holds it now.
 pub struct DedupStateMeasured {
     pub stories_remembered: usize,
