@@ -313,7 +313,7 @@ fn closed_events_are_retired_for_capacity_before_open_ones() {
     let mut clusterer = Clusterer::new(config);
     let today = start() + Duration::days(30);
     let story = |i: usize, time| doc(i, format!("Report {i}: {}", made_up_words(i, 40)), time);
-    let mut add = |clusterer: &mut Clusterer, i: usize, time| {
+    let add = |clusterer: &mut Clusterer, i: usize, time| {
         clusterer.add(story(i, time));
         // As the stage does: tick on the clock, the latest story time.
         let now = clusterer.clock().expect("timed stories");
