@@ -193,6 +193,7 @@ impl StageHandler for ClusterHandler {
         self.unconfirmed.clear();
         // The store committed whole operations only; memory may hold half
         // of one. Reopening replays the store's log into a new clusterer.
+        self.stage.roll_back_unfinished().map_err(state_failed)?;
         let epoch = self.stage.epoch();
         self.stage = ClusterStage::open(&self.path, self.config.clone()).map_err(|e| {
             HandleError::Fatal(format!(
