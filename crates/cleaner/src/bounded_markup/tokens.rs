@@ -18,8 +18,8 @@ pub struct Tag<'a> {
     pub name: Cow<'a, str>,
     /// One past the name: `source[start..name_end]` is `<name` or `</name`.
     pub name_end: usize,
-    /// Spans of the first attributes (up to the limit asked for), each from
-    /// its name to the end of its value.
+    /// Spans of the first attributes read (up to the limit asked for; see
+    /// [`read_attributes`]), each from its name to the end of its value.
     pub attributes: Vec<(usize, usize)>,
     /// All attributes the tag has, kept or not.
     pub attribute_count: usize,
@@ -234,7 +234,8 @@ impl<'a> Tokenizer<'a> {
             {
                 pos += 1;
             }
-            if !read_attributes::is_kept(&src[attribute_start..pos]) {
+            let read = read_attributes::is_kept(&src[attribute_start..pos]);
+            if !read {
                 unread_attribute_count += 1;
             }
             let mut attribute_end = pos;
@@ -269,7 +270,7 @@ impl<'a> Tokenizer<'a> {
                 }
             }
             attribute_count += 1;
-            if attributes.len() < keep_attributes {
+            if read && attributes.len() < keep_attributes {
                 attributes.push((attribute_start, attribute_end));
             }
         }
@@ -344,8 +345,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-/// The spans of the first `keep` attributes of the start tag at `at` (read
-/// again only for a tag whose attributes are cut, dropped or looked at).
+/// The spans of the first `keep` attributes read of the start tag at `at`
+/// (read again only for a tag whose attributes are cut, dropped or looked
+/// at).
 pub fn attribute_spans(src: &str, at: usize, keep: usize) -> Vec<(usize, usize)> {
     let tokens = Tokenizer {
         text: src,
