@@ -185,6 +185,9 @@ impl StateStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement of a poll and of each item is prepared once, not
+        // parsed again per call (a third of the store's CPU was parsing).
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA)?;
         for (table, column, kind) in ADDED_COLUMNS {
             let present: bool = conn
@@ -208,15 +211,14 @@ impl StateStore {
     /// The feed's row, created (due now) when the feed is new.
     pub fn feed(&self, url: &str) -> Result<FeedRow, StateError> {
         let conn = self.conn();
-        conn.execute(
-            "INSERT OR IGNORE INTO feeds(url, current_url) VALUES (?1, ?1)",
-            params![url],
-        )?;
-        let row = conn.query_row(
+        conn.prepare_cached("INSERT OR IGNORE INTO feeds(url, current_url) VALUES (?1, ?1)")?
+            .execute(params![url])?;
+        let row = conn.prepare_cached(
             "SELECT url, current_url, title, etag, last_modified, last_fetch_at, last_status, last_error, next_poll_at,
                     interval_secs, consecutive_failures, disabled, redirect_target, redirect_seen, hub, websub_topic,
                     websub_secret, websub_lease_until, websub_callback, websub_requested_at, websub_pending_mode,
                     websub_pending_topic, websub_pending_secret FROM feeds WHERE url = ?1",
+        )?.query_row(
             params![url],
             |r| {
                 Ok(FeedRow {
@@ -253,10 +255,11 @@ impl StateStore {
     /// written only by the `websub_*` methods, the moment they change, so a
     /// poll that read the row before a hub's verification cannot undo it.
     pub fn save_feed(&self, row: &FeedRow) -> Result<(), StateError> {
-        self.conn().execute(
+        self.conn().prepare_cached(
             "UPDATE feeds SET current_url=?2, title=?3, etag=?4, last_modified=?5, last_fetch_at=?6, last_status=?7,
                 last_error=?8, next_poll_at=?9, interval_secs=?10, consecutive_failures=?11, disabled=?12,
                 redirect_target=?13, redirect_seen=?14, hub=?15 WHERE url=?1",
+        )?.execute(
             params![
                 row.url,
                 row.current_url,
@@ -372,10 +375,8 @@ impl StateStore {
                 items.execute(params![id, at])?;
                 failures.execute(params![id, at])?;
             }
-            tx.execute(
-                "UPDATE feeds SET last_document_at=?2 WHERE url=?1",
-                params![feed_url, at],
-            )?;
+            tx.prepare_cached("UPDATE feeds SET last_document_at=?2 WHERE url=?1")?
+                .execute(params![feed_url, at])?;
         }
         tx.commit()?;
         Ok(())
@@ -475,11 +476,8 @@ impl StateStore {
     pub fn is_seen(&self, item_id: &str) -> Result<bool, StateError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT 1 FROM items WHERE item_id = ?1",
-                params![item_id],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM items WHERE item_id = ?1")?
+            .query_row(params![item_id], |_| Ok(()))
             .optional()?
             .is_some())
     }
@@ -493,14 +491,12 @@ impl StateStore {
         published: Option<DateTime<Utc>>,
     ) -> Result<(), StateError> {
         let conn = self.conn();
-        conn.execute(
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO items(item_id, feed_url, seen_at, published_at, last_listed_at) VALUES (?1, ?2, ?3, ?4, ?3)",
-            params![item_id, feed_url, Utc::now().timestamp(), published.map(|p| p.timestamp())],
-        )?;
-        conn.execute(
-            "DELETE FROM page_failures WHERE item_id = ?1",
-            params![item_id],
-        )?;
+        )?
+        .execute(params![item_id, feed_url, Utc::now().timestamp(), published.map(|p| p.timestamp())])?;
+        conn.prepare_cached("DELETE FROM page_failures WHERE item_id = ?1")?
+            .execute(params![item_id])?;
         Ok(())
     }
 
@@ -535,11 +531,8 @@ impl StateStore {
     pub fn is_given_up(&self, item_id: &str) -> Result<bool, StateError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT given_up FROM page_failures WHERE item_id = ?1",
-                params![item_id],
-                |r| r.get::<_, i64>(0),
-            )
+            .prepare_cached("SELECT given_up FROM page_failures WHERE item_id = ?1")?
+            .query_row(params![item_id], |r| r.get::<_, i64>(0))
             .optional()?
             .is_some_and(|g| g != 0))
     }
