@@ -693,10 +693,10 @@ impl ClusterStage {
         // restore that is the changelog's end, not the local log's, and
         // after a snapshot restore the table may be empty.
         let seq = self.last_seq + 1;
-        self.connection.execute(
-            "INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)",
-            params![seq, text],
-        )?;
+        // Cached: this and the marks below run for every story.
+        self.connection
+            .prepare_cached("INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)")?
+            .execute(params![seq, text])?;
         self.last_seq = seq;
         if let Some(held) = &mut self.unpublished {
             held.push(ChangelogRecord::new(self.epoch, seq, operation.clone()));
@@ -706,11 +706,12 @@ impl ClusterStage {
 }
 
 fn store_published_through(connection: &Connection, seq: i64) -> rusqlite::Result<()> {
-    connection.execute(
-        "INSERT INTO clusterer_changelog_position (id, published_through) VALUES (1, ?1)
-         ON CONFLICT (id) DO UPDATE SET published_through = excluded.published_through",
-        [seq],
-    )?;
+    connection
+        .prepare_cached(
+            "INSERT INTO clusterer_changelog_position (id, published_through) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET published_through = excluded.published_through",
+        )?
+        .execute([seq])?;
     Ok(())
 }
 
@@ -725,11 +726,12 @@ fn read_meta(connection: &Connection, key: &str) -> rusqlite::Result<Option<i64>
 }
 
 fn write_meta(connection: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {
-    connection.execute(
-        "INSERT INTO clusterer_stage_meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
+    connection
+        .prepare_cached(
+            "INSERT INTO clusterer_stage_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![key, value])?;
     Ok(())
 }
 
