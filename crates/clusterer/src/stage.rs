@@ -552,7 +552,7 @@ impl ClusterStage {
             Ok(records) => Ok(self.with_owed(records)),
             Err(error) => {
                 // Best effort: the error is what the caller needs.
-                let _ = self.connection.execute_batch("ROLLBACK");
+                let _ = self.roll_back_unfinished();
                 Err(error)
             }
         }

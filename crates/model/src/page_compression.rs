@@ -3,8 +3,9 @@
 //! but compresses them again for every fetch, so Kafka's own compression
 //! costs it more than it saves (README, "Whole pipeline"), while pages
 //! compressed inside the message are stored and served as opaque bytes.
-//! Off by default (`fetcher.page_compression`): a cleaner older than this
-//! field would take the compressed bytes for the page.
+//! On by default on the embedded bus only (`fetcher.page_compression`): on
+//! Kafka a cleaner older than this field, or another reader of `raw`, would
+//! take the compressed bytes for the page.
 
 use std::borrow::Cow;
 use std::io::Read;
