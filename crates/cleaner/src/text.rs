@@ -1,6 +1,8 @@
 //! Whitespace as a reader sees it: runs collapse to one space, no-break and
 //! zero-width characters count as what they look like.
 
+use ego_tree::iter::Edge;
+
 /// Appends `piece` to `out`, collapsing whitespace runs across the boundary.
 pub fn push_collapsed(out: &mut String, piece: &str) {
     if piece.is_ascii() {
@@ -58,20 +60,44 @@ const BOUNDED_TEXT_BYTES: usize = 4096;
 /// The start of an element's text, for metadata: a headline, byline or
 /// date is short, and the elements it is read from may nest inside each
 /// other, so reading each one's whole subtree would read the page once per
-/// level.
+/// level. Blocks inside it are set apart by a space, as a reader sees them
+/// (`<div>Feb.</div><div>19</div>` is "Feb. 19"), whether or not the page
+/// put whitespace between their tags.
 pub fn bounded_text(element: scraper::ElementRef) -> String {
     let mut out = String::new();
-    for node in element.descendants().take(BOUNDED_TEXT_NODES) {
-        if let scraper::Node::Text(text) = node.value() {
-            let room = BOUNDED_TEXT_BYTES.saturating_sub(out.len());
-            if room == 0 {
-                break;
+    let mut nodes = 0;
+    for edge in element.traverse() {
+        let node = match edge {
+            Edge::Open(node) => {
+                nodes += 1;
+                if nodes > BOUNDED_TEXT_NODES {
+                    break;
+                }
+                node
             }
-            let mut end = text.len().min(room);
-            while !text.is_char_boundary(end) {
-                end -= 1;
+            Edge::Close(node) => node,
+        };
+        match node.value() {
+            scraper::Node::Text(text) if matches!(edge, Edge::Open(_)) => {
+                let room = BOUNDED_TEXT_BYTES.saturating_sub(out.len());
+                if room == 0 {
+                    break;
+                }
+                let mut end = text.len().min(room);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                out.push_str(&text[..end]);
             }
-            out.push_str(&text[..end]);
+            scraper::Node::Element(inner)
+                if node.id() != element.id()
+                    && crate::hints::is_block_tag(inner.name())
+                    && !out.is_empty()
+                    && !out.ends_with(|c: char| c.is_ascii_whitespace()) =>
+            {
+                out.push(' ');
+            }
+            _ => {}
         }
     }
     out

@@ -487,3 +487,35 @@ fn sections_built_like_the_storys_own_continue_it_whatever_their_class_says() {
     assert!(article.body.contains(STORY[3]), "{}", article.body);
     assert!(!article.body.contains("All rights reserved"));
 }
+
+#[test]
+fn fields_read_across_blocks_do_not_depend_on_the_spacing_between_them() {
+    let body: String = STORY.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    let spaced = format!(
+        r#"<!doctype html><html><head><title>Putin visits Baku</title></head><body>
+<article><h1>Putin visits Baku</h1>
+<div class="byline">
+  <div>Anna Petrova</div>
+  <div>Associated Press</div>
+</div>
+<div id="date-widget"><div>Aug.</div> <div>19</div> <div>2024</div></div>
+{body}</article></body></html>"#
+    );
+    let packed = spaced
+        .replace(">\n  <", "><")
+        .replace(">\n<", "><")
+        .replace("</div> <div>", "</div><div>");
+    assert_ne!(spaced, packed);
+    for page in [&spaced, &packed] {
+        let article = extracted(page);
+        assert_eq!(
+            article.byline.as_deref(),
+            Some("Anna Petrova Associated Press")
+        );
+        assert_eq!(
+            article.published.map(|d| d.date_naive().to_string()),
+            Some("2024-08-19".to_string())
+        );
+        assert_eq!(article.body.matches("\n\n").count(), STORY.len() - 1);
+    }
+}
