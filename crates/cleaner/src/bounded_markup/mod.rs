@@ -15,6 +15,7 @@
 //! whatever the parser's state), and the attributes nothing reads (dropped:
 //! see [`read_attributes`]).
 
+mod block_spacing;
 mod element_kinds;
 mod open_elements;
 mod read_attributes;
@@ -64,11 +65,41 @@ pub fn bound_markup(html: &str) -> Cow<'_, str> {
         seen_body: false,
     };
     let mut tokens = Tokenizer::new(html);
-    // Attribute spans are read again only for a tag whose attributes are
-    // cut or dropped (see `keep_start_tag`).
-    while let Some(token) = tokens.next_token(pass.open.in_foreign_content(), 0) {
+    // A blank run after a tag that separates blocks, dropped if the next
+    // tag separates blocks too.
+    let mut blank_after_block: Option<(usize, usize)> = None;
+    let mut after_block = true;
+    loop {
+        let start = tokens.position();
+        // Attribute spans are read again only for a tag whose attributes
+        // are cut or dropped (see `keep_start_tag`).
+        let Some(token) = tokens.next_token(pass.open.in_foreign_content(), 0) else {
+            break;
+        };
+        let blank = blank_after_block.take();
+        if let (Some((from, to)), Token::Tag(tag)) = (blank, &token) {
+            if block_spacing::separates_blocks(&tag.name) {
+                pass.replace(from, to, "");
+            }
+        }
+        let follows_block = std::mem::replace(
+            &mut after_block,
+            match &token {
+                Token::Tag(tag) => block_spacing::separates_blocks(&tag.name),
+                Token::Doctype(_) => true,
+                _ => false,
+            },
+        );
         match token {
-            Token::Text(_) | Token::Doctype(_) => {}
+            Token::Text(end) => {
+                if follows_block
+                    && pass.blank_is_inert()
+                    && block_spacing::is_blank(&html[start..end])
+                {
+                    blank_after_block = Some((start, end));
+                }
+            }
+            Token::Doctype(_) => {}
             Token::Comment(start, end) => pass.replace(start, end, ""),
             Token::CData {
                 start,
@@ -132,6 +163,17 @@ impl<'a> Pass<'a> {
                 Cow::Owned(out)
             }
         }
+    }
+
+    /// Whether the parser would put a blank run into the tree as nothing
+    /// but a text node: no formatting element to reopen around it, no
+    /// `pre` or `listing` whose spacing is the content, not in SVG/MathML.
+    fn blank_is_inert(&self) -> bool {
+        self.open.formatting_len() == 0
+            && !self.open.in_foreign_content()
+            && self.open.top_namespace() == Namespace::Html
+            && !self.open.is_open("pre")
+            && !self.open.is_open("listing")
     }
 
     fn drop_start_tag(&mut self, tag: &Tag, would_open: bool) {
@@ -537,7 +579,33 @@ mod tests {
 <table><tr><td>cell<td>cell<tr><td>row</table><dl><dt>term<dd>def</dl><select><option>a<option>b</select>
 <img class="a > b"><br/><svg><path/></svg><input type=hidden><time datetime="2024-08-19">Monday</time>
 <p>Last.</article></main></body></html>"#;
-        assert!(matches!(bound_markup(page), Cow::Borrowed(_)));
+        // Blank runs between block tags are all that goes.
+        let without_block_spacing = page
+            .replace("</title>\n<script", "</title><script")
+            .replace("</head>\n<body", "</head><body")
+            .replace("</header>\n<main>", "</header><main>");
+        assert_eq!(bound_markup(page), without_block_spacing);
+        let unchanged = without_block_spacing.as_str();
+        assert!(matches!(bound_markup(unchanged), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn blank_runs_go_only_where_a_block_boundary_stands_on_both_sides() {
+        let page = "<div>\n  <p>a</p>\n  <p>b</p>\n</div> <span>c</span> <a>d</a>\n<div> \t</div>";
+        assert_eq!(
+            bound_markup(page),
+            "<div><p>a</p><p>b</p></div> <span>c</span> <a>d</a>\n<div></div>"
+        );
+        // Inside `pre` the spacing is the content; around an open
+        // formatting element the parser would reopen it for the run.
+        for kept in [
+            "<pre><div>x</div>\n  <div>y</div></pre>",
+            "<b><div>x</div>\n<div>y</div></b>",
+            "<p>x</p>&nbsp;<p>y</p>",
+            "<svg><desc>x</desc>\n<desc>y</desc></svg>",
+        ] {
+            assert_eq!(bound_markup(kept), kept);
+        }
     }
 
     #[test]

@@ -228,6 +228,11 @@ impl OpenElements {
         self.in_scope(name, Category::SelectScope)
     }
 
+    /// Whether an HTML element `name` is open anywhere on the stack.
+    pub fn is_open(&self, name: &str) -> bool {
+        self.topmost(name).is_some()
+    }
+
     /// The topmost open `name` with no special element above it.
     pub fn find_above_special(&self, name: &str) -> Option<usize> {
         self.in_scope(name, Category::Special)

@@ -68,6 +68,11 @@ impl<'a> Tokenizer<'a> {
         }
     }
 
+    /// Where the next token starts.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// The next token; `foreign` says whether `<![CDATA[` opens a CDATA
     /// section (inside SVG and MathML) or a bogus comment (in HTML), and
     /// `keep_attributes` how many attribute spans a start tag records.
