@@ -47,6 +47,11 @@ pub struct DedupStage {
     epoch: u64,
     /// With a changelog: what the checks since the last take changed.
     changelog: Option<Vec<ChangelogEntry>>,
+    /// Checks commit without waiting for the disk; [`DedupStage::sync`]
+    /// makes them durable (see [`DedupStage::defer_syncs`]).
+    syncs_deferred: bool,
+    /// A check was committed since the last sync.
+    unsynced: bool,
 }
 
 impl DedupStage {
@@ -57,7 +62,10 @@ impl DedupStage {
         // goes out and its input is acknowledged, so a power loss (not only
         // a process crash) cannot lose a story whose input the bus counts as
         // done; with NORMAL, a copy of that story would later pass as new.
-        // A changelog relaxes this (see `enable_changelog`).
+        // A changelog relaxes this (see `enable_changelog`), and so does a
+        // caller that syncs before it acknowledges (see `defer_syncs`): a
+        // lost check's input is then read again and checked against the
+        // same state, so its verdict is the one already sent.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.execute_batch(
@@ -95,6 +103,8 @@ impl DedupStage {
             db,
             epoch: 0,
             changelog: None,
+            syncs_deferred: false,
+            unsynced: false,
         };
         // The window may have shrunk since the state was written.
         let evicted = stage.core.evict();
@@ -129,7 +139,43 @@ impl DedupStage {
     /// the next restore brings back from the changelog.
     pub fn enable_changelog(&mut self) -> Result<(), DedupError> {
         self.changelog.get_or_insert_with(Vec::new);
+        self.syncs_deferred = false;
+        self.unsynced = false;
         self.db.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+
+    /// From now on a check commits without waiting for the disk, and is
+    /// durable only once [`sync`](Self::sync) returns: the caller syncs
+    /// before it acknowledges any input, once for all the checks made
+    /// since (a group commit), rather than once per check. Without a
+    /// changelog the store is the only durable copy of the state, so an
+    /// input must never count as done before its check is on disk.
+    pub fn defer_syncs(&mut self) -> Result<(), DedupError> {
+        self.syncs_deferred = true;
+        self.db.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+
+    /// Puts every check committed so far on disk, with one sync of the
+    /// write-ahead log (it holds the commits in order, so syncing it covers
+    /// them all); nothing to do when none was made since the last sync, or
+    /// when a changelog holds them.
+    pub fn sync(&mut self) -> Result<(), DedupError> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        // A commit under synchronous=FULL syncs the log: the smallest one
+        // does, for every commit before it.
+        self.db.pragma_update(None, "synchronous", "FULL")?;
+        let written = self.db.execute(
+            "INSERT INTO dedup_meta (key, value) VALUES ('syncs', 1)
+             ON CONFLICT (key) DO UPDATE SET value = value + 1",
+            [],
+        );
+        self.db.pragma_update(None, "synchronous", "NORMAL")?;
+        written?;
+        self.unsynced = false;
         Ok(())
     }
 
@@ -292,6 +338,7 @@ impl DedupStage {
             }
         }
         transaction.commit()?;
+        self.unsynced |= self.syncs_deferred;
         Ok(())
     }
 }
@@ -351,5 +398,22 @@ mod tests {
         assert_eq!(synchronous(&stage), 2, "FULL: the only durable copy");
         stage.enable_changelog().unwrap();
         assert_eq!(synchronous(&stage), 1, "NORMAL: the changelog holds it");
+    }
+
+    #[test]
+    fn deferred_checks_wait_for_the_callers_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stage =
+            DedupStage::open(&dir.path().join("dedup.db"), DedupConfig::default()).unwrap();
+        stage.defer_syncs().unwrap();
+        assert_eq!(synchronous(&stage), 1, "NORMAL until `sync`");
+        stage.unsynced = true;
+        stage.sync().unwrap();
+        assert!(!stage.unsynced);
+        assert_eq!(synchronous(&stage), 1, "back to NORMAL after the sync");
+        // A changelog holds the checks: nothing is left for `sync` to do.
+        stage.unsynced = true;
+        stage.enable_changelog().unwrap();
+        assert!(!stage.unsynced && !stage.syncs_deferred);
     }
 }

@@ -316,3 +316,48 @@ fn texts_stored_inside_older_state_rows_are_moved_to_their_table() {
         "the text stayed in the state row"
     );
 }
+
+/// The syncs a stage with deferred syncs made, as its store counts them.
+fn syncs_made(path: &std::path::Path) -> i64 {
+    use rusqlite::OptionalExtension;
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM dedup_meta WHERE key = 'syncs'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .unwrap()
+        .unwrap_or(0)
+}
+
+#[test]
+fn deferred_checks_are_committed_at_once_and_share_one_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedup.db");
+    let mut stage = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    stage.defer_syncs().unwrap();
+    stage.sync().unwrap();
+    assert_eq!(syncs_made(&path), 0, "no check to sync yet");
+    let articles = input();
+    for item in &articles {
+        stage.check(item).unwrap();
+    }
+    assert_eq!(syncs_made(&path), 0, "checks wait for the caller's sync");
+    stage.sync().unwrap();
+    assert_eq!(
+        syncs_made(&path),
+        1,
+        "one sync for all the checks before it"
+    );
+    stage.sync().unwrap();
+    assert_eq!(syncs_made(&path), 1, "nothing new to sync");
+    stage.check(&articles[0]).unwrap();
+    stage.sync().unwrap();
+    assert_eq!(syncs_made(&path), 2, "a check since the last sync");
+    let remembered = stage.len();
+    drop(stage);
+    let reopened = DedupStage::open(&path, DedupConfig::default()).unwrap();
+    assert_eq!(reopened.len(), remembered);
+}

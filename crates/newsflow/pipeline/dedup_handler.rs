@@ -24,7 +24,10 @@ pub struct DedupHandler {
 
 impl DedupHandler {
     pub fn open(path: PathBuf, config: DedupConfig) -> Result<Self, newsflow_dedup::DedupError> {
-        let stage = DedupStage::open(&path, config)?;
+        let mut stage = DedupStage::open(&path, config)?;
+        // The stage loop calls `make_state_durable` before every
+        // acknowledgement: one sync for the checks settled together.
+        stage.defer_syncs()?;
         Ok(Self { stage, path })
     }
 }
@@ -50,6 +53,10 @@ impl StageHandler for DedupHandler {
                 self.path.display()
             ))
         })
+    }
+
+    fn make_state_durable(&mut self) -> Result<(), HandleError> {
+        self.stage.sync().map_err(state_failed)
     }
 
     fn handle(&mut self, article: Article) -> Result<Vec<Output>, HandleError> {

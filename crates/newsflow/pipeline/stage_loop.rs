@@ -81,6 +81,14 @@ pub trait StageHandler: Send {
     fn outputs_delivered(&mut self) -> Result<(), HandleError> {
         Ok(())
     }
+    /// Called before any input is acknowledged: a stage whose store
+    /// commits each input without waiting for the disk makes every change
+    /// so far durable here. Inputs handled since the last call share one
+    /// sync (a group commit), and none is acknowledged before its change is
+    /// on disk. An error stops the stage, as a failed store would.
+    fn make_state_durable(&mut self) -> Result<(), HandleError> {
+        Ok(())
+    }
     /// The outputs returned so far were dropped, never sent (a rebuild from
     /// history discards what it recomputes).
     fn outputs_discarded(&mut self) {}
@@ -356,6 +364,10 @@ async fn finish_in_flight<H: StageHandler>(
             return;
         }
         if let Some(delivery) = &oldest.delivery {
+            if let Err(error) = handler.make_state_durable() {
+                tracing::error!(stage = handler.name(), %error, "making the state durable failed");
+                return;
+            }
             if let Err(error) = consumer.ack(delivery) {
                 tracing::error!(stage = handler.name(), %error, "acknowledging input failed");
             }
@@ -604,6 +616,7 @@ async fn settle_oldest<H: StageHandler>(
         handler.outputs_delivered().map_err(Stop::Fatal)?;
     }
     if let Some(delivery) = &oldest.delivery {
+        handler.make_state_durable().map_err(Stop::Fatal)?;
         if let Err(error) = consumer.ack(delivery) {
             tracing::error!(stage, %error, "acknowledging input failed");
         }

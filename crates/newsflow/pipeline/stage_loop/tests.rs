@@ -15,6 +15,11 @@ use super::{run_stage, HandleError, Output, StageHandler};
 #[derive(Default)]
 struct ConsumerLog {
     acked: Vec<i64>,
+    /// Inputs the handler has made durable the state of, counted from the
+    /// first (for handlers that sync on `make_state_durable`).
+    durable: usize,
+    /// Inputs acknowledged before that.
+    acked_before_durable: Vec<i64>,
 }
 
 struct FakeConsumer {
@@ -59,7 +64,11 @@ impl Consumer for FakeConsumer {
         }
     }
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
-        self.log.lock().unwrap().acked.push(delivery.offset);
+        let mut log = self.log.lock().unwrap();
+        log.acked.push(delivery.offset);
+        if delivery.offset as usize >= log.durable {
+            log.acked_before_durable.push(delivery.offset);
+        }
         Ok(())
     }
     async fn commit(&mut self) -> Result<(), BusError> {
@@ -819,5 +828,45 @@ async fn a_concurrent_stage_works_on_no_more_inputs_at_once_than_it_is_given() {
         most_overlapping_calls(Some(3)).await,
         3,
         "three at once, whatever the cores"
+    );
+}
+
+/// A stage whose store commits each input without a sync and makes them
+/// durable only when asked, as dedup's does on the embedded bus.
+struct DeferredSyncs {
+    handled: usize,
+    log: Arc<Mutex<ConsumerLog>>,
+}
+
+impl StageHandler for DeferredSyncs {
+    type Input = RawPage;
+    fn name(&self) -> &'static str {
+        "deferred"
+    }
+    fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+        self.handled += 1;
+        echo(page)
+    }
+    fn make_state_durable(&mut self) -> Result<(), HandleError> {
+        self.log.lock().unwrap().durable = self.handled;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_input_is_acknowledged_before_its_state_is_made_durable() {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let consumer = FakeConsumer::over((0..20).map(|i| page(&format!("p{i}"))).collect(), &log);
+    let handler = DeferredSyncs {
+        handled: 0,
+        log: log.clone(),
+    };
+    run_until_acked(handler, consumer, &log, 20).await;
+    let log = log.lock().unwrap();
+    assert_eq!(log.acked, (0..20).collect::<Vec<i64>>());
+    assert!(
+        log.acked_before_durable.is_empty(),
+        "acknowledged before their state was durable: {:?}",
+        log.acked_before_durable
     );
 }
