@@ -12,8 +12,9 @@
 //! [`open_elements`]); a page that needs none of the limits comes out as it
 //! went in, apart from comments (dropped), a `<` inside raw-text elements
 //! (escaped, so that the parser and this pass agree on where tags are
-//! whatever the parser's state), and the attributes nothing reads (dropped:
-//! see [`read_attributes`]).
+//! whatever the parser's state), the attributes nothing reads (dropped:
+//! see [`read_attributes`]) and blank runs between block-level tags
+//! (dropped: see [`block_spacing`]).
 
 mod block_spacing;
 mod element_kinds;
