@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS clusterer_stage_meta (
 
 /// Outputs of every operation up to this `seq` were delivered.
 const DELIVERED_THROUGH: &str = "delivered_through";
+/// Operations up to this `seq` were synced by [`ClusterStage::sync`].
+const SYNCED_THROUGH: &str = "synced_through";
 /// Log entries up to this `seq` were folded into a snapshot and deleted.
 const COMPACTED_THROUGH: &str = "compacted_through";
 /// 1 once operations were taken for a changelog: from then on, log entries
@@ -92,8 +94,15 @@ pub struct ClusterStage {
     /// order of their last change), handed out ahead of the next output.
     owed: Vec<EventRecord>,
     /// Whether each commit waits for the disk (synchronous=FULL: no
-    /// changelog holds the operations).
+    /// changelog holds the operations, and the caller does not sync them
+    /// itself).
     syncs_commits: bool,
+    /// Operations commit without waiting for the disk, and
+    /// [`ClusterStage::sync`] makes them durable (see
+    /// [`ClusterStage::defer_syncs`]).
+    syncs_deferred: bool,
+    /// An operation was logged since the last sync.
+    unsynced: bool,
 }
 
 /// What restoring one changelog record did.
@@ -154,7 +163,8 @@ impl ClusterStage {
         // only a process crash) cannot lose a story whose input the bus
         // counts as done (with NORMAL, its event would later be published
         // again at a version already out, without it). A changelog relaxes
-        // this (see `rely_on_changelog`).
+        // this (see `rely_on_changelog`); a caller that syncs before it
+        // hands records over keeps it with fewer syncs (`defer_syncs`).
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         connection.execute_batch(SCHEMA)?;
@@ -227,7 +237,52 @@ impl ClusterStage {
             delivered_through,
             owed,
             syncs_commits: true,
+            syncs_deferred: false,
+            unsynced: false,
         })
+    }
+
+    /// From now on an operation commits without waiting for the disk and
+    /// is durable once [`sync`](Self::sync) returns. The caller syncs
+    /// before it hands over the records of any operation since the last
+    /// sync and before it acknowledges any input: once for all the stories
+    /// handled in between (a group commit), rather than once per story.
+    /// So a record never goes out before the operation that made it is on
+    /// disk, as with a sync per commit. Nothing to do where a changelog
+    /// holds the operations.
+    pub fn defer_syncs(&mut self) -> Result<(), ClusterError> {
+        if !self.syncs_commits {
+            return Ok(());
+        }
+        self.connection
+            .pragma_update(None, "synchronous", "NORMAL")?;
+        self.syncs_commits = false;
+        self.syncs_deferred = true;
+        Ok(())
+    }
+
+    /// Whether operations wait for [`sync`](Self::sync) to be durable.
+    pub fn defers_syncs(&self) -> bool {
+        self.syncs_deferred
+    }
+
+    /// Puts every operation logged so far on disk with one sync of the
+    /// write-ahead log, which holds the commits in order. An operation a
+    /// panic left half-logged is rolled back first: it never happened.
+    pub fn sync(&mut self) -> Result<(), ClusterError> {
+        self.roll_back_unfinished()?;
+        if !self.unsynced {
+            return Ok(());
+        }
+        // A commit under synchronous=FULL syncs the log: the smallest one
+        // does, for every commit before it.
+        self.connection.pragma_update(None, "synchronous", "FULL")?;
+        let written = write_meta(&self.connection, SYNCED_THROUGH, self.last_seq);
+        self.connection
+            .pragma_update(None, "synchronous", "NORMAL")?;
+        written?;
+        self.unsynced = false;
+        Ok(())
     }
 
     /// The caller sends every operation to a durable changelog before it
@@ -240,6 +295,8 @@ impl ClusterStage {
         self.connection
             .pragma_update(None, "synchronous", "NORMAL")?;
         self.syncs_commits = false;
+        self.syncs_deferred = false;
+        self.unsynced = false;
         Ok(())
     }
 
@@ -538,7 +595,7 @@ impl ClusterStage {
             also_carried_by,
         };
         // The story and the tick it makes due are committed together: one
-        // disk sync instead of two. A failed commit stops the stage (its
+        // disk sync instead of two (none, with syncs deferred). A failed commit stops the stage (its
         // memory is then ahead of its store), which reopens from the store.
         self.connection.execute_batch("BEGIN IMMEDIATE")?;
         let logged = self.log(&operation);
@@ -698,6 +755,7 @@ impl ClusterStage {
             .prepare_cached("INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)")?
             .execute(params![seq, text])?;
         self.last_seq = seq;
+        self.unsynced |= self.syncs_deferred;
         if let Some(held) = &mut self.unpublished {
             held.push(ChangelogRecord::new(self.epoch, seq, operation.clone()));
         }
@@ -834,5 +892,45 @@ mod durability_tests {
             .add_story(&story(2))
             .expect("the store takes writes: no lock left behind");
         drop(torn);
+    }
+
+    fn synced_through(stage: &ClusterStage) -> Option<i64> {
+        read_meta(&stage.connection, SYNCED_THROUGH).unwrap()
+    }
+
+    #[test]
+    fn deferred_operations_wait_for_one_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clusterer.db");
+        let mut stage = ClusterStage::open(&path, ClustererConfig::default()).unwrap();
+        stage.defer_syncs().unwrap();
+        assert!(stage.defers_syncs());
+        assert_eq!(synchronous(&stage), 1, "NORMAL until `sync`");
+        stage.sync().unwrap();
+        assert_eq!(synced_through(&stage), None, "nothing to sync yet");
+        for n in 1..=5 {
+            stage.add_story(&story(n)).unwrap();
+        }
+        stage.outputs_delivered().unwrap();
+        assert_eq!(synced_through(&stage), None, "operations wait for the sync");
+        stage.sync().unwrap();
+        assert_eq!(synced_through(&stage), Some(stage.last_seq()));
+        assert_eq!(synchronous(&stage), 1, "back to NORMAL after the sync");
+        // A panic's half-logged operation is rolled back, not synced.
+        stage.add_story(&story(6)).unwrap();
+        let logged = stage.last_seq();
+        stage.connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+        stage.log(&Operation::Tick { now: Utc::now() }).unwrap();
+        stage.sync().unwrap();
+        drop(stage);
+        let reopened = ClusterStage::open(&path, ClustererConfig::default()).unwrap();
+        assert_eq!(reopened.last_seq(), logged, "the torn entry is gone");
+        assert!(synced_through(&reopened).is_some_and(|seq| seq >= logged));
+        // A changelog holds the operations: nothing is deferred.
+        let mut stage = reopened;
+        stage.rely_on_changelog().unwrap();
+        assert!(!stage.defers_syncs());
+        stage.defer_syncs().unwrap();
+        assert!(!stage.defers_syncs(), "a changelog holds them already");
     }
 }

@@ -62,10 +62,9 @@ impl DedupStage {
         // goes out and its input is acknowledged, so a power loss (not only
         // a process crash) cannot lose a story whose input the bus counts as
         // done; with NORMAL, a copy of that story would later pass as new.
-        // A changelog relaxes this (see `enable_changelog`), and so does a
-        // caller that syncs before it acknowledges (see `defer_syncs`): a
-        // lost check's input is then read again and checked against the
-        // same state, so its verdict is the one already sent.
+        // A changelog relaxes this (see `enable_changelog`); a caller that
+        // syncs before it hands verdicts over keeps it with fewer syncs
+        // (see `defer_syncs`).
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.execute_batch(
@@ -146,15 +145,22 @@ impl DedupStage {
     }
 
     /// From now on a check commits without waiting for the disk, and is
-    /// durable only once [`sync`](Self::sync) returns: the caller syncs
-    /// before it acknowledges any input, once for all the checks made
-    /// since (a group commit), rather than once per check. Without a
-    /// changelog the store is the only durable copy of the state, so an
-    /// input must never count as done before its check is on disk.
+    /// durable only once [`sync`](Self::sync) returns. The caller syncs
+    /// before it hands over the verdicts of any check since the last sync
+    /// and before it acknowledges any input: once for all the checks made
+    /// in between (a group commit), rather than once per check. Without a
+    /// changelog the store is the only durable copy of the state, so no
+    /// verdict goes out, and no input counts as done, before its check is
+    /// on disk.
     pub fn defer_syncs(&mut self) -> Result<(), DedupError> {
         self.syncs_deferred = true;
         self.db.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(())
+    }
+
+    /// Whether checks wait for [`sync`](Self::sync) to be durable.
+    pub fn defers_syncs(&self) -> bool {
+        self.syncs_deferred
     }
 
     /// Puts every check committed so far on disk, with one sync of the

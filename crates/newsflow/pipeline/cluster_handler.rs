@@ -97,6 +97,10 @@ impl ClusterHandler {
         let mut stage = ClusterStage::open(&path, config.clone())?;
         if with_changelog {
             stage.rely_on_changelog()?;
+        } else {
+            // The stage loop calls `make_state_durable` before it hands
+            // over records or acknowledges inputs.
+            stage.defer_syncs()?;
         }
         Ok(Self {
             stage,
@@ -160,6 +164,14 @@ impl StageHandler for ClusterHandler {
         self.outputs(&records, None)
     }
 
+    fn make_state_durable(&mut self) -> Result<(), HandleError> {
+        self.stage.sync().map_err(state_failed)
+    }
+
+    fn defers_state_syncs(&self) -> bool {
+        self.stage.defers_syncs()
+    }
+
     fn outputs_delivered(&mut self) -> Result<(), HandleError> {
         let Some(delivered) = self.unconfirmed.pop_front() else {
             return Ok(());
@@ -202,11 +214,12 @@ impl StageHandler for ClusterHandler {
             ))
         })?;
         self.stage.keep_epoch(epoch);
-        if self.changelog.is_some() {
-            self.stage
-                .rely_on_changelog()
-                .map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
-        }
+        let durability = if self.changelog.is_some() {
+            self.stage.rely_on_changelog()
+        } else {
+            self.stage.defer_syncs()
+        };
+        durability.map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
         // What goes to the changelog next is read again from the store's
         // mark of what the changelog holds.
         if let Some(outbox) = &mut self.changelog {

@@ -25,8 +25,9 @@ pub struct DedupHandler {
 impl DedupHandler {
     pub fn open(path: PathBuf, config: DedupConfig) -> Result<Self, newsflow_dedup::DedupError> {
         let mut stage = DedupStage::open(&path, config)?;
-        // The stage loop calls `make_state_durable` before every
-        // acknowledgement: one sync for the checks settled together.
+        // The stage loop calls `make_state_durable` before it hands over
+        // verdicts or acknowledges inputs: one sync for the checks of
+        // the inputs it handled back to back.
         stage.defer_syncs()?;
         Ok(Self { stage, path })
     }
@@ -57,6 +58,10 @@ impl StageHandler for DedupHandler {
 
     fn make_state_durable(&mut self) -> Result<(), HandleError> {
         self.stage.sync().map_err(state_failed)
+    }
+
+    fn defers_state_syncs(&self) -> bool {
+        self.stage.defers_syncs()
     }
 
     fn handle(&mut self, article: Article) -> Result<Vec<Output>, HandleError> {

@@ -81,13 +81,21 @@ pub trait StageHandler: Send {
     fn outputs_delivered(&mut self) -> Result<(), HandleError> {
         Ok(())
     }
-    /// Called before any input is acknowledged: a stage whose store
-    /// commits each input without waiting for the disk makes every change
-    /// so far durable here. Inputs handled since the last call share one
-    /// sync (a group commit), and none is acknowledged before its change is
-    /// on disk. An error stops the stage, as a failed store would.
+    /// Called before the outputs of what was handled since the last call
+    /// are handed to the bus, and before any input is acknowledged: a stage
+    /// whose store commits without waiting for the disk makes every change
+    /// so far durable here, so that no output goes out, and no input counts
+    /// as done, before the state change behind it is on disk. An error
+    /// stops the stage, as a failed store would.
     fn make_state_durable(&mut self) -> Result<(), HandleError> {
         Ok(())
+    }
+    /// Whether `handle` leaves its state changes for `make_state_durable`
+    /// to sync: the loop then handles the inputs already waiting back to
+    /// back (up to [`MAX_INPUTS_PER_SYNC`]) and syncs once for all of them
+    /// (a group commit) before it hands over their outputs.
+    fn defers_state_syncs(&self) -> bool {
+        false
     }
     /// The outputs returned so far were dropped, never sent (a rebuild from
     /// history discards what it recomputes).
@@ -138,6 +146,10 @@ const MAX_IN_FLIGHT: usize = 128;
 /// And at most this many bytes of outputs in flight, however large the
 /// records (a page may be up to the bus's message size).
 const MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
+/// Inputs a stage that defers its state syncs handles before one sync
+/// covers them: enough to take a sync off the path of each input under
+/// load, few enough that their outputs do not wait long for it.
+pub const MAX_INPUTS_PER_SYNC: usize = 32;
 
 /// What became of one input record.
 enum Processed {
@@ -289,6 +301,7 @@ pub async fn run_stage<H: StageHandler>(
                             continue;
                         }
                     };
+                    handler.make_state_durable().map_err(Stop::Fatal)?;
                     let sends = enqueue_all(&Source::Idle { stage }, producer.as_ref(), outputs, &shutdown).await?;
                     in_flight.push_back(InFlight { delivery: None, sends, confirm: true });
                     continue;
@@ -312,10 +325,19 @@ pub async fn run_stage<H: StageHandler>(
                     }));
                 }
                 None => {
-                    let started = std::time::Instant::now();
-                    let processed = process_with(&delivery, |input| handler.handle(input));
-                    let took = started.elapsed();
-                    dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
+                    let room = MAX_IN_FLIGHT.saturating_sub(working.len() + in_flight.len());
+                    // Where the bus assigns inputs, one read may change the
+                    // assignment, which the reads here do not look at.
+                    let batch = if restore.is_none() && handler.defers_state_syncs() {
+                        room.clamp(1, MAX_INPUTS_PER_SYNC)
+                    } else {
+                        1
+                    };
+                    let handled = handle_ready(&mut handler, consumer.as_mut(), delivery, batch, &shutdown).await;
+                    handler.make_state_durable().map_err(Stop::Fatal)?;
+                    for (delivery, processed, took) in handled {
+                        dispatch(&mut handler, &mut in_flight, consumer.as_mut(), producer.as_ref(), &shutdown, delivery, processed, took).await?;
+                    }
                     if handler.settle_before_next() {
                         settle_all(&mut handler, consumer.as_mut(), &mut in_flight, producer.as_ref(), &shutdown).await?;
                     }
@@ -373,6 +395,36 @@ async fn finish_in_flight<H: StageHandler>(
             }
         }
     }
+}
+
+/// Handles `first`, then, up to `batch` in all, the inputs the consumer
+/// already holds, stopping after one that did not end in outputs or a
+/// skip (a panic, a dead letter: it is dealt with before anything else)
+/// and where the handler wants what it delivered settled first.
+async fn handle_ready<H: StageHandler>(
+    handler: &mut H,
+    consumer: &mut dyn Consumer,
+    first: Delivery,
+    batch: usize,
+    shutdown: &CancellationToken,
+) -> Vec<Worked> {
+    let mut handled = Vec::with_capacity(batch);
+    let mut next = Some(first);
+    while let Some(delivery) = next.take() {
+        let started = std::time::Instant::now();
+        let processed = process_with(&delivery, |input| handler.handle(input));
+        let plain = matches!(processed, Processed::Outputs(_) | Processed::Skipped(_));
+        handled.push((delivery, processed, started.elapsed()));
+        if !plain || handled.len() >= batch || handler.settle_before_next() {
+            break;
+        }
+        // A read that fails is left to the next loop, which retries it.
+        next = tokio::select! {
+            _ = shutdown.cancelled() => None,
+            polled = consumer.poll(Duration::ZERO) => polled.ok().flatten(),
+        };
+    }
+    handled
 }
 
 /// Puts one processed input in flight: its outputs handed to the bus (a

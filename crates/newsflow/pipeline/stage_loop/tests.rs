@@ -20,6 +20,10 @@ struct ConsumerLog {
     durable: usize,
     /// Inputs acknowledged before that.
     acked_before_durable: Vec<i64>,
+    /// Outputs (by key) handed to the bus before that.
+    handed_before_durable: Vec<String>,
+    /// Calls of `make_state_durable` that found something to sync.
+    syncs: usize,
 }
 
 struct FakeConsumer {
@@ -832,7 +836,8 @@ async fn a_concurrent_stage_works_on_no_more_inputs_at_once_than_it_is_given() {
 }
 
 /// A stage whose store commits each input without a sync and makes them
-/// durable only when asked, as dedup's does on the embedded bus.
+/// durable only when asked, as dedup's and the clusterer's do on the
+/// embedded bus.
 struct DeferredSyncs {
     handled: usize,
     log: Arc<Mutex<ConsumerLog>>,
@@ -848,25 +853,117 @@ impl StageHandler for DeferredSyncs {
         echo(page)
     }
     fn make_state_durable(&mut self) -> Result<(), HandleError> {
-        self.log.lock().unwrap().durable = self.handled;
+        let mut log = self.log.lock().unwrap();
+        if log.durable < self.handled {
+            log.durable = self.handled;
+            log.syncs += 1;
+        }
         Ok(())
+    }
+    fn defers_state_syncs(&self) -> bool {
+        true
+    }
+}
+
+/// Notes each output handed over before the state of its input (`pN`, the
+/// N+1th) was made durable.
+struct WatchingProducer {
+    log: Arc<Mutex<ConsumerLog>>,
+    inner: Arc<FakeProducer>,
+}
+
+#[async_trait]
+impl Producer for WatchingProducer {
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> Result<newsflow_bus::PendingSend, BusError> {
+        let input: usize = key.trim_start_matches('p').parse().unwrap();
+        {
+            let mut log = self.log.lock().unwrap();
+            if input >= log.durable {
+                log.handed_before_durable.push(key.to_string());
+            }
+        }
+        self.inner.enqueue(topic, key, payload).await
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_input_is_acknowledged_before_its_state_is_made_durable() {
+async fn no_output_goes_out_and_no_input_is_acknowledged_before_its_state_is_durable() {
     let log = Arc::new(Mutex::new(ConsumerLog::default()));
     let consumer = FakeConsumer::over((0..20).map(|i| page(&format!("p{i}"))).collect(), &log);
     let handler = DeferredSyncs {
         handled: 0,
         log: log.clone(),
     };
-    run_until_acked(handler, consumer, &log, 20).await;
+    let producer = Arc::new(WatchingProducer {
+        log: log.clone(),
+        inner: FakeProducer::new(1 << 20, 0),
+    });
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        handler,
+        Box::new(consumer),
+        producer.clone(),
+        shutdown.clone(),
+        None,
+    ));
+    wait_for(|| log.lock().unwrap().acked.len() == 20).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
     let log = log.lock().unwrap();
     assert_eq!(log.acked, (0..20).collect::<Vec<i64>>());
+    assert!(
+        log.handed_before_durable.is_empty(),
+        "handed over before their state was durable: {:?}",
+        log.handed_before_durable
+    );
     assert!(
         log.acked_before_durable.is_empty(),
         "acknowledged before their state was durable: {:?}",
         log.acked_before_durable
     );
+    // All twenty were waiting at once: they share a sync or two, not one
+    // each (the first input is handled alone while the rest arrive).
+    assert!(log.syncs <= 3, "{} syncs for 20 inputs", log.syncs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_that_syncs_each_input_itself_is_not_batched() {
+    let log = Arc::new(Mutex::new(ConsumerLog::default()));
+    let consumer = FakeConsumer::over((0..8).map(|i| page(&format!("p{i}"))).collect(), &log);
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    struct Plain(Arc<Mutex<Vec<usize>>>, Arc<Mutex<ConsumerLog>>);
+    impl StageHandler for Plain {
+        type Input = RawPage;
+        fn name(&self) -> &'static str {
+            "plain"
+        }
+        fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
+            // How many outputs were handed over when this input came in.
+            let handed = self.1.lock().unwrap().handed_before_durable.len();
+            self.0.lock().unwrap().push(handed);
+            echo(page)
+        }
+    }
+    let producer = Arc::new(WatchingProducer {
+        log: log.clone(),
+        inner: FakeProducer::new(1 << 20, 0),
+    });
+    let shutdown = CancellationToken::new();
+    let stage = tokio::spawn(run_stage(
+        Plain(handled.clone(), log.clone()),
+        Box::new(consumer),
+        producer,
+        shutdown.clone(),
+        None,
+    ));
+    wait_for(|| log.lock().unwrap().acked.len() == 8).await;
+    shutdown.cancel();
+    stage.await.unwrap().unwrap();
+    // Each input's outputs were handed over before the next was handled.
+    assert_eq!(*handled.lock().unwrap(), (0..8).collect::<Vec<usize>>());
 }
