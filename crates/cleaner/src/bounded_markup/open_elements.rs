@@ -342,7 +342,11 @@ impl OpenElements {
         }
         let number = self.positions.len() as u32;
         self.positions.push(Vec::new());
-        self.keys.insert(key.into(), (number, categories));
+        // Common names are found through `common` (set up for every page,
+        // so never hashed nor allocated).
+        if common_index(key).is_none() {
+            self.keys.insert(key.into(), (number, categories));
+        }
         (number, categories)
     }
 
