@@ -153,6 +153,10 @@ impl DedupStage {
     /// verdict goes out, and no input counts as done, before its check is
     /// on disk.
     pub fn defer_syncs(&mut self) -> Result<(), DedupError> {
+        if self.changelog.is_some() {
+            // The changelog holds the checks already.
+            return Ok(());
+        }
         self.syncs_deferred = true;
         self.db.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(())
@@ -421,5 +425,7 @@ mod tests {
         stage.unsynced = true;
         stage.enable_changelog().unwrap();
         assert!(!stage.unsynced && !stage.syncs_deferred);
+        stage.defer_syncs().unwrap();
+        assert!(!stage.defers_syncs(), "a changelog holds them already");
     }
 }

@@ -163,7 +163,8 @@ enum Processed {
     Fatal(HandleError),
 }
 
-/// An input processed on the blocking pool, with what became of it.
+/// An input processed (on the blocking pool, or in a run of ready inputs),
+/// with what became of it and how long its handler took.
 type Worked = (Delivery, Processed, std::time::Duration);
 
 /// One input (or idle tick) whose outputs are on their way: it is
