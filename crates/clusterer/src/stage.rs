@@ -595,8 +595,9 @@ impl ClusterStage {
             also_carried_by,
         };
         // The story and the tick it makes due are committed together: one
-        // disk sync instead of two (none, with syncs deferred). A failed commit stops the stage (its
-        // memory is then ahead of its store), which reopens from the store.
+        // disk sync instead of two (none, with syncs deferred). A failed
+        // commit stops the stage (its memory is then ahead of its store),
+        // which reopens from the store.
         self.connection.execute_batch("BEGIN IMMEDIATE")?;
         let logged = self.log(&operation);
         let records = logged.and_then(|()| {
