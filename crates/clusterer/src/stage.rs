@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS clusterer_stage_meta (
 const DELIVERED_THROUGH: &str = "delivered_through";
 /// Operations up to this `seq` were synced by [`ClusterStage::sync`].
 const SYNCED_THROUGH: &str = "synced_through";
+/// The `synchronous` level that sync's commit was made at (2: FULL).
+const SYNC_LEVEL: &str = "sync_level";
 /// Log entries up to this `seq` were folded into a snapshot and deleted.
 const COMPACTED_THROUGH: &str = "compacted_through";
 /// 1 once operations were taken for a changelog: from then on, log entries
@@ -261,6 +263,19 @@ impl ClusterStage {
         Ok(())
     }
 
+    /// One commit: operations up to `last_seq` synced, at the level the
+    /// connection commits with now.
+    fn write_sync_mark(&mut self) -> Result<(), ClusterError> {
+        let level: i64 = self
+            .connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+        let transaction = self.connection.transaction()?;
+        write_meta(&transaction, SYNCED_THROUGH, self.last_seq)?;
+        write_meta(&transaction, SYNC_LEVEL, level)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
     /// Whether operations wait for [`sync`](Self::sync) to be durable.
     pub fn defers_syncs(&self) -> bool {
         self.syncs_deferred
@@ -275,9 +290,11 @@ impl ClusterStage {
             return Ok(());
         }
         // A commit under synchronous=FULL syncs the log: the smallest one
-        // does, for every commit before it.
+        // does, for every commit before it. It marks how far the log is
+        // synced and the level the mark was made at, which is what makes it
+        // a sync.
         self.connection.pragma_update(None, "synchronous", "FULL")?;
-        let written = write_meta(&self.connection, SYNCED_THROUGH, self.last_seq);
+        let written = self.write_sync_mark();
         self.connection
             .pragma_update(None, "synchronous", "NORMAL")?;
         written?;
@@ -916,6 +933,11 @@ mod durability_tests {
         assert_eq!(synced_through(&stage), None, "operations wait for the sync");
         stage.sync().unwrap();
         assert_eq!(synced_through(&stage), Some(stage.last_seq()));
+        assert_eq!(
+            read_meta(&stage.connection, SYNC_LEVEL).unwrap(),
+            Some(2),
+            "the sync's commit is made with synchronous=FULL, which syncs the log"
+        );
         assert_eq!(synchronous(&stage), 1, "back to NORMAL after the sync");
         // A panic's half-logged operation is rolled back, not synced.
         stage.add_story(&story(6)).unwrap();

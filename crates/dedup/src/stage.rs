@@ -176,13 +176,20 @@ impl DedupStage {
             return Ok(());
         }
         // A commit under synchronous=FULL syncs the log: the smallest one
-        // does, for every commit before it.
+        // does, for every commit before it. It counts the syncs and notes
+        // the level it was made at, which is what makes it one.
         self.db.pragma_update(None, "synchronous", "FULL")?;
-        let written = self.db.execute(
-            "INSERT INTO dedup_meta (key, value) VALUES ('syncs', 1)
-             ON CONFLICT (key) DO UPDATE SET value = value + 1",
-            [],
-        );
+        let written = self
+            .db
+            .query_row("PRAGMA synchronous", [], |row| row.get::<_, i64>(0))
+            .and_then(|level| {
+                self.db.execute(
+                    "INSERT INTO dedup_meta (key, value) VALUES ('syncs', 1), ('sync_level', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value =
+                         CASE key WHEN 'syncs' THEN value + 1 ELSE excluded.value END",
+                    [level],
+                )
+            });
         self.db.pragma_update(None, "synchronous", "NORMAL")?;
         written?;
         self.unsynced = false;

@@ -317,19 +317,24 @@ fn texts_stored_inside_older_state_rows_are_moved_to_their_table() {
     );
 }
 
-/// The syncs a stage with deferred syncs made, as its store counts them.
-fn syncs_made(path: &std::path::Path) -> i64 {
+/// A value a stage with deferred syncs keeps about its syncs.
+fn sync_meta(path: &std::path::Path, key: &str) -> i64 {
     use rusqlite::OptionalExtension;
     rusqlite::Connection::open(path)
         .unwrap()
         .query_row(
-            "SELECT value FROM dedup_meta WHERE key = 'syncs'",
-            [],
+            "SELECT value FROM dedup_meta WHERE key = ?1",
+            [key],
             |row| row.get(0),
         )
         .optional()
         .unwrap()
         .unwrap_or(0)
+}
+
+/// The syncs a stage with deferred syncs made, as its store counts them.
+fn syncs_made(path: &std::path::Path) -> i64 {
+    sync_meta(path, "syncs")
 }
 
 #[test]
@@ -350,6 +355,11 @@ fn deferred_checks_are_committed_at_once_and_share_one_sync() {
         syncs_made(&path),
         1,
         "one sync for all the checks before it"
+    );
+    assert_eq!(
+        sync_meta(&path, "sync_level"),
+        2,
+        "the sync's commit is made with synchronous=FULL, which syncs the log"
     );
     stage.sync().unwrap();
     assert_eq!(syncs_made(&path), 1, "nothing new to sync");
