@@ -18,6 +18,5 @@ pub fn separates_blocks(name: &str) -> bool {
 /// Only the characters HTML counts as whitespace (not `&nbsp;`, which is
 /// text, nor any other Unicode space).
 pub fn is_blank(text: &str) -> bool {
-    text.bytes()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'))
+    text.bytes().all(super::tokens::is_space)
 }

@@ -77,19 +77,14 @@ pub fn bound_markup(html: &str) -> Cow<'_, str> {
         let Some(token) = tokens.next_token(pass.open.in_foreign_content(), 0) else {
             break;
         };
-        let blank = blank_after_block.take();
-        if let (Some((from, to)), Token::Tag(tag)) = (blank, &token) {
-            if block_spacing::separates_blocks(&tag.name) {
-                pass.replace(from, to, "");
-            }
+        let separates =
+            matches!(&token, Token::Tag(tag) if block_spacing::separates_blocks(&tag.name));
+        if let Some((from, to)) = blank_after_block.take().filter(|_| separates) {
+            pass.replace(from, to, "");
         }
         let follows_block = std::mem::replace(
             &mut after_block,
-            match &token {
-                Token::Tag(tag) => block_spacing::separates_blocks(&tag.name),
-                Token::Doctype(_) => true,
-                _ => false,
-            },
+            separates || matches!(token, Token::Doctype(_)),
         );
         match token {
             Token::Text(end) => {
@@ -171,7 +166,6 @@ impl<'a> Pass<'a> {
     /// `pre` or `listing` whose spacing is the content, not in SVG/MathML.
     fn blank_is_inert(&self) -> bool {
         self.open.formatting_len() == 0
-            && !self.open.in_foreign_content()
             && self.open.top_namespace() == Namespace::Html
             && !self.open.is_open("pre")
             && !self.open.is_open("listing")

@@ -55,7 +55,8 @@ pub struct Tokenizer<'a> {
     pos: usize,
 }
 
-fn is_space(b: u8) -> bool {
+/// What HTML counts as whitespace.
+pub(super) fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
 }
 
