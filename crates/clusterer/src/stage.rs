@@ -95,16 +95,23 @@ pub struct ClusterStage {
     /// Records owed from before the last restart (newest per event, in the
     /// order of their last change), handed out ahead of the next output.
     owed: Vec<EventRecord>,
-    /// Whether each commit waits for the disk (synchronous=FULL: no
-    /// changelog holds the operations, and the caller does not sync them
-    /// itself).
-    syncs_commits: bool,
-    /// Operations commit without waiting for the disk, and
-    /// [`ClusterStage::sync`] makes them durable (see
-    /// [`ClusterStage::defer_syncs`]).
-    syncs_deferred: bool,
-    /// An operation was logged since the last sync.
-    unsynced: bool,
+    /// How the store's commits reach the disk.
+    durability: Durability,
+}
+
+/// How a [`ClusterStage`]'s operations are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Each commit waits for the disk (synchronous=FULL): the store is the
+    /// only durable copy and nobody syncs for it.
+    EachCommit,
+    /// Commits do not wait; [`ClusterStage::sync`] makes them durable (see
+    /// [`ClusterStage::defer_syncs`]). `unsynced`: an operation was logged
+    /// since the last sync.
+    Deferred { unsynced: bool },
+    /// Commits do not wait: a changelog holds the operations (see
+    /// [`ClusterStage::rely_on_changelog`]).
+    Changelog,
 }
 
 /// What restoring one changelog record did.
@@ -238,9 +245,7 @@ impl ClusterStage {
             snapshot_seq,
             delivered_through,
             owed,
-            syncs_commits: true,
-            syncs_deferred: false,
-            unsynced: false,
+            durability: Durability::EachCommit,
         })
     }
 
@@ -253,13 +258,12 @@ impl ClusterStage {
     /// disk, as with a sync per commit. Nothing to do where a changelog
     /// holds the operations.
     pub fn defer_syncs(&mut self) -> Result<(), ClusterError> {
-        if !self.syncs_commits {
+        if self.durability != Durability::EachCommit {
             return Ok(());
         }
         self.connection
             .pragma_update(None, "synchronous", "NORMAL")?;
-        self.syncs_commits = false;
-        self.syncs_deferred = true;
+        self.durability = Durability::Deferred { unsynced: false };
         Ok(())
     }
 
@@ -278,7 +282,7 @@ impl ClusterStage {
 
     /// Whether operations wait for [`sync`](Self::sync) to be durable.
     pub fn defers_syncs(&self) -> bool {
-        self.syncs_deferred
+        matches!(self.durability, Durability::Deferred { .. })
     }
 
     /// Puts every operation logged so far on disk with one sync of the
@@ -286,20 +290,35 @@ impl ClusterStage {
     /// panic left half-logged is rolled back first: it never happened.
     pub fn sync(&mut self) -> Result<(), ClusterError> {
         self.roll_back_unfinished()?;
-        if !self.unsynced {
+        if self.durability != (Durability::Deferred { unsynced: true }) {
             return Ok(());
         }
         // A commit under synchronous=FULL syncs the log: the smallest one
         // does, for every commit before it. It marks how far the log is
         // synced and the level the mark was made at, which is what makes it
         // a sync.
-        self.connection.pragma_update(None, "synchronous", "FULL")?;
-        let written = self.write_sync_mark();
-        self.connection
-            .pragma_update(None, "synchronous", "NORMAL")?;
-        written?;
-        self.unsynced = false;
+        self.write_at_level("FULL", Self::write_sync_mark)?;
+        self.durability = Durability::Deferred { unsynced: false };
         Ok(())
+    }
+
+    /// Makes one write with the connection at synchronous `level`, then
+    /// sets it back to the level its durability commits at, whether the
+    /// write worked or not.
+    fn write_at_level(
+        &mut self,
+        level: &str,
+        write: impl FnOnce(&mut Self) -> Result<(), ClusterError>,
+    ) -> Result<(), ClusterError> {
+        self.connection.pragma_update(None, "synchronous", level)?;
+        let written = write(self);
+        let own = if self.durability == Durability::EachCommit {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        self.connection.pragma_update(None, "synchronous", own)?;
+        written
     }
 
     /// The caller sends every operation to a durable changelog before it
@@ -311,9 +330,7 @@ impl ClusterStage {
     pub fn rely_on_changelog(&mut self) -> Result<(), ClusterError> {
         self.connection
             .pragma_update(None, "synchronous", "NORMAL")?;
-        self.syncs_commits = false;
-        self.syncs_deferred = false;
-        self.unsynced = false;
+        self.durability = Durability::Changelog;
         Ok(())
     }
 
@@ -511,15 +528,12 @@ impl ClusterStage {
     /// nothing (the system holds the write). With a sync it was one of the
     /// clusterer's three per story.
     fn write_delivered_through(&mut self, seq: i64) -> Result<(), ClusterError> {
-        if !self.syncs_commits {
-            write_meta(&self.connection, DELIVERED_THROUGH, seq)?;
-            return Ok(());
+        let write = |stage: &mut Self| Ok(write_meta(&stage.connection, DELIVERED_THROUGH, seq)?);
+        if self.durability == Durability::EachCommit {
+            self.write_at_level("NORMAL", write)
+        } else {
+            write(self)
         }
-        self.connection
-            .pragma_update(None, "synchronous", "NORMAL")?;
-        let written = write_meta(&self.connection, DELIVERED_THROUGH, seq);
-        self.connection.pragma_update(None, "synchronous", "FULL")?;
-        Ok(written?)
     }
 
     /// Enough operations were logged since the last checkpoint for the next
@@ -773,7 +787,9 @@ impl ClusterStage {
             .prepare_cached("INSERT INTO clusterer_log (seq, operation) VALUES (?1, ?2)")?
             .execute(params![seq, text])?;
         self.last_seq = seq;
-        self.unsynced |= self.syncs_deferred;
+        if let Durability::Deferred { unsynced } = &mut self.durability {
+            *unsynced = true;
+        }
         if let Some(held) = &mut self.unpublished {
             held.push(ChangelogRecord::new(self.epoch, seq, operation.clone()));
         }

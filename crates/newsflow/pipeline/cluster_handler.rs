@@ -95,13 +95,7 @@ impl ClusterHandler {
         with_changelog: bool,
     ) -> Result<Self, ClusterError> {
         let mut stage = ClusterStage::open(&path, config.clone())?;
-        if with_changelog {
-            stage.rely_on_changelog()?;
-        } else {
-            // The stage loop calls `make_state_durable` before it hands
-            // over records or acknowledges inputs.
-            stage.defer_syncs()?;
-        }
+        set_durability(&mut stage, with_changelog)?;
         Ok(Self {
             stage,
             changelog: with_changelog.then(ChangelogOutbox::default),
@@ -133,6 +127,17 @@ impl ClusterHandler {
             story_fetched_at: (!records.is_empty()).then_some(story_fetched_at).flatten(),
         });
         Ok(outputs)
+    }
+}
+
+/// With a changelog, the changelog holds the operations; without one (the
+/// embedded bus), the stage loop syncs them through `make_state_durable`
+/// before it hands over records or acknowledges inputs.
+fn set_durability(stage: &mut ClusterStage, with_changelog: bool) -> Result<(), ClusterError> {
+    if with_changelog {
+        stage.rely_on_changelog()
+    } else {
+        stage.defer_syncs()
     }
 }
 
@@ -214,12 +219,8 @@ impl StageHandler for ClusterHandler {
             ))
         })?;
         self.stage.keep_epoch(epoch);
-        let durability = if self.changelog.is_some() {
-            self.stage.rely_on_changelog()
-        } else {
-            self.stage.defer_syncs()
-        };
-        durability.map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
+        set_durability(&mut self.stage, self.changelog.is_some())
+            .map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
         // What goes to the changelog next is read again from the store's
         // mark of what the changelog holds.
         if let Some(outbox) = &mut self.changelog {

@@ -133,8 +133,8 @@ impl ClustererStateMeasured {
 }
 
 /// The clusterer reached a cap (`max_held_stories`, or the vocabulary far
-/// past `max_vocabulary_terms`) and retired the events changed longest ago
-/// before their time; it logs each time at warn.
+/// past `max_vocabulary_terms`) and retired events before their time,
+/// closed ones first; it logs each time at warn.
 pub struct ClustererRetiredEarly {
     pub events: u64,
     pub stories: u64,

@@ -643,11 +643,22 @@ async fn run_until_acked<H: StageHandler + 'static>(
     log: &Arc<Mutex<ConsumerLog>>,
     count: usize,
 ) {
+    run_through_until_acked(handler, consumer, FakeProducer::new(1 << 20, 0), log, count).await;
+}
+
+/// The same, handing outputs to `producer`.
+async fn run_through_until_acked<H: StageHandler + 'static>(
+    handler: H,
+    consumer: FakeConsumer,
+    producer: Arc<dyn Producer>,
+    log: &Arc<Mutex<ConsumerLog>>,
+    count: usize,
+) {
     let shutdown = CancellationToken::new();
     let stage = tokio::spawn(run_stage(
         handler,
         Box::new(consumer),
-        FakeProducer::new(1 << 20, 0),
+        producer,
         shutdown.clone(),
         None,
     ));
@@ -903,17 +914,7 @@ async fn no_output_goes_out_and_no_input_is_acknowledged_before_its_state_is_dur
         log: log.clone(),
         inner: FakeProducer::new(1 << 20, 0),
     });
-    let shutdown = CancellationToken::new();
-    let stage = tokio::spawn(run_stage(
-        handler,
-        Box::new(consumer),
-        producer.clone(),
-        shutdown.clone(),
-        None,
-    ));
-    wait_for(|| log.lock().unwrap().acked.len() == 20).await;
-    shutdown.cancel();
-    stage.await.unwrap().unwrap();
+    run_through_until_acked(handler, consumer, producer, &log, 20).await;
     let log = log.lock().unwrap();
     assert_eq!(log.acked, (0..20).collect::<Vec<i64>>());
     assert!(
@@ -936,34 +937,22 @@ async fn a_stage_that_syncs_each_input_itself_is_not_batched() {
     let log = Arc::new(Mutex::new(ConsumerLog::default()));
     let consumer = FakeConsumer::over((0..8).map(|i| page(&format!("p{i}"))).collect(), &log);
     let handled = Arc::new(Mutex::new(Vec::new()));
-    struct Plain(Arc<Mutex<Vec<usize>>>, Arc<Mutex<ConsumerLog>>);
+    let producer = FakeProducer::new(1 << 20, 0);
+    /// Notes, as each input comes in, how many outputs were handed over.
+    struct Plain(Arc<Mutex<Vec<usize>>>, Arc<FakeProducer>);
     impl StageHandler for Plain {
         type Input = RawPage;
         fn name(&self) -> &'static str {
             "plain"
         }
         fn handle(&mut self, page: RawPage) -> Result<Vec<Output>, HandleError> {
-            // How many outputs were handed over when this input came in.
-            let handed = self.1.lock().unwrap().handed_before_durable.len();
+            let handed = self.1.on(topics::ARTICLES).len();
             self.0.lock().unwrap().push(handed);
             echo(page)
         }
     }
-    let producer = Arc::new(WatchingProducer {
-        log: log.clone(),
-        inner: FakeProducer::new(1 << 20, 0),
-    });
-    let shutdown = CancellationToken::new();
-    let stage = tokio::spawn(run_stage(
-        Plain(handled.clone(), log.clone()),
-        Box::new(consumer),
-        producer,
-        shutdown.clone(),
-        None,
-    ));
-    wait_for(|| log.lock().unwrap().acked.len() == 8).await;
-    shutdown.cancel();
-    stage.await.unwrap().unwrap();
+    let handler = Plain(handled.clone(), producer.clone());
+    run_through_until_acked(handler, consumer, producer, &log, 8).await;
     // Each input's outputs were handed over before the next was handled.
     assert_eq!(*handled.lock().unwrap(), (0..8).collect::<Vec<usize>>());
 }
