@@ -666,16 +666,16 @@ impl Rates {
     }
 }
 
-/// Checks settled together, and so sharing one sync, in the group-commit
-/// row: about what the embedded stage loop settles at once under full
-/// load (an input is handled in a fraction of the bus's commit time).
+/// Checks handled back to back, and so sharing one sync, in the
+/// group-commit row: about what the embedded stage loop handles at once
+/// under full load (it takes up to 32 that are waiting).
 const CHECKS_PER_SYNC: usize = 16;
 
 /// The whole stage over `payloads`: each article decoded from its JSON
 /// payload, checked by the stage (its state written to SQLite before the
 /// check returns), its changelog entries taken and every output encoded;
 /// with `sync_every`, the stage's syncs deferred and made once per that
-/// many checks, as the stage loop makes them before acknowledging.
+/// many checks, as the embedded stage loop makes them.
 fn run_whole_stage(
     stage: &mut DedupStage,
     payloads: &[Vec<u8>],
