@@ -240,7 +240,7 @@ async fn a_stage_that_cannot_progress_makes_readiness_fail_until_it_resumes() {
         .arg(&data_dir)
         .env("NEWSFLOW_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
         .env("NEWSFLOW_READINESS__STALL_AFTER_SECS", "2");
-    let _service = ChildGuard::spawn(&mut cleaner, &log);
+    let cleaner_process = ChildGuard::spawn(&mut cleaner, &log);
     wait_for_endpoint(
         port,
         "/ready",
@@ -251,7 +251,11 @@ async fn a_stage_that_cannot_progress_makes_readiness_fail_until_it_resumes() {
     assert_eq!(http_get(port, "/health").unwrap().0, 200);
 
     // Input arrives, and another process takes the log's write lock, so
-    // the cleaner can neither acknowledge nor send.
+    // the cleaner can neither acknowledge nor send. The cleaner is paused
+    // meanwhile: running, it could clean all of the input before the lock
+    // is taken, and then it has nothing to stall on.
+    let cleaner_pid = cleaner_process.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(cleaner_pid, libc::SIGSTOP) }, 0);
     let bus = newsflow_bus::EmbeddedBus::open(
         &data_dir,
         &newsflow_bus::EmbeddedConfig::default(),
@@ -268,6 +272,7 @@ async fn a_stage_that_cannot_progress_makes_readiness_fail_until_it_resumes() {
     let lock = blocker
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .unwrap();
+    assert_eq!(unsafe { libc::kill(cleaner_pid, libc::SIGCONT) }, 0);
     let locked = Instant::now();
     let reason = wait_for_endpoint(
         port,
