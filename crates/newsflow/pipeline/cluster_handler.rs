@@ -219,8 +219,7 @@ impl StageHandler for ClusterHandler {
             ))
         })?;
         self.stage.keep_epoch(epoch);
-        set_durability(&mut self.stage, self.changelog.is_some())
-            .map_err(|e| HandleError::Fatal(format!("clusterer state: {e}")))?;
+        set_durability(&mut self.stage, self.changelog.is_some()).map_err(state_failed)?;
         // What goes to the changelog next is read again from the store's
         // mark of what the changelog holds.
         if let Some(outbox) = &mut self.changelog {
