@@ -65,7 +65,7 @@ fn kill_fetcher_in_wave(
     let start = pipeline.pages_delivered();
     let wave = publish_wave(pipeline, wave);
     let after = after.unwrap_or(wave / 2);
-    pipeline.wait_for(
+    pipeline.wait_closely_for(
         "the fetcher hands on the new wave",
         Duration::from_secs(60),
         |p| p.pages_delivered() >= start + after,
@@ -141,7 +141,7 @@ fn the_fetcher_and_the_cleaner_killed_mid_stream_lose_and_repeat_nothing() {
     );
     let articles_before = pipeline.all_records("articles").len();
     pipeline.spawn("cleaner");
-    pipeline.wait_for(
+    pipeline.wait_closely_for(
         "the restarted cleaner starts on its backlog",
         PLACE_TIMEOUT,
         |p| p.cleaner_inputs() >= 3,

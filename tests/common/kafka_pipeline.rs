@@ -192,13 +192,35 @@ impl Pipeline {
 
     /// Waits until `condition` holds, checking every 50 ms.
     pub fn wait_for(&self, what: &str, timeout: Duration, condition: impl Fn(&Self) -> bool) {
+        self.wait_checking_every(Duration::from_millis(50), what, timeout, condition);
+    }
+
+    /// Waits until `condition` holds, checking every 2 ms: for a kill that
+    /// must land while a stage is partway through its work, which on small
+    /// pages a stage can finish within one 50 ms pause.
+    pub fn wait_closely_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn(&Self) -> bool,
+    ) {
+        self.wait_checking_every(Duration::from_millis(2), what, timeout, condition);
+    }
+
+    fn wait_checking_every(
+        &self,
+        pause: Duration,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn(&Self) -> bool,
+    ) {
         let deadline = Instant::now() + timeout;
         while !condition(self) {
             if Instant::now() > deadline {
                 self.dump_logs();
                 panic!("{what}: not within {timeout:?}");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(pause);
         }
     }
 
