@@ -28,6 +28,7 @@ mod stage;
 mod tokenize;
 mod vector;
 mod vocabulary;
+mod word_segments;
 
 pub use changelog::{
     ChangelogRecord, SnapshotChunk, OPERATIONS_RING, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_EVERY,

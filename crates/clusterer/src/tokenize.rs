@@ -1,7 +1,7 @@
 //! Unicode-aware tokenising: words by UAX #29 boundaries, so any script is
 //! split sensibly, with the casing facts needed to recognise names.
 
-use unicode_segmentation::UnicodeSegmentation;
+use crate::word_segments::for_each_segment;
 
 /// One word of a text, lower-cased, with what its spelling says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,15 +45,15 @@ pub struct Shape {
 pub fn for_each_word(text: &str, mut visit: impl FnMut(&str, Shape)) {
     let mut sentence_start = true;
     let mut lower = String::new();
-    for segment in text.split_word_bounds() {
+    for_each_segment(text, |segment| {
         let Some(first) = segment.chars().next() else {
-            continue;
+            return;
         };
         if !segment.chars().any(char::is_alphanumeric) {
             if segment.chars().any(ends_sentence) {
                 sentence_start = true;
             }
-            continue;
+            return;
         }
         let sentence_initial = sentence_start;
         sentence_start = false;
@@ -65,7 +65,7 @@ pub fn for_each_word(text: &str, mut visit: impl FnMut(&str, Shape)) {
         }
         strip_possessive(&mut lower);
         if lower.is_empty() || (lower.len() == 1 && lower.is_ascii()) {
-            continue;
+            return;
         }
         visit(
             &lower,
@@ -75,7 +75,7 @@ pub fn for_each_word(text: &str, mut visit: impl FnMut(&str, Shape)) {
                 numeric: lower.bytes().any(|b| b.is_ascii_digit()),
             },
         );
-    }
+    });
 }
 
 fn ends_sentence(c: char) -> bool {
