@@ -34,6 +34,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 
+use crate::embedded_arrivals::Arrivals;
 use crate::embedded_schema;
 use crate::embedded_writer::{self, LogWrite, LogWriter};
 use crate::{Bus, BusError, Consumer, Delivery, EmbeddedConfig, PendingSend, Producer};
@@ -77,7 +78,8 @@ pub(crate) struct Shared {
     pub(crate) attached: Mutex<HashMap<GroupKey, usize>>,
     /// Records and positions on their way to the log writer.
     writer: Mutex<std::sync::mpsc::Sender<LogWrite>>,
-    pub(crate) new_records: Arc<Notify>,
+    /// Wakes a topic's waiting consumers once records are appended to it.
+    pub(crate) arrivals: Arc<Arrivals>,
     pub(crate) capacity_freed: Arc<Notify>,
     /// The log writer's sign that the bus is still open.
     open: Arc<()>,
@@ -243,7 +245,7 @@ impl EmbeddedBus {
             compacted: compacted.iter().map(|t| t.to_string()).collect(),
             attached: Mutex::new(HashMap::new()),
             writer: Mutex::new(queue),
-            new_records: Arc::new(Notify::new()),
+            arrivals: Arc::new(Arrivals::default()),
             capacity_freed: Arc::new(Notify::new()),
             open: Arc::new(()),
         });
@@ -251,7 +253,7 @@ impl EmbeddedBus {
             path: shared.path.display().to_string(),
             connection: shared.connection.clone(),
             compacted: shared.compacted.clone(),
-            new_records: shared.new_records.clone(),
+            arrivals: shared.arrivals.clone(),
             capacity_freed: shared.capacity_freed.clone(),
             bus_open: Arc::downgrade(&shared.open),
         };
@@ -537,6 +539,7 @@ impl Bus for EmbeddedBus {
             reader,
             group: group.to_string(),
             topic: topic.to_string(),
+            arrived: self.shared.arrivals.of(topic),
             read_position: position,
             buffered: Default::default(),
         }))
@@ -551,6 +554,8 @@ struct EmbeddedConsumer {
     reader: Connection,
     group: String,
     topic: String,
+    /// Woken when records are appended to `topic`.
+    arrived: Arc<Notify>,
     read_position: i64,
     buffered: std::collections::VecDeque<Delivery>,
 }
@@ -613,7 +618,7 @@ impl Consumer for EmbeddedConsumer {
                 tokio::task::consume_budget().await;
                 return Ok(Some(delivery));
             }
-            let arrived = self.shared.new_records.notified();
+            let arrived = self.arrived.notified();
             let (topic, from) = (self.topic.clone(), self.read_position);
             let batch = blocking(|| read_batch(&self.reader, &topic, from))
                 .map_err(|e| self.shared.store_error(e))?;

@@ -22,6 +22,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::{oneshot, Notify};
 
 use crate::embedded::{delete_passed, head_of, now_ms, write_transaction};
+use crate::embedded_arrivals::Arrivals;
 
 /// A batch ends at this many writes or bytes, whichever comes first: a
 /// bound on one transaction's size and on the wait of its first sender.
@@ -66,7 +67,7 @@ pub(crate) struct LogWriter {
     pub(crate) path: String,
     pub(crate) connection: Arc<Mutex<Connection>>,
     pub(crate) compacted: Vec<String>,
-    pub(crate) new_records: Arc<Notify>,
+    pub(crate) arrivals: Arc<Arrivals>,
     pub(crate) capacity_freed: Arc<Notify>,
     /// Held strongly by the bus while it is open: nobody waits for a write
     /// once it is gone.
@@ -106,12 +107,14 @@ impl LogWriter {
                 }
             }
             let written = self.write_until_done(&batch);
-            let mut appended = false;
+            let mut appended_to: Vec<String> = Vec::new();
             let mut acknowledged = false;
             for write in batch {
                 match write {
-                    LogWrite::Record { durable, .. } => {
-                        appended = true;
+                    LogWrite::Record { topic, durable, .. } => {
+                        if !appended_to.contains(&topic) {
+                            appended_to.push(topic);
+                        }
                         if written {
                             let _ = durable.send(());
                         }
@@ -122,8 +125,9 @@ impl LogWriter {
                     }
                 }
             }
-            if appended && written {
-                self.new_records.notify_waiters();
+            if written {
+                self.arrivals
+                    .announce(appended_to.iter().map(String::as_str));
             }
             if acknowledged && written {
                 self.capacity_freed.notify_waiters();

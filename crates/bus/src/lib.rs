@@ -9,6 +9,7 @@
 
 mod config;
 mod embedded;
+mod embedded_arrivals;
 mod embedded_maintenance;
 mod embedded_schema;
 mod embedded_writer;
