@@ -1067,4 +1067,32 @@ mod tests {
         let stored = bus.groups().unwrap();
         assert_eq!((stored[0].position, stored[0].pending), (1, 1));
     }
+
+    #[tokio::test]
+    async fn a_committed_record_wakes_the_consumers_of_its_topic_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = open(dir.path(), 100);
+        let _raw = bus.consumer("cleaner", "raw").await.unwrap();
+        let _unique = bus.consumer("clusterer", "unique").await.unwrap();
+        let (raw_arrived, unique_arrived) = (
+            bus.shared.arrivals.of("raw"),
+            bus.shared.arrivals.of("unique"),
+        );
+        let raw_woken = raw_arrived.notified();
+        let unique_woken = unique_arrived.notified();
+        tokio::pin!(raw_woken, unique_woken);
+        raw_woken.as_mut().enable();
+        unique_woken.as_mut().enable();
+
+        bus.send("raw", "k", vec![1]).await.unwrap();
+
+        tokio::time::timeout(Duration::from_secs(5), raw_woken)
+            .await
+            .expect("the consumer of raw was woken by the commit");
+        let woken = tokio::time::timeout(Duration::from_millis(50), unique_woken).await;
+        assert!(
+            woken.is_err(),
+            "a commit to raw woke the consumer of unique"
+        );
+    }
 }
