@@ -21,13 +21,9 @@ pub(crate) struct Arrivals {
 impl Arrivals {
     /// What a consumer of `topic` waits on.
     pub(crate) fn of(&self, topic: &str) -> Arc<Notify> {
+        // Called once per consumer, not per poll: the key's allocation is no cost.
         let mut by_topic = self.by_topic.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(notify) = by_topic.get(topic) {
-            return notify.clone();
-        }
-        let notify = Arc::new(Notify::new());
-        by_topic.insert(topic.to_string(), notify.clone());
-        notify
+        by_topic.entry(topic.to_string()).or_default().clone()
     }
 
     /// Wakes every consumer waiting on one of `topics`.
